@@ -1,0 +1,219 @@
+package dev.bptt4j.algo;
+
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.stream.IntStream;
+
+/**
+ * How a batch of variable-length sequences is packed, computed once per forward on the host.
+ *
+ * <p>Sequences are sorted by length, longest first (ties keep batch order, so the layout is
+ * deterministic), so that the sequences alive at processing step τ are always the first
+ * {@code alive(τ)} rows, as in PyTorch's PackedSequence. The reverse direction processes each
+ * sequence from its own last step back to its first; in its processing time τ the alive sets are
+ * the same, so both directions share one layout and differ only in the maps to real time
+ * (τ ↦ t = τ forward, t = length − 1 − τ reverse).
+ *
+ * <p><b>Slot layout.</b> Every per-step tensor (layer input, pre-activation/delta, output
+ * gradient) stores step τ in a slot of {@code slotRows(τ) = alive(τ−1)} rows ({@code B} for τ = 0):
+ * its first {@code alive(τ)} rows are live, the rest are dead rows kept at zero. Hidden states are
+ * stored one slot later (h0 in slot 0, h_τ in slot τ+1), so row j of slot τ pairs the delta of step
+ * τ with the state h_{τ−1} it multiplied. That alignment makes {@code dW_hh = Σ_τ δ_τᵀ h_{τ−1}} a
+ * single GEMM over all slots; the dead rows cost at most B rows of work in the whole-sequence
+ * GEMMs and none in the per-step ones.
+ */
+public final class BatchLayout {
+    private final int steps;
+    private final int batch;
+    private final int[] sortedToOriginal;
+    private final int[] sortedPosition;
+    private final int[] sortedLengths;
+    private final int[] alive;
+    private final long[] slotOffset;
+
+    private BatchLayout(int steps, int batch, int[] lengths) {
+        this.steps = steps;
+        this.batch = batch;
+        Integer[] order = IntStream.range(0, batch).boxed().toArray(Integer[]::new);
+        Arrays.sort(order, Comparator.comparingInt((Integer b) -> -lengths[b]).thenComparingInt(b -> b));
+        sortedToOriginal = new int[batch];
+        sortedPosition = new int[batch];
+        sortedLengths = new int[batch];
+        for (int j = 0; j < batch; j++) {
+            sortedToOriginal[j] = order[j];
+            sortedPosition[order[j]] = j;
+            sortedLengths[j] = lengths[order[j]];
+        }
+        alive = new int[steps];
+        for (int tau = 0; tau < steps; tau++) {
+            int n = 0;
+            while (n < batch && sortedLengths[n] > tau) n++;
+            alive[tau] = n;
+        }
+        slotOffset = new long[steps + 2];
+        for (int tau = 0; tau <= steps; tau++) slotOffset[tau + 1] = slotOffset[tau] + slotRows(tau);
+    }
+
+    /**
+     * @param steps   T, the padded sequence length
+     * @param batch   B
+     * @param lengths each sequence's length in 1..T, in batch order, or null for all T
+     */
+    public static BatchLayout of(int steps, int batch, int[] lengths) {
+        if (steps < 1) throw new IllegalArgumentException("sequence length T: expected >= 1, got " + steps);
+        if (batch < 1) throw new IllegalArgumentException("batch size B: expected >= 1, got " + batch);
+        int[] l = lengths == null ? filled(batch, steps) : lengths.clone();
+        if (l.length != batch) {
+            throw new IllegalArgumentException("lengths: expected " + batch + " entries (one per sequence), got " + l.length);
+        }
+        for (int b = 0; b < batch; b++) {
+            if (l[b] < 1 || l[b] > steps) {
+                throw new IllegalArgumentException("lengths[" + b + "]: expected 1.." + steps + ", got " + l[b]);
+            }
+        }
+        return new BatchLayout(steps, batch, l);
+    }
+
+    private static int[] filled(int n, int v) {
+        int[] a = new int[n];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    public int steps() {
+        return steps;
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    /** Sequences still running at processing step τ (the first alive(τ) sorted rows). */
+    public int alive(int tau) {
+        return alive[tau];
+    }
+
+    /** Rows reserved for step τ's slot: alive(τ−1), or B for τ = 0; also valid for τ = T (the last hidden slot). */
+    public int slotRows(int tau) {
+        return tau == 0 ? batch : alive[tau - 1];
+    }
+
+    /** First row of slot τ, for τ in 0..T+1. */
+    public long slotOffset(int tau) {
+        return slotOffset[tau];
+    }
+
+    /** Rows of every per-step tensor: slots 0..T−1. */
+    public long packedRows() {
+        return slotOffset[steps];
+    }
+
+    /** Rows of the hidden-state storage: h0 plus h_0..h_{T−1} (slots 0..T). */
+    public long hiddenRows() {
+        return slotOffset[steps + 1];
+    }
+
+    /** Σ lengths: the rows that carry real work. */
+    public long validRows() {
+        long s = 0;
+        for (int l : sortedLengths) s += l;
+        return s;
+    }
+
+    public int lengthOfSorted(int j) {
+        return sortedLengths[j];
+    }
+
+    /** True when every sequence has length T. */
+    public boolean isFull() {
+        return sortedLengths[batch - 1] == steps;
+    }
+
+    /** Processing step of real time t for sorted sequence j in a direction. */
+    private int tau(boolean reverse, int j, int t) {
+        return reverse ? sortedLengths[j] - 1 - t : t;
+    }
+
+    // ---- index maps for the gather kernel: entry r names the source row for destination row r, −1 for zero ----
+
+    /** For sorted row j: the original batch index (gathers h0, dhn into sorted order). */
+    public int[] originalOfSorted() {
+        return sortedToOriginal.clone();
+    }
+
+    /** For original batch index b: its sorted row (scatters dh0 back to batch order). */
+    public int[] sortedOfOriginal() {
+        return sortedPosition.clone();
+    }
+
+    /** For original b: the hidden-storage row holding its final state (slot length_b), in either direction. */
+    public int[] finalHiddenRowOfOriginal() {
+        int[] idx = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            int j = sortedPosition[b];
+            idx[b] = checkedRow(slotOffset[sortedLengths[j]] + j);
+        }
+        return idx;
+    }
+
+    /** For each packed slot row (τ, j): the padded row t·B + b of the (T, B, ·) tensor, or −1 if dead. */
+    public int[] paddedRowOfPacked(boolean reverse) {
+        int[] idx = new int[checkedRow(packedRows())];
+        for (int tau = 0; tau < steps; tau++) {
+            int base = (int) slotOffset[tau];
+            for (int j = 0; j < slotRows(tau); j++) {
+                idx[base + j] = j < alive[tau] ? tau(reverse, j, tau) * batch + sortedToOriginal[j] : -1;
+            }
+        }
+        return idx;
+    }
+
+    /** For each padded row t·B + b: the packed slot row of that step, or −1 past the sequence's end. */
+    public int[] packedRowOfPadded(boolean reverse) {
+        return paddedToSlot(reverse, 0);
+    }
+
+    /** For each padded row t·B + b: the hidden-storage row of h at that step, or −1 past the sequence's end. */
+    public int[] hiddenRowOfPadded(boolean reverse) {
+        return paddedToSlot(reverse, 1);
+    }
+
+    private int[] paddedToSlot(boolean reverse, int slotShift) {
+        int[] idx = new int[checkedRow((long) steps * batch)];
+        for (int t = 0; t < steps; t++) {
+            for (int b = 0; b < batch; b++) {
+                int j = sortedPosition[b];
+                idx[t * batch + b] = t < sortedLengths[j]
+                        ? checkedRow(slotOffset[tau(reverse, j, t) + slotShift] + j) : -1;
+            }
+        }
+        return idx;
+    }
+
+    /**
+     * For each packed slot row (τ, j) of direction {@code toReverse}: the row, in direction
+     * {@code fromReverse}'s storage, holding the same sequence at the same real time; −1 if dead.
+     * With {@code slotShift} 1 it points into hidden storage (layer inputs from the layer below),
+     * with 0 into packed storage (output gradients from the layer above).
+     */
+    public int[] crossDirectionRows(boolean fromReverse, boolean toReverse, int slotShift) {
+        int[] idx = new int[checkedRow(packedRows())];
+        for (int tau = 0; tau < steps; tau++) {
+            int base = (int) slotOffset[tau];
+            for (int j = 0; j < slotRows(tau); j++) {
+                if (j >= alive[tau]) {
+                    idx[base + j] = -1;
+                    continue;
+                }
+                int t = tau(toReverse, j, tau);
+                idx[base + j] = checkedRow(slotOffset[tau(fromReverse, j, t) + slotShift] + j);
+            }
+        }
+        return idx;
+    }
+
+    private static int checkedRow(long row) {
+        if (row > Integer.MAX_VALUE) throw new IllegalArgumentException("batch of " + row + " rows exceeds the 2^31 row-index limit");
+        return (int) row;
+    }
+}

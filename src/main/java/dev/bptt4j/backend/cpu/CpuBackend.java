@@ -1,0 +1,229 @@
+package dev.bptt4j.backend.cpu;
+
+import dev.bptt4j.backend.Activation;
+import dev.bptt4j.backend.Backend;
+import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The CPU backend: OpenBLAS for every GEMM, Java loops for the fused pointwise steps. Pointwise
+ * kernels copy the rows of one step into heap scratch arrays (bulk copies run at memory speed),
+ * compute there where C2 can vectorise, and copy back; scratch only grows, so a warmed-up
+ * training step allocates nothing.
+ */
+public final class CpuBackend implements Backend {
+    private final int threads;
+    private final AtomicLong live = new AtomicLong();
+    private final Runnable released = live::decrementAndGet;
+    private final CpuPointwise pointwise = new CpuPointwise();
+    private boolean closed;
+
+    /** A backend using {@code threads} OpenBLAS threads. */
+    public CpuBackend(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads: expected >= 1, got " + threads);
+        OpenBlas.load();
+        OpenBlas.setThreads(threads);
+        this.threads = threads;
+    }
+
+    /** Threads from the {@code bptt4j.threads} system property or {@code BPTT4J_THREADS}, else all cores. */
+    public CpuBackend() {
+        this(defaultThreads());
+    }
+
+    public static int defaultThreads() {
+        String v = System.getProperty("bptt4j.threads", System.getenv("BPTT4J_THREADS"));
+        if (v == null || v.isBlank()) return Runtime.getRuntime().availableProcessors();
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n >= 1) return n;
+        } catch (NumberFormatException ignored) {
+            // fall through to the message below
+        }
+        throw new IllegalArgumentException("bptt4j.threads / BPTT4J_THREADS: expected a positive integer, got '" + v + "'");
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public String description() {
+        return "cpu: OpenBLAS " + OpenBlas.config() + ", " + threads + " thread(s)";
+    }
+
+    @Override
+    public DeviceBuffer allocate(DType dtype, long elements) {
+        if (elements < 0) throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
+        CpuBuffer b = new CpuBuffer(dtype, elements, released);
+        live.incrementAndGet();
+        return b;
+    }
+
+    @Override
+    public long liveBuffers() {
+        return live.get();
+    }
+
+    static CpuBuffer cpu(DeviceBuffer b) {
+        if (!(b instanceof CpuBuffer)) throw new IllegalArgumentException("buffer does not belong to the CPU backend: " + b);
+        CpuBuffer c = (CpuBuffer) b;
+        c.checkOpen();
+        return c;
+    }
+
+    private static void checkRange(String what, DeviceBuffer b, long offset, long count) {
+        if (offset < 0 || count < 0 || offset + count > b.elements()) {
+            throw new IndexOutOfBoundsException(what + ": elements [" + offset + ", " + (offset + count)
+                    + ") outside a buffer of " + b.elements());
+        }
+    }
+
+    /** A row-major rows×cols matrix with leading dimension ld must lie inside the buffer. */
+    private static void checkMatrix(String what, DeviceBuffer b, long offset, int rows, int cols, int ld) {
+        if (rows < 0 || cols < 0) throw new IllegalArgumentException(what + ": negative dimension " + rows + "x" + cols);
+        if (ld < Math.max(1, cols)) throw new IllegalArgumentException(what + ": leading dimension " + ld + " < columns " + cols);
+        if (rows == 0 || cols == 0) return;
+        checkRange(what, b, offset, (long) (rows - 1) * ld + cols);
+    }
+
+    @Override
+    public void upload(Tensor source, DeviceBuffer target, long targetOffset) {
+        CpuBuffer t = cpu(target);
+        if (source.dtype() != t.dtype) throw new IllegalArgumentException("upload: tensor is " + source.dtype() + ", buffer is " + t.dtype);
+        checkRange("upload", t, targetOffset, source.size());
+        int off = (int) targetOffset;
+        switch (t.dtype) {
+            case F32: t.floats.put(off, source.f32()); break;
+            case F64: t.doubles.put(off, source.f64()); break;
+            case I32: t.ints.put(off, source.i32()); break;
+            default: throw new AssertionError(t.dtype);
+        }
+    }
+
+    @Override
+    public Tensor download(DeviceBuffer source, long sourceOffset, int... shape) {
+        CpuBuffer s = cpu(source);
+        Tensor out = Tensor.zeros(s.dtype, shape);
+        checkRange("download", s, sourceOffset, out.size());
+        int off = (int) sourceOffset;
+        switch (s.dtype) {
+            case F32: s.floats.get(off, out.f32()); break;
+            case F64: s.doubles.get(off, out.f64()); break;
+            case I32: s.ints.get(off, out.i32()); break;
+            default: throw new AssertionError(s.dtype);
+        }
+        return out;
+    }
+
+    @Override
+    public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, double alpha,
+                     DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb,
+                     double beta, DeviceBuffer c, long cOffset, int ldc) {
+        if (m == 0 || n == 0) return;
+        CpuBuffer ca = cpu(a), cb = cpu(b), cc = cpu(c);
+        if (ca.dtype != cc.dtype || cb.dtype != cc.dtype) {
+            throw new IllegalArgumentException("gemm: operand dtypes differ: " + ca.dtype + ", " + cb.dtype + ", " + cc.dtype);
+        }
+        checkMatrix("gemm A", ca, aOffset, transposeA ? k : m, transposeA ? m : k, lda);
+        checkMatrix("gemm B", cb, bOffset, transposeB ? n : k, transposeB ? k : n, ldb);
+        checkMatrix("gemm C", cc, cOffset, m, n, ldc);
+        if (k == 0) {
+            // BLAS leaves C untouched for k = 0 only with beta = 1; make beta's meaning explicit.
+            scale(cc, cOffset, m, n, ldc, beta);
+            return;
+        }
+        if (cc.dtype == DType.F32) {
+            OpenBlas.sgemm(transposeA, transposeB, m, n, k, (float) alpha,
+                    (org.bytedeco.javacpp.FloatPointer) ca.operandA.position(aOffset), lda,
+                    (org.bytedeco.javacpp.FloatPointer) cb.operandB.position(bOffset), ldb, (float) beta,
+                    (org.bytedeco.javacpp.FloatPointer) cc.operandC.position(cOffset), ldc);
+        } else {
+            OpenBlas.dgemm(transposeA, transposeB, m, n, k, alpha,
+                    (org.bytedeco.javacpp.DoublePointer) ca.operandA.position(aOffset), lda,
+                    (org.bytedeco.javacpp.DoublePointer) cb.operandB.position(bOffset), ldb, beta,
+                    (org.bytedeco.javacpp.DoublePointer) cc.operandC.position(cOffset), ldc);
+        }
+    }
+
+    private static void scale(CpuBuffer c, long offset, int m, int n, int ldc, double beta) {
+        for (int r = 0; r < m; r++) {
+            for (int j = 0; j < n; j++) {
+                int i = (int) (offset + (long) r * ldc + j);
+                if (c.dtype == DType.F32) c.floats.put(i, beta == 0 ? 0f : (float) (beta * c.floats.get(i)));
+                else c.doubles.put(i, beta == 0 ? 0.0 : beta * c.doubles.get(i));
+            }
+        }
+    }
+
+    @Override
+    public void rnnForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer pre, long preOffset,
+                           DeviceBuffer biasIh, DeviceBuffer biasHh, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
+                           int rows, int hiddenSize, Activation activation, boolean residual) {
+        long n = (long) rows * hiddenSize;
+        CpuBuffer out = cpu(hiddenOut), in = cpu(pre);
+        checkRange("rnnForward hiddenOut", out, hiddenOutOffset, n);
+        checkRange("rnnForward pre", in, preOffset, n);
+        CpuBuffer prev = residual ? cpu(hiddenPrev) : null;
+        if (residual) checkRange("rnnForward hiddenPrev", prev, hiddenPrevOffset, n);
+        pointwise.rnnForward(out, (int) hiddenOutOffset, in, (int) preOffset, optional(biasIh), optional(biasHh),
+                prev, (int) hiddenPrevOffset, rows, hiddenSize, activation, residual);
+    }
+
+    @Override
+    public void rnnBackward(DeviceBuffer deltaInOut, long deltaOffset, DeviceBuffer hiddenGradCarry, long carryOffset,
+                            DeviceBuffer hiddenStates, long hiddenOffset, DeviceBuffer outputGrad, long outputGradOffset,
+                            DeviceBuffer biasIh, DeviceBuffer biasHh, int aliveRows, int slotRows, int hiddenSize,
+                            Activation activation, boolean residual) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize;
+        CpuBuffer delta = cpu(deltaInOut), carry = cpu(hiddenGradCarry), h = cpu(hiddenStates), dy = cpu(outputGrad);
+        checkRange("rnnBackward delta", delta, deltaOffset, (long) slotRows * hiddenSize);
+        checkRange("rnnBackward carry", carry, carryOffset, alive);
+        checkRange("rnnBackward hidden", h, hiddenOffset, alive);
+        checkRange("rnnBackward outputGrad", dy, outputGradOffset, alive);
+        pointwise.rnnBackward(delta, (int) deltaOffset, carry, (int) carryOffset, h, (int) hiddenOffset,
+                dy, (int) outputGradOffset, optional(biasIh), optional(biasHh), aliveRows, slotRows, hiddenSize,
+                activation, residual);
+    }
+
+    @Override
+    public void gatherRows(DeviceBuffer dst, long dstOffset, int dstStride, int dstColumn,
+                           DeviceBuffer src, long srcOffset, int srcStride, int srcColumn,
+                           DeviceBuffer index, long indexOffset, int rows, int width, boolean accumulate) {
+        CpuBuffer d = cpu(dst), s = cpu(src), idx = cpu(index);
+        if (idx.dtype != DType.I32) throw new IllegalArgumentException("gatherRows index must be I32, got " + idx.dtype);
+        checkRange("gatherRows index", idx, indexOffset, rows);
+        if (rows > 0) checkRange("gatherRows dst", d, dstOffset + dstColumn, (long) (rows - 1) * dstStride + width);
+        pointwise.gatherRows(d, (int) dstOffset, dstStride, dstColumn, s, srcOffset, srcStride, srcColumn,
+                idx, (int) indexOffset, rows, width, accumulate);
+    }
+
+    @Override
+    public void fill(DeviceBuffer dst, long offset, long count, double value) {
+        CpuBuffer d = cpu(dst);
+        checkRange("fill", d, offset, count);
+        pointwise.fill(d, (int) offset, (int) count, value);
+    }
+
+    private static CpuBuffer optional(DeviceBuffer b) {
+        return b == null ? null : cpu(b);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+}

@@ -1,0 +1,105 @@
+package dev.bptt4j.backend.cpu;
+
+import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.tensor.DType;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+
+/**
+ * Off-heap memory for the CPU backend. OpenBLAS reads it in place; Java kernels reach it through
+ * NIO views with bulk copies. Three non-owning pointer views let one buffer be several GEMM
+ * operands at different offsets without allocating per call.
+ */
+final class CpuBuffer implements DeviceBuffer {
+    final DType dtype;
+    final long elements;
+    private final Pointer memory;
+    final FloatBuffer floats;
+    final DoubleBuffer doubles;
+    final IntBuffer ints;
+    final Pointer operandA, operandB, operandC;
+    private final Runnable onClose;
+    private boolean closed;
+
+    CpuBuffer(DType dtype, long elements, Runnable onClose) {
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("CPU buffer of " + elements + " " + dtype
+                    + " elements exceeds the CPU backend's limit of " + (Integer.MAX_VALUE - 8) + " elements per tensor");
+        }
+        this.dtype = dtype;
+        this.elements = elements;
+        this.onClose = onClose;
+        long n = Math.max(1, elements);
+        switch (dtype) {
+            case F32: {
+                FloatPointer p = new FloatPointer(n);
+                p.zero();
+                memory = p;
+                floats = p.asBuffer();
+                doubles = null;
+                ints = null;
+                operandA = new FloatPointer(p);
+                operandB = new FloatPointer(p);
+                operandC = new FloatPointer(p);
+                break;
+            }
+            case F64: {
+                DoublePointer p = new DoublePointer(n);
+                p.zero();
+                memory = p;
+                floats = null;
+                doubles = p.asBuffer();
+                ints = null;
+                operandA = new DoublePointer(p);
+                operandB = new DoublePointer(p);
+                operandC = new DoublePointer(p);
+                break;
+            }
+            case I32: {
+                IntPointer p = new IntPointer(n);
+                p.zero();
+                memory = p;
+                floats = null;
+                doubles = null;
+                ints = p.asBuffer();
+                operandA = operandB = operandC = null;
+                break;
+            }
+            default:
+                throw new IllegalArgumentException("dtype: the CPU backend holds F32, F64 and I32 buffers, not " + dtype);
+        }
+    }
+
+    @Override
+    public DType dtype() {
+        return dtype;
+    }
+
+    @Override
+    public long elements() {
+        return elements;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
+    }
+
+    void checkOpen() {
+        if (closed) throw new IllegalStateException("buffer of " + elements + " " + dtype + " used after close");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        memory.close();
+        onClose.run();
+    }
+}

@@ -1,0 +1,39 @@
+package dev.bptt4j.model;
+
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
+
+import java.util.Arrays;
+
+/** Argument checks shared by the public entry points; messages name the argument, expected and actual. */
+final class InputChecks {
+    private InputChecks() {
+    }
+
+    /** Requires rank, dtype and each dimension; −1 leaves a dimension free. */
+    static void requireShape(String name, Tensor t, DType dtype, int... dims) {
+        if (t == null) throw new IllegalArgumentException(name + ": must not be null");
+        if (t.rank() != dims.length) {
+            throw new IllegalArgumentException(name + ": expected a " + dims.length + "-D tensor " + describe(dims)
+                    + ", got shape " + Arrays.toString(t.shape()));
+        }
+        for (int i = 0; i < dims.length; i++) {
+            if (dims[i] >= 0 && t.dim(i) != dims[i]) {
+                throw new IllegalArgumentException(name + ": expected shape " + describe(dims) + ", got "
+                        + Arrays.toString(t.shape()) + " (dim " + i + " should be " + dims[i] + ")");
+            }
+        }
+        if (t.dtype() != dtype) {
+            throw new IllegalArgumentException(name + ": expected dtype " + dtype + ", got " + t.dtype());
+        }
+    }
+
+    private static String describe(int[] dims) {
+        StringBuilder sb = new StringBuilder("(");
+        for (int i = 0; i < dims.length; i++) {
+            if (i > 0) sb.append(", ");
+            sb.append(dims[i] < 0 ? "*" : Integer.toString(dims[i]));
+        }
+        return sb.append(')').toString();
+    }
+}

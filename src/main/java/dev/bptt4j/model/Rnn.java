@@ -1,0 +1,304 @@
+package dev.bptt4j.model;
+
+import dev.bptt4j.algo.BatchLayout;
+import dev.bptt4j.algo.BufferPool;
+import dev.bptt4j.algo.LayerWeights;
+import dev.bptt4j.algo.StackBptt;
+import dev.bptt4j.backend.Backend;
+import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A recurrent stack with {@code torch.nn.RNN} semantics whose parameters and gradients live on a
+ * backend's device. Parameters are named and shaped as PyTorch's state_dict.
+ *
+ * <pre>{@code
+ * try (Backend backend = Backends.create(Device.AUTO);
+ *      Rnn rnn = new Rnn(RnnConfig.of(RnnMode.RNN_TANH, 8, 16).withLayers(2), backend)) {
+ *     rnn.initialize(42);
+ *     try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
+ *         Tensor y = pass.output();
+ *         Rnn.InputGradients g = pass.backward(dy, null);
+ *     }
+ *     Tensor dWhh = rnn.gradient("weight_hh_l0");
+ * }
+ * }</pre>
+ *
+ * <p>One forward pass is live at a time: a new forward invalidates the previous pass, whose
+ * backward then fails with a clear message (the workspace is shared so that repeated steps do
+ * not allocate). Not thread-safe: use one instance per thread.
+ */
+public final class Rnn implements AutoCloseable {
+    private final RnnConfig config;
+    private final Backend backend;
+    private final List<ParameterSpec> specs;
+    private final Map<String, ParameterSpec> specByName = new LinkedHashMap<>();
+    private final Map<String, DeviceBuffer> parameters = new LinkedHashMap<>();
+    private final Map<String, DeviceBuffer> gradients = new LinkedHashMap<>();
+    private final BufferPool workspace;
+    private final StackBptt algorithm;
+    private long generation;
+    private boolean closed;
+
+    public Rnn(RnnConfig config, Backend backend) {
+        this.config = config;
+        this.backend = backend;
+        this.specs = config.parameters();
+        this.workspace = new BufferPool(backend);
+        try {
+            for (ParameterSpec s : specs) {
+                specByName.put(s.name(), s);
+                parameters.put(s.name(), backend.allocate(config.dtype(), s.elements()));
+                gradients.put(s.name(), backend.allocate(config.dtype(), s.elements()));
+            }
+            LayerWeights[][] layerWeights = new LayerWeights[config.numLayers()][config.directions()];
+            for (int l = 0; l < config.numLayers(); l++) {
+                for (int d = 0; d < config.directions(); d++) {
+                    String sfx = RnnConfig.suffix(l, d);
+                    layerWeights[l][d] = new LayerWeights(
+                            parameters.get("weight_ih" + sfx), parameters.get("weight_hh" + sfx),
+                            parameters.get("bias_ih" + sfx), parameters.get("bias_hh" + sfx),
+                            gradients.get("weight_ih" + sfx), gradients.get("weight_hh" + sfx),
+                            gradients.get("bias_ih" + sfx), gradients.get("bias_hh" + sfx));
+                }
+            }
+            this.algorithm = new StackBptt(config, backend, layerWeights, workspace);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    public RnnConfig config() {
+        return config;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** Parameter names in PyTorch's state_dict order. */
+    public List<String> parameterNames() {
+        return List.copyOf(specByName.keySet());
+    }
+
+    public int[] parameterShape(String name) {
+        return spec(name).shape().clone();
+    }
+
+    private ParameterSpec spec(String name) {
+        ParameterSpec s = specByName.get(name);
+        if (s == null) {
+            throw new IllegalArgumentException("parameter '" + name + "': no such parameter; this stack has " + specByName.keySet());
+        }
+        return s;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("the Rnn has been closed");
+    }
+
+    /** PyTorch's default initialisation distribution, U(−1/√H, 1/√H), from a seeded generator. */
+    public void initialize(long seed) {
+        checkOpen();
+        SplittableRandom random = new SplittableRandom(seed);
+        double bound = 1.0 / Math.sqrt(config.hiddenSize());
+        for (ParameterSpec s : specs) {
+            Tensor t = Tensor.zeros(DType.F64, s.shape());
+            double[] v = t.f64();
+            for (int i = 0; i < v.length; i++) v[i] = (random.nextDouble() * 2 - 1) * bound;
+            setParameter(s.name(), t.to(config.dtype()));
+        }
+        zeroGrad();
+    }
+
+    /** Copies a host tensor into a parameter; the shape must match and the dtype is converted. */
+    public void setParameter(String name, Tensor value) {
+        checkOpen();
+        ParameterSpec s = spec(name);
+        if (!Arrays.equals(s.shape(), value.shape())) {
+            throw new IllegalArgumentException("parameter '" + name + "': expected shape " + Arrays.toString(s.shape())
+                    + ", got " + Arrays.toString(value.shape()));
+        }
+        if (!value.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException("parameter '" + name + "': expected a floating-point tensor, got " + value.dtype());
+        }
+        backend.upload(value.dtype() == config.dtype() ? value : value.to(config.dtype()), parameters.get(name), 0);
+    }
+
+    public Tensor parameter(String name) {
+        checkOpen();
+        return backend.download(parameters.get(spec(name).name()), 0, spec(name).shape());
+    }
+
+    /** The accumulated gradient of a parameter since the last {@link #zeroGrad()}. */
+    public Tensor gradient(String name) {
+        checkOpen();
+        return backend.download(gradients.get(spec(name).name()), 0, spec(name).shape());
+    }
+
+    /** Every parameter by PyTorch name, in state_dict order. */
+    public Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String n : specByName.keySet()) out.put(n, parameter(n));
+        return out;
+    }
+
+    /** Every gradient by parameter name. */
+    public Map<String, Tensor> gradients() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String n : specByName.keySet()) out.put(n, gradient(n));
+        return out;
+    }
+
+    /**
+     * Loads every parameter by PyTorch name. With {@code strict}, missing or unexpected names are
+     * an error (as {@code load_state_dict(strict=True)}); otherwise extra entries are ignored but
+     * missing ones are still an error.
+     */
+    public void loadStateDict(Map<String, Tensor> state, boolean strict) {
+        for (String n : specByName.keySet()) {
+            if (!state.containsKey(n)) throw new IllegalArgumentException("state dict: missing parameter '" + n + "'");
+        }
+        if (strict) {
+            for (String n : state.keySet()) {
+                if (!specByName.containsKey(n)) {
+                    throw new IllegalArgumentException("state dict: unexpected entry '" + n + "' for a stack with " + specByName.keySet());
+                }
+            }
+        }
+        for (String n : specByName.keySet()) setParameter(n, state.get(n));
+    }
+
+    /** Device buffers of the parameters and their gradients, for optimisers running on the device. */
+    public Map<String, DeviceBuffer> parameterBuffers() {
+        return java.util.Collections.unmodifiableMap(parameters);
+    }
+
+    public Map<String, DeviceBuffer> gradientBuffers() {
+        return java.util.Collections.unmodifiableMap(gradients);
+    }
+
+    public void zeroGrad() {
+        checkOpen();
+        for (DeviceBuffer g : gradients.values()) backend.fill(g, 0, g.elements(), 0.0);
+    }
+
+    /** Bytes of workspace currently held (activations and scratch), for memory reports. */
+    public long workspaceBytes() {
+        return workspace.heldBytes();
+    }
+
+    /**
+     * Forward over a padded, time-major batch.
+     *
+     * @param x       (T, B, I) in the stack's dtype
+     * @param h0      (L·D, B, H) or null for zeros
+     * @param lengths each sequence's length in 1..T, or null when all are T
+     */
+    public Pass forward(Tensor x, Tensor h0, int[] lengths) {
+        checkOpen();
+        InputChecks.requireShape("x", x, config.dtype(), -1, -1, config.inputSize());
+        int steps = x.dim(0), batch = x.dim(1);
+        if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
+        if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
+        int states = config.numLayers() * config.directions();
+        if (h0 != null) InputChecks.requireShape("h0", h0, config.dtype(), states, batch, config.hiddenSize());
+        BatchLayout layout = BatchLayout.of(steps, batch, lengths);
+        generation++;
+        StackBptt.Outputs out = algorithm.forward(x, h0, layout);
+        return new Pass(generation, layout, out);
+    }
+
+    /** Loads lengths given as I64 (the case files' dtype) after range checks. */
+    public static int[] lengthsFrom(Tensor lengths) {
+        if (lengths == null) return null;
+        if (lengths.rank() != 1) throw new IllegalArgumentException("lengths: expected a 1-D tensor, got shape " + Arrays.toString(lengths.shape()));
+        int[] out = new int[lengths.size()];
+        for (int i = 0; i < out.length; i++) {
+            double v = lengths.getDouble(i);
+            if (v != Math.rint(v) || v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("lengths[" + i + "]: expected an integer, got " + v);
+            }
+            out[i] = (int) v;
+        }
+        return out;
+    }
+
+    /** Gradients of the inputs of a pass. */
+    public record InputGradients(Tensor input, Tensor initialHidden) {
+    }
+
+    /** One forward pass: its outputs, and its backward. */
+    public final class Pass implements AutoCloseable {
+        private final long id;
+        private final BatchLayout layout;
+        private final StackBptt.Outputs outputs;
+        private boolean used;
+
+        private Pass(long id, BatchLayout layout, StackBptt.Outputs outputs) {
+            this.id = id;
+            this.layout = layout;
+            this.outputs = outputs;
+        }
+
+        /** y: (T, B, D·H), zero past each sequence's length. */
+        public Tensor output() {
+            return outputs.output();
+        }
+
+        /** hn: (L·D, B, H), each sequence's state after its own last step. */
+        public Tensor finalHidden() {
+            return outputs.finalHidden();
+        }
+
+        public BatchLayout layout() {
+            return layout;
+        }
+
+        /** Backward with dL/dx; see {@link #backward(Tensor, Tensor, boolean)}. */
+        public InputGradients backward(Tensor dy, Tensor dhn) {
+            return backward(dy, dhn, true);
+        }
+
+        /**
+         * Backpropagates {@code dy} (T, B, D·H) and {@code dhn} (L·D, B, H, or null for zeros),
+         * accumulating every parameter's gradient, and returns the gradients of x (null unless
+         * {@code inputGradient}) and of h0. Values of dy at padded positions are ignored.
+         */
+        public InputGradients backward(Tensor dy, Tensor dhn, boolean inputGradient) {
+            checkOpen();
+            if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
+            if (id != generation) throw new IllegalStateException("backward: a newer forward pass has replaced this one on the same Rnn");
+            int steps = layout.steps(), batch = layout.batch();
+            InputChecks.requireShape("dy", dy, config.dtype(), steps, batch, config.directions() * config.hiddenSize());
+            if (dhn != null) {
+                InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
+            }
+            used = true;
+            StackBptt.InputGradients g = algorithm.backward(dy, dhn, inputGradient);
+            return new InputGradients(g.input(), g.initialHidden());
+        }
+
+        @Override
+        public void close() {
+            used = true;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        workspace.close();
+        for (DeviceBuffer b : parameters.values()) b.close();
+        for (DeviceBuffer b : gradients.values()) b.close();
+    }
+}
