@@ -1,0 +1,37 @@
+package dev.bptt4j.cli;
+
+import dev.bptt4j.backend.Backend;
+import dev.bptt4j.backend.Backends;
+
+import java.io.PrintStream;
+
+/** {@code info}: version, Java, and which backends work here and why not. */
+final class InfoCommand implements Command {
+    @Override
+    public String name() {
+        return "info";
+    }
+
+    @Override
+    public String usage() {
+        return "info";
+    }
+
+    @Override
+    public int run(Args args, PrintStream out) {
+        args.finish(0);
+        String version = Main.class.getPackage().getImplementationVersion();
+        out.println("bptt4j " + (version == null ? "(development build)" : version));
+        out.println("java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + "), "
+                + Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        for (String device : new String[]{"cpu", "gpu"}) {
+            try (Backend b = Backends.create(device)) {
+                out.println(device + ": available: " + b.description());
+            } catch (Exception | LinkageError e) {
+                out.println(device + ": unavailable: " + Main.oneLine(e));
+            }
+        }
+        out.println("default device: " + Backends.defaultDevice() + " (set with --device, -Dbptt4j.device or BPTT4J_DEVICE)");
+        return 0;
+    }
+}
