@@ -177,6 +177,32 @@ public final class Rnn implements AutoCloseable {
         for (String n : specByName.keySet()) setParameter(n, state.get(n));
     }
 
+    /**
+     * Saves every parameter to a safetensors file under its PyTorch name, with the configuration
+     * in {@code __metadata__}; {@code safetensors.torch.load_file} plus {@code load_state_dict}
+     * reads it back into a {@code torch.nn.RNN}.
+     */
+    public void save(java.nio.file.Path path) throws java.io.IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("mode", config.mode().name());
+        meta.put("input_size", Integer.toString(config.inputSize()));
+        meta.put("hidden_size", Integer.toString(config.hiddenSize()));
+        meta.put("num_layers", Integer.toString(config.numLayers()));
+        meta.put("bidirectional", Boolean.toString(config.bidirectional()));
+        meta.put("bias", Boolean.toString(config.bias()));
+        meta.put("dtype", config.dtype().safetensorsName());
+        if (config.residual()) meta.put("residual", "true");
+        dev.bptt4j.io.SafeTensors.write(path, stateDict(), meta);
+    }
+
+    /**
+     * Loads parameters saved by {@link #save} or by PyTorch ({@code safetensors.torch.save_file(rnn.state_dict())}):
+     * every parameter must be present with its shape; extra tensors are an error.
+     */
+    public void load(java.nio.file.Path path) throws java.io.IOException {
+        loadStateDict(dev.bptt4j.io.SafeTensors.read(path).tensors(), true);
+    }
+
     /** Device buffers of the parameters and their gradients, for optimisers running on the device. */
     public Map<String, DeviceBuffer> parameterBuffers() {
         return java.util.Collections.unmodifiableMap(parameters);

@@ -1,0 +1,117 @@
+package dev.bptt4j.cli;
+
+import dev.bptt4j.io.SafeTensors;
+import dev.bptt4j.io.SafeTensorsFile;
+import dev.bptt4j.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The commands end to end, in-process: exit codes, written files, and one-line errors. */
+class CommandLineTest {
+    record Result(int code, String out, String err) {
+    }
+
+    static Result run(String... argv) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    static Path bundled(Path dir, String name) throws Exception {
+        Path p = dir.resolve(name);
+        try (InputStream in = CommandLineTest.class.getResourceAsStream("/cases/" + name)) {
+            Files.write(p, in.readAllBytes());
+        }
+        return p;
+    }
+
+    @Test
+    void gradWritesTheExpectedTensorsWithTheirNamesShapesAndDtypes(@TempDir Path dir) throws Exception {
+        for (String name : new String[]{"rnn_tanh_bidir.safetensors", "rnn_tanh_basic_f32.safetensors", "rnn_tanh_lengths.safetensors"}) {
+            Path in = bundled(dir, name), out = dir.resolve("out-" + name);
+            Result r = run("grad", in.toString(), out.toString(), "--device", "cpu");
+            assertEquals(0, r.code, r.err);
+            SafeTensorsFile expected = SafeTensors.read(in), actual = SafeTensors.read(out);
+            for (Map.Entry<String, Tensor> e : expected.tensors().entrySet()) {
+                String k = e.getKey();
+                if (!(k.equals("y") || k.equals("hn") || k.startsWith("grad."))) continue;
+                Tensor got = actual.get(k);
+                assertArrayEquals(e.getValue().shape(), got.shape(), k);
+                assertEquals(e.getValue().dtype(), got.dtype(), k);
+                double err = got.relativeError(e.getValue());
+                System.out.printf("grad %s %s rel.error %.2e%n", name, k, err);
+                assertTrue(err <= 1e-5, name + " " + k + " " + err);
+            }
+        }
+    }
+
+    @Test
+    void gradRejectsUnsupportedAndInvalidCasesWithOneLine(@TempDir Path dir) throws Exception {
+        Result lstm = run("grad", bundled(dir, "lstm_basic.safetensors").toString(), dir.resolve("o").toString(), "--device", "cpu");
+        assertEquals(1, lstm.code);
+        assertTrue(lstm.err.contains("LSTM") && lstm.err.strip().lines().count() == 1, lstm.err);
+
+        Path broken = dir.resolve("broken.safetensors");
+        Files.write(broken, new byte[]{1, 2, 3});
+        Result bad = run("grad", broken.toString(), dir.resolve("o").toString(), "--device", "cpu");
+        assertEquals(1, bad.code);
+        assertTrue(bad.err.strip().lines().count() == 1, bad.err);
+
+        Result missing = run("grad", dir.resolve("nope.safetensors").toString(), dir.resolve("o").toString());
+        assertEquals(1, missing.code);
+        assertTrue(missing.err.contains("nope.safetensors"), missing.err);
+
+        Result usage = run("grad");
+        assertEquals(2, usage.code);
+        assertTrue(usage.err.contains("usage: bptt4j grad"), usage.err);
+        assertEquals(2, run("grad", "a", "b", "--frobnicate", "1").code);
+        assertEquals(2, run("launch-missiles").code);
+    }
+
+    @Test
+    void checkRunsTheBundledCasesAndADirectory(@TempDir Path dir) throws Exception {
+        Result r = run("check", "--device", "cpu");
+        assertEquals(0, r.code, r.out + r.err);
+        assertTrue(r.out.contains("rnn_tanh_bidir") && r.out.contains("grad.weight_hh_l0_reverse"), r.out);
+        assertTrue(r.out.lines().anyMatch(l -> l.matches("\\d+ passed, 0 failed.*")), r.out);
+
+        bundled(dir, "rnn_tanh_basic.safetensors");
+        Result one = run("check", dir.toString(), "--device", "cpu");
+        assertEquals(0, one.code, one.out);
+        assertTrue(one.out.contains("1 passed, 0 failed"), one.out);
+    }
+
+    @Test
+    void checkFailsOnAWrongExpectation(@TempDir Path dir) throws Exception {
+        SafeTensorsFile f = SafeTensors.read(bundled(dir, "rnn_tanh_basic.safetensors"));
+        Map<String, Tensor> tensors = new java.util.LinkedHashMap<>(f.tensors());
+        Tensor y = tensors.get("y").copy();
+        y.setDouble(0, y.getDouble(0) + 1e-3);
+        tensors.put("y", y);
+        Path sub = Files.createDirectory(dir.resolve("wrong"));
+        SafeTensors.write(sub.resolve("tampered.safetensors"), tensors, f.metadata());
+        Result r = run("check", sub.toString(), "--device", "cpu");
+        assertEquals(1, r.code);
+        assertTrue(r.out.contains("0 passed, 1 failed"), r.out);
+    }
+
+    @Test
+    void infoNamesTheBackends() {
+        Result r = run("info");
+        assertEquals(0, r.code);
+        assertTrue(r.out.contains("cpu: available"), r.out);
+        assertTrue(r.out.contains("gpu: "), r.out);
+    }
+}
