@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every PyTorch-made case bundled under /cases (copied from shared/cases) on the CPU backend:
- * y, hn and every gradient within 1e-10 (float64 cases) or 1e-5 (float32) relative error.
+ * Every PyTorch-made case bundled under /cases (copied from shared/cases; Elman, LSTM and GRU) on
+ * the CPU backend: y, hn, cn and every gradient within 1e-10 (float64 cases) or 1e-5 (float32) relative error.
  */
 class ReferenceCasesTest {
     private static CpuBackend backend;
@@ -38,11 +38,11 @@ class ReferenceCasesTest {
         backend.close();
     }
 
-    static Stream<String> elmanCases() throws IOException {
+    static Stream<String> bundledCases() throws IOException {
         try (InputStream idx = ReferenceCasesTest.class.getResourceAsStream("/cases/index.txt")) {
             assertNotNull(idx, "bundled case index");
             return Arrays.stream(new String(idx.readAllBytes(), StandardCharsets.UTF_8).split("\n"))
-                    .map(String::trim).filter(s -> s.startsWith("rnn_")).toList().stream();
+                    .map(String::trim).filter(s -> !s.isEmpty()).toList().stream();
         }
     }
 
@@ -54,7 +54,7 @@ class ReferenceCasesTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("elmanCases")
+    @MethodSource("bundledCases")
     void matchesPyTorch(String file) throws IOException {
         ReferenceCase c = load(file);
         double tolerance = c.config().dtype() == DType.F32 ? 1e-5 : 1e-10;
