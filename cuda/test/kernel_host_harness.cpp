@@ -1,0 +1,208 @@
+// kernel_host_harness.cpp: the kernels of rnn_cell.cu and packing.cu compiled for the host and run
+// one emulated thread at a time, so their indexing, NULL handling and row bookkeeping can be
+// checked without a GPU. Grids are deliberately small (e.g. 2 blocks of 4 threads) so every
+// grid-stride loop goes round more than once. KernelHostHarnessTest compiles this with g++ and
+// holds every output against a Java reference written from the kernels' contracts.
+//
+// Output, one case at a time:
+//   case <kernel> <name>=<int> ...
+//   array <name> <f|d> <hex bits> ...   (inputs, then outputs named *Out / *After)
+//   end
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+// What nvcc would provide: launch coordinates and the kernel qualifiers.
+struct Coordinates { unsigned x, y, z; };
+static Coordinates threadIdx, blockIdx, blockDim, gridDim;
+#define __global__
+#define __device__
+#define __host__
+
+#include "../rnn_cell.cu"
+#include "../packing.cu"
+
+// Runs call once per (block, thread), in order; these kernels never share data between threads.
+#define LAUNCH(grid, block, call)                                      \
+    do {                                                               \
+        gridDim = {(grid), 1, 1};                                      \
+        blockDim = {(block), 1, 1};                                    \
+        for (unsigned b = 0; b < (grid); b++)                          \
+            for (unsigned t = 0; t < (block); t++) {                   \
+                blockIdx = {b, 0, 0};                                  \
+                threadIdx = {t, 0, 0};                                 \
+                call;                                                  \
+            }                                                          \
+    } while (0)
+
+static std::uint64_t state = 0x2545F4914F6CDD1DULL;
+static double next_uniform(double lo, double hi) {  // xorshift64, reproducible everywhere
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return lo + (hi - lo) * (double)(state >> 11) / 9007199254740992.0;
+}
+
+template <typename T>
+static std::vector<T> random_vector(std::size_t n, double lo, double hi) {
+    std::vector<T> v(n);
+    for (auto& x : v) x = (T)next_uniform(lo, hi);
+    return v;
+}
+
+static void print_array(const char* name, const std::vector<float>& v) {
+    std::printf("array %s f", name);
+    for (float x : v) { std::uint32_t b; std::memcpy(&b, &x, 4); std::printf(" %08x", b); }
+    std::printf("\n");
+}
+static void print_array(const char* name, const std::vector<double>& v) {
+    std::printf("array %s d", name);
+    for (double x : v) { std::uint64_t b; std::memcpy(&b, &x, 8); std::printf(" %016llx", (unsigned long long)b); }
+    std::printf("\n");
+}
+static void print_array(const char* name, const std::vector<int>& v) {
+    std::printf("array %s i", name);
+    for (int x : v) std::printf(" %08x", (unsigned)x);
+    std::printf("\n");
+}
+
+template <typename T> struct Kernels;
+template <> struct Kernels<float> {
+    static constexpr const char* forward = "rnn_forward_f32";
+    static constexpr const char* backward = "rnn_backward_f32";
+    static constexpr const char* gather = "gather_rows_f32";
+    static constexpr const char* fill = "fill_f32";
+};
+template <> struct Kernels<double> {
+    static constexpr const char* forward = "rnn_forward_f64";
+    static constexpr const char* backward = "rnn_backward_f64";
+    static constexpr const char* gather = "gather_rows_f64";
+    static constexpr const char* fill = "fill_f64";
+};
+static void launch_forward(float* h, const float* p, const float* bi, const float* bh, const float* prev, int rows,
+                           int hidden, int act, int res, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, rnn_forward_f32(h, p, bi, bh, prev, rows, hidden, act, res));
+}
+static void launch_forward(double* h, const double* p, const double* bi, const double* bh, const double* prev,
+                           int rows, int hidden, int act, int res, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, rnn_forward_f64(h, p, bi, bh, prev, rows, hidden, act, res));
+}
+static void launch_backward(float* d, float* carry, const float* h, const float* og, const float* bi, const float* bh,
+                            int alive, int slot, int hidden, int act, int res, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, rnn_backward_f32(d, carry, h, og, bi, bh, alive, slot, hidden, act, res));
+}
+static void launch_backward(double* d, double* carry, const double* h, const double* og, const double* bi,
+                            const double* bh, int alive, int slot, int hidden, int act, int res, unsigned grid,
+                            unsigned block) {
+    LAUNCH(grid, block, rnn_backward_f64(d, carry, h, og, bi, bh, alive, slot, hidden, act, res));
+}
+static void launch_gather(float* dst, const float* src, const int* idx, int rows, int width, int ds, int dc, int ss,
+                          int sc, int acc, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, gather_rows_f32(dst, src, idx, rows, width, ds, dc, ss, sc, acc));
+}
+static void launch_gather(double* dst, const double* src, const int* idx, int rows, int width, int ds, int dc, int ss,
+                          int sc, int acc, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, gather_rows_f64(dst, src, idx, rows, width, ds, dc, ss, sc, acc));
+}
+static void launch_fill(float* dst, float value, long long count, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, fill_f32(dst, value, count));
+}
+static void launch_fill(double* dst, double value, long long count, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, fill_f64(dst, value, count));
+}
+
+// bias flags: 1 = biasIh present, 2 = biasHh present. aliasOutput: hiddenOut is preActivation.
+template <typename T>
+static void forward_case(int rows, int hidden, int activation, int residual, int biases, int aliasOutput) {
+    std::printf("case %s rows=%d hiddenSize=%d activation=%d residual=%d biases=%d alias=%d\n", Kernels<T>::forward,
+                rows, hidden, activation, residual, biases, aliasOutput);
+    const std::size_t n = (std::size_t)rows * hidden;
+    std::vector<T> pre = random_vector<T>(n, -3, 3), biasIh = random_vector<T>(hidden, -1, 1),
+                   biasHh = random_vector<T>(hidden, -1, 1), prev = random_vector<T>(n, -1, 1);
+    pre[0] = (T)0.0;  // with no bias: relu(+0), tanh(+0)
+    if (n > 1) pre[1] = -(T)0.0;
+    print_array("preActivation", pre);
+    if (biases & 1) print_array("biasIh", biasIh);
+    if (biases & 2) print_array("biasHh", biasHh);
+    if (residual) print_array("hiddenPrev", prev);
+    std::vector<T> out(n, (T)-77.0);
+    T* target = aliasOutput ? pre.data() : out.data();
+    launch_forward(target, pre.data(), biases & 1 ? biasIh.data() : nullptr, biases & 2 ? biasHh.data() : nullptr,
+                   residual ? prev.data() : nullptr, rows, hidden, activation, residual, 2, 4);
+    print_array("hiddenOut", aliasOutput ? pre : out);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void backward_case(int alive, int slot, int hidden, int activation, int residual, int biases) {
+    std::printf("case %s aliveRows=%d slotRows=%d hiddenSize=%d activation=%d residual=%d biases=%d\n",
+                Kernels<T>::backward, alive, slot, hidden, activation, residual, biases);
+    const std::size_t n = (std::size_t)slot * hidden;
+    std::vector<T> delta = random_vector<T>(n, -3, 3), carry = random_vector<T>(n, -1, 1),
+                   hiddenOut = random_vector<T>(n, -1, 1), outputGrad = random_vector<T>(n, -1, 1),
+                   biasIh = random_vector<T>(hidden, -1, 1), biasHh = random_vector<T>(hidden, -1, 1);
+    hiddenOut[0] = (T)0.0;  // relu'(0) = 0
+    delta[0] = (T)0.0;
+    print_array("deltaIn", delta);
+    print_array("carryIn", carry);
+    if (!residual) print_array("hidden", hiddenOut);
+    print_array("outputGrad", outputGrad);
+    if (biases & 1) print_array("biasIh", biasIh);
+    if (biases & 2) print_array("biasHh", biasHh);
+    launch_backward(delta.data(), carry.data(), residual ? nullptr : hiddenOut.data(), outputGrad.data(),
+                    biases & 1 ? biasIh.data() : nullptr, biases & 2 ? biasHh.data() : nullptr, alive, slot, hidden,
+                    activation, residual, 2, 4);
+    print_array("deltaOut", delta);
+    print_array("carryOut", carry);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void gather_case(int accumulate) {
+    const int srcRows = 5, srcStride = 6, srcColumn = 1, rows = 4, width = 3, dstStride = 7, dstColumn = 2;
+    std::printf("case %s rows=%d width=%d dstStride=%d dstColumn=%d srcStride=%d srcColumn=%d accumulate=%d\n",
+                Kernels<T>::gather, rows, width, dstStride, dstColumn, srcStride, srcColumn, accumulate);
+    std::vector<T> src = random_vector<T>((std::size_t)srcRows * srcStride, -2, 2);
+    std::vector<T> dst = random_vector<T>((std::size_t)rows * dstStride, -2, 2);
+    std::vector<int> rowIndex = {3, -1, 0, 4};
+    print_array("src", src);
+    print_array("rowIndex", rowIndex);
+    print_array("dstIn", dst);
+    launch_gather(dst.data(), src.data(), rowIndex.data(), rows, width, dstStride, dstColumn, srcStride, srcColumn,
+                  accumulate, 2, 4);
+    print_array("dstOut", dst);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void fill_case() {
+    const long long count = 10;
+    std::printf("case %s count=%lld\n", Kernels<T>::fill, count);
+    std::vector<T> dst = random_vector<T>(13, -2, 2);
+    print_array("dstIn", dst);
+    launch_fill(dst.data(), (T)0.25, count, 2, 2);
+    print_array("dstOut", dst);
+    std::printf("end\n");
+}
+
+int main() {
+    for (int activation = 0; activation <= 1; activation++) {
+        for (int residual = 0; residual <= 1; residual++) {
+            for (int biases = 0; biases <= 3; biases++) {
+                forward_case<float>(3, 5, activation, residual, biases, 0);
+                forward_case<double>(3, 5, activation, residual, biases, 0);
+                backward_case<float>(2, 4, 3, activation, residual, biases);
+                backward_case<double>(3, 3, 5, activation, residual, biases);
+            }
+            forward_case<double>(2, 7, activation, residual, 3, 1);
+        }
+    }
+    for (int accumulate = 0; accumulate <= 1; accumulate++) {
+        gather_case<float>(accumulate);
+        gather_case<double>(accumulate);
+    }
+    fill_case<float>();
+    fill_case<double>();
+    return 0;
+}

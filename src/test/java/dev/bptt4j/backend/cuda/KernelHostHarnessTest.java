@@ -1,0 +1,261 @@
+package dev.bptt4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bptt4j.backend.ElementMath;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Runs the kernels of rnn_cell.cu and packing.cu on the host ({@code cuda/test/kernel_host_harness.cpp},
+ * one emulated thread at a time over small grids that make every grid-stride loop go round) and
+ * holds each output against a reference written here from the kernel contracts in the .cu headers.
+ * Everything is compared bit for bit except where tanh is evaluated (glibc vs fdlibm; see
+ * ElementMathHostTest), which is held to {@value #TANH_ULPS_OF_ONE} ulp of max(1, |value|).
+ * Skipped only when no host C++ compiler is on the PATH.
+ */
+class KernelHostHarnessTest {
+    static final int TANH_ULPS_OF_ONE = 8;
+
+    @TempDir
+    Path work;
+
+    /** One case the harness printed: its kernel, integer settings and arrays (as doubles; floats widen exactly). */
+    static final class Case {
+        final String kernel;
+        final Map<String, Integer> ints = new LinkedHashMap<>();
+        final Map<String, double[]> arrays = new HashMap<>();
+        boolean isFloat;
+
+        Case(String kernel) {
+            this.kernel = kernel;
+        }
+
+        int i(String name) {
+            Integer v = ints.get(name);
+            if (v == null) throw new IllegalStateException(kernel + ": no setting " + name);
+            return v;
+        }
+
+        double[] a(String name) {
+            double[] v = arrays.get(name);
+            if (v == null) throw new IllegalStateException(kernel + " " + ints + ": no array " + name);
+            return v;
+        }
+
+        /** Rounds a double result to the case's precision: exact float arithmetic for one + or ×. */
+        double r(double x) {
+            return isFloat ? (float) x : x;
+        }
+
+        double activate(double z, int activation) {
+            return isFloat ? ElementMath.activate((float) z, activation) : ElementMath.activate(z, activation);
+        }
+
+        double gradFromOutput(double h, int activation) {
+            return isFloat ? ElementMath.activationGradFromOutput((float) h, activation) : ElementMath.activationGradFromOutput(h, activation);
+        }
+
+        double gradFromPreactivation(double z, int activation) {
+            return isFloat ? ElementMath.activationGradFromPreactivation((float) z, activation)
+                    : ElementMath.activationGradFromPreactivation(z, activation);
+        }
+    }
+
+    static List<Case> parse(String output) {
+        List<Case> cases = new ArrayList<>();
+        Case current = null;
+        for (String line : output.split("\n")) {
+            String[] f = line.trim().split(" ");
+            switch (f[0]) {
+                case "case":
+                    current = new Case(f[1]);
+                    current.isFloat = f[1].endsWith("_f32");
+                    for (int k = 2; k < f.length; k++) {
+                        String[] kv = f[k].split("=");
+                        current.ints.put(kv[0], Integer.parseInt(kv[1]));
+                    }
+                    break;
+                case "array": {
+                    double[] values = new double[f.length - 3];
+                    for (int k = 0; k < values.length; k++) {
+                        String hex = f[k + 3];
+                        switch (f[2]) {
+                            case "f": values[k] = Float.intBitsToFloat((int) Long.parseLong(hex, 16)); break;
+                            case "d": values[k] = Double.longBitsToDouble(Long.parseUnsignedLong(hex, 16)); break;
+                            case "i": values[k] = (int) Long.parseLong(hex, 16); break;
+                            default: throw new IllegalStateException("array type " + f[2]);
+                        }
+                    }
+                    current.arrays.put(f[1], values);
+                    break;
+                }
+                case "end":
+                    cases.add(current);
+                    current = null;
+                    break;
+                default:
+                    throw new IllegalStateException("harness line: " + line);
+            }
+        }
+        return cases;
+    }
+
+    // ---- the references, from the contracts in rnn_cell.cu and packing.cu ----
+
+    static double[] rnnForward(Case c) {
+        int rows = c.i("rows"), hidden = c.i("hiddenSize"), activation = c.i("activation");
+        boolean residual = c.i("residual") != 0;
+        double[] pre = c.a("preActivation");
+        double[] biasIh = c.arrays.get("biasIh"), biasHh = c.arrays.get("biasHh");
+        double[] out = new double[rows * hidden];
+        for (int i = 0; i < out.length; i++) {
+            double z = pre[i];
+            if (biasIh != null) z = c.r(z + biasIh[i % hidden]); // b_ih first, then b_hh
+            if (biasHh != null) z = c.r(z + biasHh[i % hidden]);
+            double f = c.activate(z, activation);
+            out[i] = residual ? c.r(c.a("hiddenPrev")[i] + f) : f;
+        }
+        return out;
+    }
+
+    /** {deltaOut, carryOut}. */
+    static double[][] rnnBackward(Case c) {
+        int alive = c.i("aliveRows") * c.i("hiddenSize"), n = c.i("slotRows") * c.i("hiddenSize");
+        int hidden = c.i("hiddenSize"), activation = c.i("activation");
+        boolean residual = c.i("residual") != 0;
+        double[] biasIh = c.arrays.get("biasIh"), biasHh = c.arrays.get("biasHh");
+        double[] delta = c.a("deltaIn").clone(), carry = c.a("carryIn").clone();
+        for (int i = 0; i < n; i++) {
+            if (i >= alive) {
+                delta[i] = 0.0; // ended sequences: no delta, carry untouched
+                continue;
+            }
+            double g = c.r(c.a("outputGrad")[i] + carry[i]);
+            double derivative;
+            if (residual) {
+                double z = delta[i];
+                if (biasIh != null) z = c.r(z + biasIh[i % hidden]);
+                if (biasHh != null) z = c.r(z + biasHh[i % hidden]);
+                derivative = c.gradFromPreactivation(z, activation);
+                carry[i] = g;
+            } else {
+                derivative = c.gradFromOutput(c.a("hidden")[i], activation);
+            }
+            delta[i] = c.r(derivative * g);
+        }
+        return new double[][] {delta, carry};
+    }
+
+    static double[] gatherRows(Case c) {
+        double[] dst = c.a("dstIn").clone(), src = c.a("src"), rowIndex = c.a("rowIndex");
+        boolean accumulate = c.i("accumulate") != 0;
+        for (int r = 0; r < c.i("rows"); r++) {
+            for (int col = 0; col < c.i("width"); col++) {
+                int target = r * c.i("dstStride") + c.i("dstColumn") + col;
+                int source = (int) rowIndex[r];
+                if (source < 0) {
+                    if (!accumulate) dst[target] = 0.0; // padding row: contributes zero, leaves an accumulator alone
+                    continue;
+                }
+                double v = src[source * c.i("srcStride") + c.i("srcColumn") + col];
+                dst[target] = accumulate ? c.r(dst[target] + v) : v;
+            }
+        }
+        return dst;
+    }
+
+    static double[] fill(Case c) {
+        double[] dst = c.a("dstIn").clone();
+        for (int i = 0; i < c.i("count"); i++) dst[i] = 0.25;
+        return dst;
+    }
+
+    /** Largest difference; -1 if bits must match and some differ (signed zeros included). */
+    static double compare(Case c, String what, double[] expected, double[] actual, boolean exact, List<String> failures) {
+        assertEquals(expected.length, actual.length, c.kernel + " " + what + " length");
+        double ulpOfOne = c.isFloat ? Math.ulp(1.0f) : Math.ulp(1.0);
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double e = expected[i], a = actual[i];
+            boolean sameBits = c.isFloat ? Float.floatToIntBits((float) e) == Float.floatToIntBits((float) a)
+                    : Double.doubleToLongBits(e) == Double.doubleToLongBits(a);
+            double diff = sameBits ? 0 : Math.abs(e - a);
+            worst = Math.max(worst, diff);
+            boolean ok = sameBits || (!exact && diff <= TANH_ULPS_OF_ONE * ulpOfOne * Math.max(1, Math.abs(e)));
+            if (!ok && failures.size() < 20) {
+                failures.add(String.format("%s %s %s[%d]: kernel %s, reference %s", c.kernel, c.ints, what, i, a, e));
+            }
+        }
+        return worst;
+    }
+
+    static Optional<Path> hostCompiler() {
+        for (String compiler : new String[] {"g++", "clang++", "c++"}) {
+            Optional<Path> p = ElementMathHostTest.onPath(compiler);
+            if (p.isPresent()) return p;
+        }
+        return Optional.empty();
+    }
+
+    @Test
+    void kernelsRunOnTheHostMatchTheirContracts() throws Exception {
+        Optional<Path> compiler = hostCompiler();
+        Assumptions.assumeTrue(compiler.isPresent(), "no host C++ compiler (g++, clang++, c++) on the PATH");
+        Path source = Path.of(System.getProperty("basedir", ".")).toAbsolutePath().resolve("cuda/test/kernel_host_harness.cpp");
+        assertTrue(Files.isRegularFile(source), source + " is missing");
+        Path harness = work.resolve("kernel_host_harness");
+        List<String> command = List.of(compiler.get().toString(), "-std=c++17", "-O2", "-ffp-contract=off", "-Wall", "-Wextra",
+                "-Werror", "-Wno-unknown-pragmas", source.toString(), "-o", harness.toString());
+        System.out.println("compiler: " + String.join(" ", command));
+        ElementMathHostTest.run(command, "", work);
+        List<Case> cases = parse(ElementMathHostTest.run(List.of(harness.toString()), "", work));
+
+        List<String> failures = new ArrayList<>();
+        Map<String, Integer> perKernel = new LinkedHashMap<>();
+        for (Case c : cases) {
+            String family = c.kernel.substring(0, c.kernel.length() - 4);
+            boolean tanh = c.ints.getOrDefault("activation", 1) == ElementMath.ACTIVATION_TANH;
+            double worst;
+            switch (family) {
+                case "rnn_forward":
+                    worst = compare(c, "hiddenOut", rnnForward(c), c.a("hiddenOut"), !tanh, failures);
+                    break;
+                case "rnn_backward": {
+                    double[][] expected = rnnBackward(c);
+                    boolean exact = !(tanh && c.i("residual") != 0); // only then is tanh itself evaluated
+                    worst = Math.max(compare(c, "deltaOut", expected[0], c.a("deltaOut"), exact, failures),
+                            compare(c, "carryOut", expected[1], c.a("carryOut"), true, failures));
+                    break;
+                }
+                case "gather_rows":
+                    worst = compare(c, "dstOut", gatherRows(c), c.a("dstOut"), true, failures);
+                    break;
+                case "fill":
+                    worst = compare(c, "dstOut", fill(c), c.a("dstOut"), true, failures);
+                    break;
+                default:
+                    throw new IllegalStateException("unknown kernel " + c.kernel);
+            }
+            CudaKernel.byFunctionName(c.kernel); // every harness case names a registered kernel
+            perKernel.merge(c.kernel, 1, Integer::sum);
+            System.out.printf("  %-17s %-70s max |diff| %.3g (%s)%n", c.kernel, c.ints, worst,
+                    family.startsWith("rnn") && tanh && (family.equals("rnn_forward") || c.i("residual") != 0)
+                            ? "held to " + TANH_ULPS_OF_ONE + " ulp of max(1,|x|)" : "same bits");
+        }
+        System.out.println("cases per kernel: " + perKernel);
+        failures.forEach(f -> System.out.println("  MISMATCH " + f));
+        assertTrue(failures.isEmpty(), failures.size() + "+ mismatches, first: " + (failures.isEmpty() ? "" : failures.get(0)));
+        assertEquals(CudaKernel.values().length, perKernel.size(), "every registered kernel is exercised");
+    }
+}

@@ -1,0 +1,92 @@
+package dev.bptt4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.bptt4j.tensor.DType;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Holds the {@code extern "C" __global__} signatures of the bundled .cu sources (what NVRTC would
+ * compile) against {@link CudaKernel}: names, parameter names, C types (which tell a pointer from
+ * a {@code long long}, as PTX cannot) and pointee types. Also checks each module's include list.
+ */
+class KernelSourceSignatureTest {
+    private static final Pattern KERNEL = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(([^)]*)\\)");
+    private static final Pattern POINTER = Pattern.compile("(?:const\\s+)?(float|double|int)\\s*\\*\\s*(\\w+)");
+    private static final Pattern SCALAR = Pattern.compile("(float|double|int|long long)\\s+(\\w+)");
+    private static final Pattern INCLUDE = Pattern.compile("^#include\\s+\"([^\"]+)\"", Pattern.MULTILINE);
+
+    /** "F32* hiddenOut" / "INT32 rows" for one C parameter. */
+    static String describe(String cParameter) {
+        String p = cParameter.trim().replaceAll("\\s+", " ");
+        Matcher m = POINTER.matcher(p);
+        if (m.matches()) {
+            DType pointee = m.group(1).equals("float") ? DType.F32 : m.group(1).equals("double") ? DType.F64 : DType.I32;
+            return pointee + "* " + m.group(2);
+        }
+        m = SCALAR.matcher(p);
+        if (m.matches()) {
+            String type;
+            switch (m.group(1)) {
+                case "float": type = "FLOAT32"; break;
+                case "double": type = "FLOAT64"; break;
+                case "int": type = "INT32"; break;
+                default: type = "INT64"; break;
+            }
+            return type + " " + m.group(2);
+        }
+        fail("cannot read C parameter '" + p + "'");
+        return null;
+    }
+
+    static String describe(CudaKernel.Parameter p) {
+        return (p.type() == CudaKernel.ParamType.POINTER ? p.pointee() + "*" : p.type().toString()) + " " + p.name();
+    }
+
+    @Test
+    void everyCudaSignatureMatchesTheRegistry() {
+        int checked = 0;
+        for (KernelModule module : KernelModule.values()) {
+            String source = module.source();
+            Map<String, List<String>> kernels = new LinkedHashMap<>();
+            Matcher m = KERNEL.matcher(source);
+            while (m.find()) {
+                List<String> params = new ArrayList<>();
+                for (String p : m.group(2).split(",")) params.add(describe(p));
+                kernels.put(m.group(1), params);
+            }
+            System.out.printf("%s: %d kernels%n", module.sourceResource(), kernels.size());
+            for (Map.Entry<String, List<String>> e : kernels.entrySet()) {
+                CudaKernel kernel = CudaKernel.byFunctionName(e.getKey());
+                assertEquals(module, kernel.module(), kernel + " is registered in another module");
+                List<String> expected = new ArrayList<>();
+                for (CudaKernel.Parameter p : kernel.parameters()) expected.add(describe(p));
+                System.out.printf("  %-17s .cu      %s%n  %-17s registry %s%n", kernel, e.getValue(), "", expected);
+                assertEquals(expected, e.getValue(), kernel + ": .cu signature vs registry");
+                assertTrue(kernel.functionName().endsWith("_" + kernel.dtype().name().toLowerCase(java.util.Locale.ROOT)), kernel + ": name vs dtype");
+                checked++;
+            }
+            for (CudaKernel kernel : module.kernels()) {
+                assertTrue(kernels.containsKey(kernel.functionName()), kernel + " is registered but not in " + module.sourceResource());
+            }
+
+            List<String> includes = new ArrayList<>();
+            Matcher inc = INCLUDE.matcher(source);
+            while (inc.find()) includes.add(inc.group(1));
+            assertEquals(module.headers(), includes, module.sourceResource() + ": #include list vs KernelModule.headers()");
+            for (String header : includes) {
+                assertTrue(KernelModule.header(header).contains("#ifndef"), header + " should be bundled");
+            }
+            assertTrue(!source.contains("#include <"), module.sourceResource() + " must not include system headers (NVRTC has none)");
+        }
+        assertEquals(CudaKernel.values().length, checked, ".cu kernels checked vs kernels registered");
+    }
+}
