@@ -1,5 +1,6 @@
 package dev.bptt4j.backend.cpu;
 
+import dev.bptt4j.backend.ElementMath;
 import dev.bptt4j.tensor.DType;
 
 import java.util.Arrays;
@@ -16,9 +17,11 @@ import java.util.Arrays;
  * over the gates and the hidden-side deltas over that storage, and assigns the identity path
  * g·z to the hidden-gradient carry. Every kernel assigns (activations are not accumulated).
  *
- * <p>Rows are copied into heap scratch and computed in double; float32 tensors are widened on
- * load and rounded once on store, which stays within a rounding of a float-only evaluation. NaN
- * propagates through every formula (σ and tanh of NaN are NaN; no comparison picks a branch).
+ * <p>Rows are copied into heap scratch and computed in double, σ and tanh from {@link ElementMath}
+ * (the Java twin of cuda/bptt4j_math.cuh); float32 tensors are widened on load and rounded once
+ * on store, so float32 results are at least as accurate as the kernels' float arithmetic but not
+ * bitwise equal to it. NaN propagates through every formula (σ and tanh of NaN are NaN; no
+ * comparison picks a branch).
  * Biases are added as (pre + b_ih) + (hidden part + b_hh), PyTorch's grouping; a null bias adds
  * nothing.
  */
@@ -75,8 +78,12 @@ final class CpuGatedPointwise {
         return bias == null ? v : v + bias[i];
     }
 
-    static double sigmoid(double z) {
-        return 1.0 / (1.0 + Math.exp(-z));
+    private static double sigmoid(double z) {
+        return ElementMath.sigmoid(z);
+    }
+
+    private static double tanh(double z) {
+        return ElementMath.tanh(z);
     }
 
     void lstmForward(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer cellOut, int cellOutOff, CpuBuffer gates, int gatesOff,
@@ -92,11 +99,11 @@ final class CpuGatedPointwise {
                 int gi = row + j, gf = gi + hidden, gg = gf + hidden, go = gg + hidden;
                 double i = sigmoid(plus(plus(a[gi], bi, j), bh, j));
                 double f = sigmoid(plus(plus(a[gf], bi, hidden + j), bh, hidden + j));
-                double g = Math.tanh(plus(plus(a[gg], bi, 2 * hidden + j), bh, 2 * hidden + j));
+                double g = tanh(plus(plus(a[gg], bi, 2 * hidden + j), bh, 2 * hidden + j));
                 double o = sigmoid(plus(plus(a[go], bi, 3 * hidden + j), bh, 3 * hidden + j));
                 int e = r * hidden + j;
                 c[e] = f * cp[e] + i * g;
-                h[e] = o * Math.tanh(c[e]);
+                h[e] = o * tanh(c[e]);
                 a[gi] = i;
                 a[gf] = f;
                 a[gg] = g;
@@ -126,7 +133,7 @@ final class CpuGatedPointwise {
             for (int j = 0; j < hidden; j++) {
                 int gi = row + j, gf = gi + hidden, gg = gf + hidden, go = gg + hidden, e = r * hidden + j;
                 double i = a[gi], f = a[gf], g = a[gg], o = a[go];
-                double tc = Math.tanh(c[e]);
+                double tc = tanh(c[e]);
                 double dc = dcCarry[e] + dh[e] * o * (1.0 - tc * tc);
                 a[gi] = dc * g * (i * (1.0 - i));
                 a[gf] = dc * cp[e] * (f * (1.0 - f));
@@ -154,7 +161,7 @@ final class CpuGatedPointwise {
                 int kr = row + j, kz = kr + hidden, kn = kz + hidden, e = r * hidden + j;
                 double rg = sigmoid(plus(a[kr], bi, j) + plus(gh[kr], bh, j));
                 double zg = sigmoid(plus(a[kz], bi, hidden + j) + plus(gh[kz], bh, hidden + j));
-                double ng = Math.tanh(plus(a[kn], bi, 2 * hidden + j) + rg * plus(gh[kn], bh, 2 * hidden + j));
+                double ng = tanh(plus(a[kn], bi, 2 * hidden + j) + rg * plus(gh[kn], bh, 2 * hidden + j));
                 h[e] = ng + zg * (hp[e] - ng);
                 a[kr] = rg;
                 a[kz] = zg;
