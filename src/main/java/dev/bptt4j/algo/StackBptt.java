@@ -32,6 +32,27 @@ public final class StackBptt {
 
     private BatchLayout layout;
     private boolean backwardPending;
+    private CarryObserver carryObserver;
+
+    /**
+     * Sees the gradient carried back through the recurrence at every step of the backward, for
+     * diagnostics. Setting one makes the backward download the carry at each step (a host sync
+     * per step); with none set (the default) the time loop never touches the host.
+     */
+    @FunctionalInterface
+    public interface CarryObserver {
+        /**
+         * Called after step τ of the backward of layer {@code layer}, direction {@code direction}:
+         * {@code carry} (alive(τ) × H, sorted rows) is dL/dh_{τ−1} through the recurrence, i.e. the
+         * gradient of the loss terms at steps ≥ τ with respect to the state before step τ.
+         */
+        void afterStep(int layer, int direction, int tau, Tensor carry);
+    }
+
+    /** Installs (or with null removes) the observer of the backward's carried gradient. */
+    public void setCarryObserver(CarryObserver observer) {
+        this.carryObserver = observer;
+    }
 
     public StackBptt(RnnConfig config, Backend backend, LayerWeights[][] weights, BufferPool pool) {
         if (!config.mode().isElman()) {
@@ -81,6 +102,25 @@ public final class StackBptt {
      * @param h0 (L·D, B, H) or null for zeros
      */
     public Outputs forward(Tensor x, Tensor h0, BatchLayout batchLayout) {
+        forwardOnDevice(x, h0, batchLayout);
+        final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
+        final int dirs = config.directions(), layers = config.numLayers();
+        return new Outputs(backend.download(paddedOutput(), 0, steps, batch, dirs * hidden),
+                backend.download(paddedFinalHidden(), 0, layers * dirs, batch, hidden));
+    }
+
+    /** y of the last forward on the device: (T, B, D·H) padded, row t·B + b, zero past each length. */
+    public DeviceBuffer paddedOutput() {
+        return pool.get("output.padded", dtype, (long) layout.steps() * layout.batch() * config.directions() * config.hiddenSize());
+    }
+
+    /** hn of the last forward on the device: (L·D, B, H). */
+    public DeviceBuffer paddedFinalHidden() {
+        return pool.get("hn", dtype, (long) config.numLayers() * config.directions() * layout.batch() * config.hiddenSize());
+    }
+
+    /** {@link #forward} without the downloads: y and hn stay in {@link #paddedOutput()} and {@link #paddedFinalHidden()}. */
+    public void forwardOnDevice(Tensor x, Tensor h0, BatchLayout batchLayout) {
         this.layout = batchLayout;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
@@ -143,8 +183,6 @@ public final class StackBptt {
             }
         }
         backwardPending = true;
-        return new Outputs(backend.download(output, 0, steps, batch, dirs * hidden),
-                backend.download(finals, 0, layers * dirs, batch, hidden));
     }
 
     /**
@@ -155,6 +193,13 @@ public final class StackBptt {
      * @param inputGrad whether to form dL/dx (skipping saves one GEMM over all steps)
      */
     public InputGradients backward(Tensor dy, Tensor dhn, boolean inputGrad) {
+        DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
+        backend.upload(dy, outputGradPadded, 0);
+        return backwardOnDevice(outputGradPadded, 0, dhn, inputGrad);
+    }
+
+    /** {@link #backward} with dy (T, B, D·H) read from a device buffer at {@code dyOffset}. */
+    public InputGradients backwardOnDevice(DeviceBuffer outputGradPadded, long dyOffset, Tensor dhn, boolean inputGrad) {
         if (!backwardPending) throw new IllegalStateException("backward: no forward pass to differentiate (each forward can be differentiated once)");
         backwardPending = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
@@ -164,8 +209,6 @@ public final class StackBptt {
         final Activation act = config.mode().activation();
         final boolean residual = config.residual();
 
-        DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
-        backend.upload(dy, outputGradPadded, 0);
         long stateElements = (long) layers * dirs * batch * hidden;
         DeviceBuffer finalGrad = pool.get("dhn", dtype, stateElements);
         if (dhn == null) backend.fill(finalGrad, 0, stateElements, 0.0);
@@ -184,7 +227,7 @@ public final class StackBptt {
                 DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
                 if (l == layers - 1) {
                     DeviceBuffer rows = indexBuffer("packed" + d, layout.paddedRowOfPacked(d == 1));
-                    backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, 0, dirs * hidden, d * hidden, rows, 0,
+                    backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, dyOffset, dirs * hidden, d * hidden, rows, 0,
                             packedRows, hidden, false);
                 } else {
                     // The layer above consumed this layer's outputs through both of its directions.
@@ -206,6 +249,7 @@ public final class StackBptt {
                             w.biasIh(), w.biasHh(), alive, layout.slotRows(tau), hidden, act, residual);
                     backend.gemm(false, false, alive, hidden, gates, 1.0, delta, slot * gates, gates, w.weightHh(), 0, hidden,
                             residual ? 1.0 : 0.0, carry, 0, hidden);
+                    if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(carry, 0, alive, hidden));
                 }
                 backend.gatherRows(initialGrad, (long) (l * dirs + d) * batch * hidden, hidden, 0, carry, 0, hidden, 0,
                         originalRows, 0, batch, hidden, false);
