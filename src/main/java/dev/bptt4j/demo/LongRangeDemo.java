@@ -131,7 +131,7 @@ public final class LongRangeDemo {
         }
         series.put("chance", new double[][]{lagAxis, java.util.stream.DoubleStream.generate(() -> 100.0 / SYMBOLS).limit(lags.length).toArray()});
         Plots.lines(outDir.resolve("long-range.png"), "remember the first symbol: accuracy after " + String.format(Locale.ROOT, "%.0f", share) + " s of training",
-                "lag (steps)", "accuracy (%)", series, false);
+                "lag (steps)", "accuracy (%)", series, true, false);
         for (Map.Entry<String, GradientFlow.Report> e : flows.entrySet()) out.println(e.getKey() + ": " + e.getValue().summary());
         Plots.gradientFlow(outDir.resolve("long-range-gradient-flow.png"), flows);
         out.println("wrote " + outDir.resolve("long-range.png") + ", long-range.txt, long-range-gradient-flow.png");

@@ -27,7 +27,14 @@ public final class Plots {
     /** One line per series (x, y), e.g. loss against step or seconds; {@code logY} for a log axis. */
     public static void lines(Path png, String title, String xLabel, String yLabel, Map<String, double[][]> series, boolean logY)
             throws IOException {
+        lines(png, title, xLabel, yLabel, series, false, logY);
+    }
+
+    /** As {@link #lines(Path, String, String, String, Map, boolean)}, optionally with a logarithmic x axis too. */
+    public static void lines(Path png, String title, String xLabel, String yLabel, Map<String, double[][]> series, boolean logX,
+                             boolean logY) throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle(xLabel).yAxisTitle(yLabel).build();
+        chart.getStyler().setXAxisLogarithmic(logX);
         chart.getStyler().setYAxisLogarithmic(logY);
         chart.getStyler().setLegendVisible(series.size() > 1);
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
