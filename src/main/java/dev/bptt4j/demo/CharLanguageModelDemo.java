@@ -108,7 +108,7 @@ public final class CharLanguageModelDemo {
         int validationStart = (int) (text.length() * 0.95);
         int streamLength = validationStart / batch;
         RnnConfig config = RnnConfig.of(RnnMode.RNN_TANH, v, s.hidden()).withDType(s.dtype());
-        out.printf(Locale.ROOT, "char-level language model on %s: %,d characters, vocabulary %d; %s, hidden %d, batch %d, tBPTT k=%d, Adam lr %.0e, clip %.1f, %s, %.0f s budget%n",
+        out.printf(Locale.ROOT, "char-level language model on %s: %,d characters, vocabulary %d; %s, hidden %d, batch %d, tBPTT k=%d, Adam lr %.0e decaying linearly to a tenth, clip %.1f, %s, %.0f s budget%n",
                 TEXT_RESOURCE.substring(1), text.length(), v, config.mode(), s.hidden(), batch, k, s.lr(), s.clip(),
                 backend.name(), s.seconds());
         try (Rnn rnn = new Rnn(config, backend); SoftmaxHead head = new SoftmaxHead(backend, s.hidden(), v, s.dtype())) {
@@ -147,6 +147,8 @@ public final class CharLanguageModelDemo {
                     int[] at = new int[batch];
                     for (int b = 0; b < batch; b++) at[b] = starts[b] + offset;
                     batch(at, k, x, y, s.dtype());
+                    // Linear decay to a tenth of the learning rate over the budget.
+                    adam.setLearningRate(s.lr() * (1 - 0.9 * progress.fraction(step)));
                     adam.zeroGrad();
                     TruncatedBptt.Result r = trainer.run(x, y, state, null);
                     clipper.clipNorm(s.clip());
