@@ -40,19 +40,27 @@ import java.util.TreeSet;
 public final class CharLanguageModelDemo {
     public static final String TEXT_RESOURCE = "/demo/kjv-genesis-exodus.txt";
 
-    /** What to run; {@link #defaults()} is the one-minute demo. */
+    /**
+     * What to run; {@link #defaults()} is the one-minute demo. Training stops when the time budget
+     * is spent and at least {@code minSteps} steps are done (tests set it so that a slow machine
+     * still trains enough).
+     */
     public record Settings(double seconds, int hidden, int batch, int chunk, double lr, double clip, long seed,
-                           int sampleLength, DType dtype) {
+                           int sampleLength, DType dtype, long minSteps) {
         public static Settings defaults() {
-            return new Settings(60, 128, 32, 32, 1e-2, 1.0, 1234, 400, DType.F32);
+            return new Settings(60, 128, 32, 32, 1e-2, 1.0, 1234, 400, DType.F32, 0);
         }
 
         public Settings withSeconds(double s) {
-            return new Settings(s, hidden, batch, chunk, lr, clip, seed, sampleLength, dtype);
+            return new Settings(s, hidden, batch, chunk, lr, clip, seed, sampleLength, dtype, minSteps);
         }
 
         public Settings withHidden(int h) {
-            return new Settings(seconds, h, batch, chunk, lr, clip, seed, sampleLength, dtype);
+            return new Settings(seconds, h, batch, chunk, lr, clip, seed, sampleLength, dtype, minSteps);
+        }
+
+        public Settings withMinSteps(long n) {
+            return new Settings(seconds, hidden, batch, chunk, lr, clip, seed, sampleLength, dtype, n);
         }
     }
 
@@ -139,7 +147,7 @@ public final class CharLanguageModelDemo {
             Progress progress = new Progress(out, "train", s.seconds(), 0, terminal, 5);
             try (Adam adam = Adam.withDefaults(backend, params, s.lr()); GradientClipper clipper = new GradientClipper(backend, params)) {
                 double nextValidation = s.seconds() / 6;
-                while (progress.elapsedSeconds() < s.seconds()) {
+                while (progress.elapsedSeconds() < s.seconds() || step < s.minSteps()) {
                     if (offset + k + 1 >= streamLength) {
                         offset = 0;
                         state = null;

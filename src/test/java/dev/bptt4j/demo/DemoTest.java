@@ -21,7 +21,7 @@ class DemoTest {
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         CharLanguageModelDemo.Outcome o;
         try (CpuBackend backend = new CpuBackend(1); PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
-            CharLanguageModelDemo.Settings s = CharLanguageModelDemo.Settings.defaults().withSeconds(4).withHidden(48);
+            CharLanguageModelDemo.Settings s = CharLanguageModelDemo.Settings.defaults().withSeconds(4).withHidden(48).withMinSteps(150);
             o = new CharLanguageModelDemo(CharLanguageModelDemo.bundledText()).run(backend, s, dir, out, false);
         }
         System.out.print(log.toString(StandardCharsets.UTF_8));
