@@ -24,12 +24,20 @@ final class DemoCommand implements Command {
     @Override
     public int run(Args args, PrintStream out) throws Exception {
         String which = args.positional().isEmpty() ? "text" : args.positional(0, "demo");
-        double seconds = Double.parseDouble(args.option("seconds", "60"));
+        double seconds;
+        try {
+            seconds = Double.parseDouble(args.option("seconds", "60"));
+        } catch (NumberFormatException e) {
+            throw new UsageException("option --seconds: expected a number, got '" + args.option("seconds", "") + "'");
+        }
         if (!(seconds > 0)) throw new UsageException("option --seconds: expected a positive number, got " + seconds);
         Path outDir = Path.of(args.option("out", "demo-out"));
         int hidden = args.intOption("hidden", 0);
         String device = args.option("device", null);
         args.finish(1);
+        if (!which.equals("text") && !which.equals("long-range")) {
+            throw new UsageException("unknown demo '" + which + "': expected nothing (the text model) or long-range");
+        }
         boolean terminal = Progress.stdoutIsTerminal();
         // The demo's GEMMs are small (32 x 128 x 128 per step): one OpenBLAS thread beats several,
         // which mostly wait on each other (3x faster measured on a loaded 2-core machine).
