@@ -34,6 +34,27 @@ public final class StackBptt {
 
     private BatchLayout layout;
     private boolean backwardPending;
+    private CarryObserver carryObserver;
+
+    /**
+     * Sees the gradient carried back through the recurrence at every step of the backward, for
+     * diagnostics. Setting one makes the backward download the carry at each step (a host sync
+     * per step); with none set (the default) the time loop never touches the host.
+     */
+    @FunctionalInterface
+    public interface CarryObserver {
+        /**
+         * Called after step τ of the backward of layer {@code layer}, direction {@code direction}:
+         * {@code carry} (alive(τ) × H, sorted rows) is dL/dh_{τ−1} through the recurrence, i.e. the
+         * gradient of the loss terms at steps ≥ τ with respect to the state before step τ.
+         */
+        void afterStep(int layer, int direction, int tau, Tensor carry);
+    }
+
+    /** Installs (or with null removes) the observer of the backward's carried gradient. */
+    public void setCarryObserver(CarryObserver observer) {
+        this.carryObserver = observer;
+    }
 
     public StackBptt(RnnConfig config, Backend backend, LayerWeights[][] weights, BufferPool pool) {
         this.cell = CellKind.of(config);
@@ -99,6 +120,32 @@ public final class StackBptt {
      * @param c0 (L·D, B, H) or null for zeros; ignored without a cell state
      */
     public Outputs forward(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
+        forwardOnDevice(x, h0, c0, batchLayout);
+        final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
+        final int dirs = config.directions(), layers = config.numLayers();
+        Tensor finalCell = cell.hasCellState()
+                ? backend.download(paddedFinalCell(), 0, layers * dirs, batch, hidden) : null;
+        return new Outputs(backend.download(paddedOutput(), 0, steps, batch, dirs * hidden),
+                backend.download(paddedFinalHidden(), 0, layers * dirs, batch, hidden), finalCell);
+    }
+
+    /** y of the last forward on the device: (T, B, D·H) padded, row t·B + b, zero past each length. */
+    public DeviceBuffer paddedOutput() {
+        return pool.get("output.padded", dtype, (long) layout.steps() * layout.batch() * config.directions() * config.hiddenSize());
+    }
+
+    /** hn of the last forward on the device: (L·D, B, H). */
+    public DeviceBuffer paddedFinalHidden() {
+        return pool.get("hn", dtype, (long) config.numLayers() * config.directions() * layout.batch() * config.hiddenSize());
+    }
+
+    /** cn of the last forward on the device: (L·D, B, H); only for cells with a cell state. */
+    public DeviceBuffer paddedFinalCell() {
+        return pool.get("cn", dtype, (long) config.numLayers() * config.directions() * layout.batch() * config.hiddenSize());
+    }
+
+    /** {@link #forward} without the downloads: y, hn (and cn) stay on the device. */
+    public void forwardOnDevice(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
         this.layout = batchLayout;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
@@ -169,20 +216,16 @@ public final class StackBptt {
                         hidden, 0, finalRows, 0, batch, hidden, false);
             }
         }
-        Tensor finalCell = null;
         if (hasCell) {
-            DeviceBuffer cellFinals = pool.get("cn", dtype, (long) layers * dirs * batch * hidden);
+            DeviceBuffer cellFinals = paddedFinalCell();
             for (int l = 0; l < layers; l++) {
                 for (int d = 0; d < dirs; d++) {
                     backend.gatherRows(cellFinals, (long) (l * dirs + d) * batch * hidden, hidden, 0, cellStates(l, d, hiddenRows), 0,
                             hidden, 0, finalRows, 0, batch, hidden, false);
                 }
             }
-            finalCell = backend.download(cellFinals, 0, layers * dirs, batch, hidden);
         }
         backwardPending = true;
-        return new Outputs(backend.download(output, 0, steps, batch, dirs * hidden),
-                backend.download(finals, 0, layers * dirs, batch, hidden), finalCell);
     }
 
     /**
@@ -194,6 +237,13 @@ public final class StackBptt {
      * @param inputGrad whether to form dL/dx (skipping saves one GEMM over all steps)
      */
     public InputGradients backward(Tensor dy, Tensor dhn, Tensor dcn, boolean inputGrad) {
+        DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
+        backend.upload(dy, outputGradPadded, 0);
+        return backwardOnDevice(outputGradPadded, 0, dhn, dcn, inputGrad);
+    }
+
+    /** {@link #backward} with dy (T, B, D·H) read from a device buffer at {@code dyOffset}. */
+    public InputGradients backwardOnDevice(DeviceBuffer outputGradPadded, long dyOffset, Tensor dhn, Tensor dcn, boolean inputGrad) {
         if (!backwardPending) throw new IllegalStateException("backward: no forward pass to differentiate (each forward can be differentiated once)");
         backwardPending = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
@@ -202,8 +252,6 @@ public final class StackBptt {
         final long hiddenRows = layout.hiddenRows();
         final boolean hasCell = cell.hasCellState();
 
-        DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
-        backend.upload(dy, outputGradPadded, 0);
         long stateElements = (long) layers * dirs * batch * hidden;
         DeviceBuffer finalGrad = pool.get("dhn", dtype, stateElements);
         if (dhn == null) backend.fill(finalGrad, 0, stateElements, 0.0);
@@ -230,7 +278,7 @@ public final class StackBptt {
                 DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
                 if (l == layers - 1) {
                     DeviceBuffer rows = indexBuffer("packed" + d, layout.paddedRowOfPacked(d == 1));
-                    backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, 0, dirs * hidden, d * hidden, rows, 0,
+                    backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, dyOffset, dirs * hidden, d * hidden, rows, 0,
                             packedRows, hidden, false);
                 } else {
                     // The layer above consumed this layer's outputs through both of its directions.
@@ -259,6 +307,7 @@ public final class StackBptt {
                     cell.backward(backend, w, storage, slot, next, alive, layout.slotRows(tau), hidden);
                     backend.gemm(false, false, alive, hidden, gates, 1.0, recurrentDelta, slot * gates, gates, w.weightHh(), 0, hidden,
                             cell.carryBeta(), carry, 0, hidden);
+                    if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(carry, 0, alive, hidden));
                 }
                 backend.gatherRows(initialGrad, stateOffset, hidden, 0, carry, 0, hidden, 0, originalRows, 0, batch, hidden, false);
                 if (hasCell) {

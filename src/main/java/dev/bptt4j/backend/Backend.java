@@ -139,6 +139,86 @@ public interface Backend extends AutoCloseable {
     /** Sets {@code count} elements starting at {@code offset} to {@code value}. */
     void fill(DeviceBuffer dst, long offset, long count, double value);
 
+    // ---- training kernels (dev.bptt4j.train). The defaults run TrainingKernels on the host after a
+    // download and upload the result: correct on any backend, fast on none; backends override them. ----
+
+    /**
+     * Fused softmax + cross-entropy over {@code rows × classes} logits (row-major, contiguous).
+     * {@code targets} is an I32 buffer of class ids, −1 for a masked row. On exit each logits row
+     * holds {@code gradScale·(softmax − onehot(target))} (0 for masked rows) and
+     * {@code rowLoss[r] = logsumexp(z_r) − z_r[target]} (0 for masked rows), rowLoss in the logits'
+     * dtype. See {@link TrainingKernels#softmaxCrossEntropy}.
+     */
+    default void softmaxCrossEntropy(DeviceBuffer logits, long logitsOffset, DeviceBuffer targets, long targetsOffset,
+                                     DeviceBuffer rowLoss, long rowLossOffset, int rows, int classes, double gradScale) {
+        Tensor z = download(logits, logitsOffset, rows, classes);
+        int[] t = download(targets, targetsOffset, rows).i32();
+        double[] zd = z.toDoubleArray(), loss = new double[rows];
+        TrainingKernels.softmaxCrossEntropy(zd, 0, t, 0, loss, 0, rows, classes, gradScale);
+        upload(HostTensors.of(zd, logits.dtype(), rows, classes), logits, logitsOffset);
+        upload(HostTensors.of(loss, rowLoss.dtype(), rows), rowLoss, rowLossOffset);
+    }
+
+    /**
+     * One {@code torch.optim.SGD} step over the first {@code count} elements of a parameter (see
+     * {@link TrainingKernels#sgd}); {@code momentumBuffer} (same dtype and size) may be null when
+     * momentum is 0. The gradient is only read.
+     */
+    default void sgdStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer momentumBuffer, long count,
+                         double lr, double momentum, double dampening, double weightDecay, double l1,
+                         boolean nesterov, boolean firstStep) {
+        int n = Math.toIntExact(count);
+        double[] p = download(param, 0, n).toDoubleArray(), g = download(grad, 0, n).toDoubleArray();
+        double[] b = momentum != 0 ? download(momentumBuffer, 0, n).toDoubleArray() : null;
+        TrainingKernels.sgd(p, g, b, n, lr, momentum, dampening, weightDecay, l1, nesterov, firstStep);
+        upload(HostTensors.of(p, param.dtype(), n), param, 0);
+        if (b != null) upload(HostTensors.of(b, momentumBuffer.dtype(), n), momentumBuffer, 0);
+    }
+
+    /**
+     * One {@code torch.optim.Adam} step (amsgrad off, {@code step} counted from 1) over the first
+     * {@code count} elements; {@code expAvg} and {@code expAvgSq} are the moment buffers (same dtype
+     * and size, zero before step 1). See {@link TrainingKernels#adam}. The gradient is only read.
+     */
+    default void adamStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer expAvg, DeviceBuffer expAvgSq, long count,
+                          double lr, double beta1, double beta2, double eps, double weightDecay, double l1, long step) {
+        int n = Math.toIntExact(count);
+        double[] p = download(param, 0, n).toDoubleArray(), g = download(grad, 0, n).toDoubleArray();
+        double[] m = download(expAvg, 0, n).toDoubleArray(), v = download(expAvgSq, 0, n).toDoubleArray();
+        TrainingKernels.adam(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, l1, step);
+        upload(HostTensors.of(p, param.dtype(), n), param, 0);
+        upload(HostTensors.of(m, expAvg.dtype(), n), expAvg, 0);
+        upload(HostTensors.of(v, expAvgSq.dtype(), n), expAvgSq, 0);
+    }
+
+    /**
+     * {@code out[outOffset] += Σ x²} over {@code count} elements from {@code offset}; {@code out} is
+     * an F64 buffer so that norms of float32 tensors accumulate in double. Several calls into one
+     * accumulator followed by one download give a global norm with a single host read.
+     */
+    default void sumOfSquares(DeviceBuffer x, long offset, long count, DeviceBuffer out, long outOffset) {
+        int n = Math.toIntExact(count);
+        double s = TrainingKernels.sumOfSquares(download(x, offset, n).toDoubleArray(), 0, n);
+        double before = download(out, outOffset, 1).getDouble(0);
+        upload(HostTensors.of(new double[]{before + s}, out.dtype(), 1), out, outOffset);
+    }
+
+    /** {@code x ← alpha·x} over {@code count} elements from {@code offset}. */
+    default void scale(DeviceBuffer x, long offset, long count, double alpha) {
+        int n = Math.toIntExact(count);
+        double[] v = download(x, offset, n).toDoubleArray();
+        TrainingKernels.scale(v, 0, n, alpha);
+        upload(HostTensors.of(v, x.dtype(), n), x, offset);
+    }
+
+    /** {@code x ← clamp(x, min, max)} over {@code count} elements from {@code offset}; NaN stays NaN. */
+    default void clamp(DeviceBuffer x, long offset, long count, double min, double max) {
+        int n = Math.toIntExact(count);
+        double[] v = download(x, offset, n).toDoubleArray();
+        TrainingKernels.clamp(v, 0, n, min, max);
+        upload(HostTensors.of(v, x.dtype(), n), x, offset);
+    }
+
     /** Number of live allocations made by this backend (for leak checks). */
     long liveBuffers();
 

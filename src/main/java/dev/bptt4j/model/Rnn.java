@@ -258,6 +258,33 @@ public final class Rnn implements AutoCloseable {
         return new Pass(generation, layout, out);
     }
 
+    /**
+     * Forward that leaves y and hn on the device, for a loss computed there (dev.bptt4j.train):
+     * {@link Pass#outputBuffer()} is y, {@link Pass#backwardOnDevice} takes dy from a device
+     * buffer; {@link Pass#output()} and {@link Pass#finalHidden()} download on first use. An LSTM
+     * starts from c0 = 0 on this path.
+     */
+    public Pass forwardOnDevice(Tensor x, Tensor h0, int[] lengths) {
+        checkOpen();
+        InputChecks.requireShape("x", x, config.dtype(), -1, -1, config.inputSize());
+        int steps = x.dim(0), batch = x.dim(1);
+        if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
+        if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
+        if (h0 != null) InputChecks.requireShape("h0", h0, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
+        BatchLayout layout = BatchLayout.of(steps, batch, lengths);
+        generation++;
+        algorithm.forwardOnDevice(x, h0, null, layout);
+        return new Pass(generation, layout, null);
+    }
+
+    /**
+     * Observes dL/dh carried back through the recurrence at every step of each backward (see
+     * {@link StackBptt.CarryObserver}); null removes it. Costs a host sync per step while set.
+     */
+    public void setCarryObserver(StackBptt.CarryObserver observer) {
+        algorithm.setCarryObserver(observer);
+    }
+
     /** Loads lengths given as I64 (the case files' dtype) after range checks. */
     public static int[] lengthsFrom(Tensor lengths) {
         if (lengths == null) return null;
@@ -284,7 +311,7 @@ public final class Rnn implements AutoCloseable {
     public final class Pass implements AutoCloseable {
         private final long id;
         private final BatchLayout layout;
-        private final StackBptt.Outputs outputs;
+        private StackBptt.Outputs outputs;
         private boolean used;
 
         private Pass(long id, BatchLayout layout, StackBptt.Outputs outputs) {
@@ -295,17 +322,61 @@ public final class Rnn implements AutoCloseable {
 
         /** y: (T, B, D·H), zero past each sequence's length. */
         public Tensor output() {
-            return outputs.output();
+            return outputs().output();
         }
 
         /** hn: (L·D, B, H), each sequence's state after its own last step. */
         public Tensor finalHidden() {
-            return outputs.finalHidden();
+            return outputs().finalHidden();
+        }
+
+        private StackBptt.Outputs outputs() {
+            if (outputs == null) {
+                checkCurrent("output");
+                int dirs = config.directions(), h = config.hiddenSize();
+                outputs = new StackBptt.Outputs(
+                        backend.download(algorithm.paddedOutput(), 0, layout.steps(), layout.batch(), dirs * h),
+                        backend.download(algorithm.paddedFinalHidden(), 0, config.numLayers() * dirs, layout.batch(), h),
+                        config.mode().gates() == 4
+                                ? backend.download(algorithm.paddedFinalCell(), 0, config.numLayers() * dirs, layout.batch(), h) : null);
+            }
+            return outputs;
+        }
+
+        private void checkCurrent(String what) {
+            checkOpen();
+            if (id != generation) throw new IllegalStateException(what + ": a newer forward pass has replaced this one on the same Rnn");
+        }
+
+        /** y of this pass on the device, (T·B) rows of D·H (row t·B + b), valid until the next forward. */
+        public DeviceBuffer outputBuffer() {
+            checkCurrent("outputBuffer");
+            return algorithm.paddedOutput();
+        }
+
+        /**
+         * {@link #backward(Tensor, Tensor, boolean)} with dy, (T, B, D·H), read from a device buffer
+         * of this Rnn's dtype at element {@code dyOffset}; rows past a sequence's length are ignored.
+         */
+        public InputGradients backwardOnDevice(DeviceBuffer dy, long dyOffset, Tensor dhn, boolean inputGradient) {
+            checkCurrent("backward");
+            if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
+            long need = (long) layout.steps() * layout.batch() * config.directions() * config.hiddenSize();
+            if (dy.dtype() != config.dtype() || dyOffset < 0 || dyOffset + need > dy.elements()) {
+                throw new IllegalArgumentException("dy: expected a " + config.dtype() + " buffer with " + need + " elements from offset "
+                        + dyOffset + ", got " + dy.dtype() + " of " + dy.elements());
+            }
+            if (dhn != null) {
+                InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), layout.batch(), config.hiddenSize());
+            }
+            used = true;
+            StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, dyOffset, dhn, null, inputGradient);
+            return new InputGradients(g.input(), g.initialHidden(), g.initialCell());
         }
 
         /** cn: (L·D, B, H), each sequence's cell state after its own last step (LSTM); null for other cells. */
         public Tensor finalCell() {
-            return outputs.finalCell();
+            return outputs().finalCell();
         }
 
         public BatchLayout layout() {

@@ -20,6 +20,7 @@ public final class CpuBackend implements Backend {
     private final Runnable released = live::decrementAndGet;
     private final CpuPointwise pointwise = new CpuPointwise();
     private final CpuGatedPointwise gated = new CpuGatedPointwise();
+    private final CpuTraining training = new CpuTraining();
     private boolean closed;
 
     /** A backend using {@code threads} OpenBLAS threads. */
@@ -278,6 +279,76 @@ public final class CpuBackend implements Backend {
         CpuBuffer d = cpu(dst);
         checkRange("fill", d, offset, count);
         pointwise.fill(d, (int) offset, (int) count, value);
+    }
+
+    // ---- training kernels: see Backend and CpuTraining ----
+
+    private static void checkFloat(String what, CpuBuffer b) {
+        if (!b.dtype.isFloatingPoint()) throw new IllegalArgumentException(what + ": expected an F32 or F64 buffer, got " + b.dtype);
+    }
+
+    @Override
+    public void softmaxCrossEntropy(DeviceBuffer logits, long logitsOffset, DeviceBuffer targets, long targetsOffset,
+                                    DeviceBuffer rowLoss, long rowLossOffset, int rows, int classes, double gradScale) {
+        CpuBuffer z = cpu(logits), t = cpu(targets), loss = cpu(rowLoss);
+        checkFloat("softmaxCrossEntropy logits", z);
+        checkFloat("softmaxCrossEntropy rowLoss", loss);
+        if (t.dtype != DType.I32) throw new IllegalArgumentException("softmaxCrossEntropy targets must be I32, got " + t.dtype);
+        checkRange("softmaxCrossEntropy logits", z, logitsOffset, (long) rows * classes);
+        checkRange("softmaxCrossEntropy targets", t, targetsOffset, rows);
+        checkRange("softmaxCrossEntropy rowLoss", loss, rowLossOffset, rows);
+        training.softmaxCrossEntropy(z, (int) logitsOffset, t, (int) targetsOffset, loss, (int) rowLossOffset, rows, classes, gradScale);
+    }
+
+    @Override
+    public void sgdStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer momentumBuffer, long count, double lr,
+                        double momentum, double dampening, double weightDecay, double l1, boolean nesterov, boolean firstStep) {
+        CpuBuffer p = cpu(param), g = cpu(grad), b = momentum != 0 ? cpu(momentumBuffer) : null;
+        checkFloat("sgdStep param", p);
+        checkRange("sgdStep param", p, 0, count);
+        checkRange("sgdStep grad", g, 0, count);
+        if (b != null) checkRange("sgdStep momentumBuffer", b, 0, count);
+        training.sgd(p, g, b, (int) count, lr, momentum, dampening, weightDecay, l1, nesterov, firstStep);
+    }
+
+    @Override
+    public void adamStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer expAvg, DeviceBuffer expAvgSq, long count,
+                         double lr, double beta1, double beta2, double eps, double weightDecay, double l1, long step) {
+        CpuBuffer p = cpu(param), g = cpu(grad), m = cpu(expAvg), v = cpu(expAvgSq);
+        checkFloat("adamStep param", p);
+        if (step < 1) throw new IllegalArgumentException("adamStep step: expected >= 1, got " + step);
+        checkRange("adamStep param", p, 0, count);
+        checkRange("adamStep grad", g, 0, count);
+        checkRange("adamStep expAvg", m, 0, count);
+        checkRange("adamStep expAvgSq", v, 0, count);
+        training.adam(p, g, m, v, (int) count, lr, beta1, beta2, eps, weightDecay, l1, step);
+    }
+
+    @Override
+    public void sumOfSquares(DeviceBuffer x, long offset, long count, DeviceBuffer out, long outOffset) {
+        CpuBuffer in = cpu(x), acc = cpu(out);
+        checkFloat("sumOfSquares x", in);
+        if (acc.dtype != DType.F64) throw new IllegalArgumentException("sumOfSquares out must be F64, got " + acc.dtype);
+        checkRange("sumOfSquares x", in, offset, count);
+        checkRange("sumOfSquares out", acc, outOffset, 1);
+        double s = training.sumOfSquares(in, (int) offset, (int) count);
+        acc.doubles.put((int) outOffset, acc.doubles.get((int) outOffset) + s);
+    }
+
+    @Override
+    public void scale(DeviceBuffer x, long offset, long count, double alpha) {
+        CpuBuffer b = cpu(x);
+        checkFloat("scale", b);
+        checkRange("scale", b, offset, count);
+        training.scale(b, (int) offset, (int) count, alpha);
+    }
+
+    @Override
+    public void clamp(DeviceBuffer x, long offset, long count, double min, double max) {
+        CpuBuffer b = cpu(x);
+        checkFloat("clamp", b);
+        checkRange("clamp", b, offset, count);
+        training.clamp(b, (int) offset, (int) count, min, max);
     }
 
     private static CpuBuffer optional(DeviceBuffer b) {

@@ -1,0 +1,50 @@
+package dev.bptt4j.demo;
+
+import dev.bptt4j.backend.cpu.CpuBackend;
+import dev.bptt4j.io.SafeTensors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The demos with a tiny budget: the text model's loss falls, and every promised file is written. */
+class DemoTest {
+    @Test
+    void languageModelLossFalls(@TempDir Path dir) throws Exception {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        CharLanguageModelDemo.Outcome o;
+        try (CpuBackend backend = new CpuBackend(1); PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
+            CharLanguageModelDemo.Settings s = CharLanguageModelDemo.Settings.defaults().withSeconds(4).withHidden(48).withMinSteps(150);
+            o = new CharLanguageModelDemo(CharLanguageModelDemo.bundledText()).run(backend, s, dir, out, false);
+        }
+        System.out.print(log.toString(StandardCharsets.UTF_8));
+        System.out.printf("validation loss %.3f -> %.3f after %d steps (must fall by >= 0.5 nats/char)%n", o.initialLoss(), o.finalLoss(), o.steps());
+        assertTrue(o.finalLoss() < o.initialLoss() - 0.5, "loss falls: " + o.initialLoss() + " -> " + o.finalLoss());
+        for (String f : new String[]{"loss.png", "loss.csv", "gradient-flow.png", "gradient-flow.csv", "rnn.safetensors", "head.safetensors", "sample.txt"}) {
+            assertTrue(Files.size(dir.resolve(f)) > 0, f);
+        }
+        assertTrue(SafeTensors.read(dir.resolve("rnn.safetensors")).tensors().containsKey("weight_hh_l0"), "PyTorch names");
+        assertTrue(o.sample().startsWith("And God said") && o.sample().length() > 100, "sample");
+        assertTrue(log.toString(StandardCharsets.UTF_8).contains("% train step"), "plain-text progress");
+    }
+
+    @Test
+    void longRangeWritesTableAndPlots(@TempDir Path dir) throws Exception {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        LongRangeDemo.Outcome o;
+        try (CpuBackend backend = new CpuBackend(1); PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
+            o = new LongRangeDemo(16).run(backend, 2, new int[]{3, 6}, dir, out);
+        }
+        System.out.print(log.toString(StandardCharsets.UTF_8));
+        assertTrue(o.contenders().size() >= 2, "tanh and residual at least");
+        assertEquals(2, o.accuracy()[0].length);
+        for (String f : new String[]{"long-range.png", "long-range.txt", "long-range-gradient-flow.png"}) assertTrue(Files.size(dir.resolve(f)) > 0, f);
+    }
+}
