@@ -280,6 +280,25 @@ public final class CpuBackend implements Backend {
         pointwise.fill(d, (int) offset, (int) count, value);
     }
 
+    @Override
+    public long countNonFinite(DeviceBuffer buffer, long offset, long count) {
+        CpuBuffer b = cpu(buffer);
+        checkRange("countNonFinite", b, offset, count);
+        int from = (int) offset, to = (int) (offset + count);
+        long n = 0;
+        switch (b.dtype) {
+            case F32: for (int i = from; i < to; i++) if (!Float.isFinite(b.floats.get(i))) n++; break;
+            case F64: for (int i = from; i < to; i++) if (!Double.isFinite(b.doubles.get(i))) n++; break;
+            default: throw new IllegalArgumentException("countNonFinite: expected an F32 or F64 buffer, got " + b.dtype);
+        }
+        return n;
+    }
+
+    @Override
+    public long maxBufferElements() {
+        return CpuBuffer.MAX_ELEMENTS;
+    }
+
     private static CpuBuffer optional(DeviceBuffer b) {
         return b == null ? null : cpu(b);
     }
