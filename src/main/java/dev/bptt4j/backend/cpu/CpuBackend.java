@@ -13,6 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * kernels copy the rows of one step into heap scratch arrays (bulk copies run at memory speed),
  * compute there where C2 can vectorise, and copy back; scratch only grows, so a warmed-up
  * training step allocates nothing.
+ *
+ * <p><b>Threads.</b> OpenBLAS's thread count is one setting for the whole process, and changing
+ * it while another thread is inside a GEMM is not safe. So the first {@code CpuBackend} of the
+ * process sets it and later ones use it: a later request for a different count is ignored with
+ * one note on stderr, and {@link #threads()} always reports the count in effect. Each backend is
+ * used by one thread; several backends may run GEMMs at once (OpenBLAS is thread-safe for that).
  */
 public final class CpuBackend implements Backend {
     private final int threads;
@@ -22,12 +28,30 @@ public final class CpuBackend implements Backend {
     private final CpuGatedPointwise gated = new CpuGatedPointwise();
     private boolean closed;
 
-    /** A backend using {@code threads} OpenBLAS threads. */
+    /** The process's OpenBLAS thread count once the first backend has set it; 0 before. */
+    private static int processThreads;
+    private static boolean mismatchReported;
+
+    /**
+     * A backend asking for {@code threads} OpenBLAS threads; the first backend of the process
+     * sets the count, later ones use the count already set (see the class comment).
+     */
     public CpuBackend(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads: expected >= 1, got " + threads);
         OpenBlas.load();
-        OpenBlas.setThreads(threads);
-        this.threads = threads;
+        this.threads = fixProcessThreads(threads);
+    }
+
+    private static synchronized int fixProcessThreads(int requested) {
+        if (processThreads == 0) {
+            OpenBlas.setThreads(requested);
+            processThreads = requested;
+        } else if (requested != processThreads && !mismatchReported) {
+            mismatchReported = true;
+            System.err.println("bptt4j: OpenBLAS already runs " + processThreads + " thread(s) in this process (set by the first"
+                    + " CPU backend); a backend asking for " + requested + " uses " + processThreads + " as well");
+        }
+        return processThreads;
     }
 
     /** Threads from the {@code bptt4j.threads} system property or {@code BPTT4J_THREADS}, else all cores. */
@@ -47,6 +71,7 @@ public final class CpuBackend implements Backend {
         throw new IllegalArgumentException("bptt4j.threads / BPTT4J_THREADS: expected a positive integer, got '" + v + "'");
     }
 
+    /** The OpenBLAS thread count in effect for this (and every) CPU backend of the process. */
     public int threads() {
         return threads;
     }
