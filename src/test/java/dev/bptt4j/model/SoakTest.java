@@ -42,7 +42,7 @@ class SoakTest {
             long liveStart = backend.liveBuffers();
             long bytesStart = Pointer.totalBytes(), physicalStart = Pointer.physicalBytes();
             long heapStart = Runtime.getRuntime().totalMemory();
-            long peakBytes = bytesStart, models = 0, done = 0, physicalTenth = -1, heapTenth = -1;
+            long peakBytes = bytesStart, models = 0, done = 0, physicalTenth = -1, heapTenth = -1, heapPeak = heapStart;
             long startNanos = System.nanoTime();
             while (done < STEPS) {
                 int steps = (int) Math.min(STEPS_PER_MODEL, STEPS - done);
@@ -51,6 +51,7 @@ class SoakTest {
                 models++;
                 assertEquals(liveStart, backend.liveBuffers(), "live buffers after closing model " + models);
                 assertEquals(bytesStart, Pointer.totalBytes(), "JavaCPP off-heap bytes after closing model " + models);
+                heapPeak = Math.max(heapPeak, Runtime.getRuntime().totalMemory());
                 if (physicalTenth < 0 && done >= STEPS / 10) {
                     physicalTenth = Pointer.physicalBytes();
                     heapTenth = Runtime.getRuntime().totalMemory();
@@ -60,13 +61,14 @@ class SoakTest {
             long bytesEnd = Pointer.totalBytes(), physicalEnd = Pointer.physicalBytes(), heapEnd = Runtime.getRuntime().totalMemory();
             System.out.printf("soak %s: %d training steps over %d models in %.1f s; live buffers %d -> %d; "
                             + "JavaCPP off-heap bytes %d -> %d (peak %d while a model was open); process RSS %.1f MB -> %.1f MB after 10%% of the steps"
-                            + " -> %.1f MB at the end (committed Java heap %.1f -> %.1f -> %.1f MB)%n",
+                            + " -> %.1f MB at the end (committed Java heap %.1f -> %.1f -> %.1f MB, peak %.1f MB)%n",
                     device, done, models, (System.nanoTime() - startNanos) / 1e9, liveStart, backend.liveBuffers(),
                     bytesStart, bytesEnd, peakBytes, physicalStart / 1e6, physicalTenth / 1e6, physicalEnd / 1e6,
-                    heapStart / 1e6, heapTenth / 1e6, heapEnd / 1e6);
+                    heapStart / 1e6, heapTenth / 1e6, heapEnd / 1e6, heapPeak / 1e6);
             assertEquals(liveStart, backend.liveBuffers());
             assertEquals(bytesStart, bytesEnd);
-            // RSS also holds the Java heap and JIT code, so it is only bounded, not exact.
+            // RSS also holds every page the Java heap has touched (it follows the heap's peak, not its
+            // end size) and JIT code, so it is only bounded, not exact; the off-heap figures above are.
             assertTrue(physicalEnd - physicalStart < 512L << 20, "RSS grew by " + (physicalEnd - physicalStart) + " bytes");
         }
     }
