@@ -55,6 +55,8 @@ public final class StackBptt {
     public void setCarryObserver(CarryObserver observer) {
         this.carryObserver = observer;
     }
+    /** The opt-in NaN/Inf check after every step ({@link FiniteChecks}); off by default. */
+    private boolean checkFinite;
 
     public StackBptt(RnnConfig config, Backend backend, LayerWeights[][] weights, BufferPool pool) {
         this.cell = CellKind.of(config);
@@ -105,6 +107,11 @@ public final class StackBptt {
     private DeviceBuffer cellStates(int l, int d, long rows) {
         if (!cell.hasCellState()) return null;
         return pool.get(role(l, d, "cell"), dtype, rows * config.hiddenSize());
+    }
+
+    /** Checks activations and gradients for NaN/Inf after every step (a host sync per step). */
+    public void setCheckFinite(boolean on) {
+        checkFinite = on;
     }
 
     /** Whether the cell has a cell state (c0, cn): the LSTM. */
@@ -198,6 +205,10 @@ public final class StackBptt {
                     backend.gemm(false, true, alive, gates, hidden, 1.0, hs, slot * hidden, hidden, w.weightHh(), 0, hidden,
                             recurrentBeta, recurrent, slot * gates, gates);
                     cell.forward(backend, w, storage, slot, next, alive, hidden);
+                    if (checkFinite) {
+                        FiniteChecks.require(backend, hs, next * hidden, (long) alive * hidden, "hidden state h " + FiniteChecks.at(l, d, tau));
+                        if (hasCell) FiniteChecks.require(backend, cs, next * hidden, (long) alive * hidden, "cell state c " + FiniteChecks.at(l, d, tau));
+                    }
                 }
             }
         }
@@ -308,6 +319,10 @@ public final class StackBptt {
                     backend.gemm(false, false, alive, hidden, gates, 1.0, recurrentDelta, slot * gates, gates, w.weightHh(), 0, hidden,
                             cell.carryBeta(), carry, 0, hidden);
                     if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(carry, 0, alive, hidden));
+                    if (checkFinite) {
+                        FiniteChecks.require(backend, carry, 0, (long) alive * hidden, "gradient of hidden state h " + FiniteChecks.at(l, d, tau));
+                        if (hasCell) FiniteChecks.require(backend, cellCarry, 0, (long) alive * hidden, "gradient of cell state c " + FiniteChecks.at(l, d, tau));
+                    }
                 }
                 backend.gatherRows(initialGrad, stateOffset, hidden, 0, carry, 0, hidden, 0, originalRows, 0, batch, hidden, false);
                 if (hasCell) {
@@ -324,9 +339,16 @@ public final class StackBptt {
                     // The layer input is no longer needed: its buffer receives dL/d(input).
                     backend.gemm(false, false, packedRows, inWidth, gates, 1.0, delta, 0, gates, w.weightIh(), 0, inWidth, 0.0, in, 0, inWidth);
                 }
+                if (checkFinite) checkParameterGradients(w, l, d, inWidth, gates);
             }
         }
 
+        if (checkFinite && inputGrad) {
+            for (int d = 0; d < dirs; d++) {
+                FiniteChecks.require(backend, input(0, d, packedRows), 0, (long) packedRows * config.inputSize(),
+                        "gradient of input x from direction " + d);
+            }
+        }
         Tensor inputGradient = null;
         if (inputGrad) {
             DeviceBuffer dx = pool.get("inputGrad.padded", dtype, (long) steps * batch * config.inputSize());
@@ -339,5 +361,15 @@ public final class StackBptt {
         }
         return new InputGradients(inputGradient, backend.download(initialGrad, 0, layers * dirs, batch, hidden),
                 hasCell ? backend.download(initialCellGrad, 0, layers * dirs, batch, hidden) : null);
+    }
+
+    private void checkParameterGradients(LayerWeights w, int layer, int direction, int inWidth, int gates) {
+        String suffix = RnnConfig.suffix(layer, direction);
+        FiniteChecks.require(backend, w.gradWeightIh(), 0, (long) gates * inWidth, "gradient of weight_ih" + suffix);
+        FiniteChecks.require(backend, w.gradWeightHh(), 0, (long) gates * config.hiddenSize(), "gradient of weight_hh" + suffix);
+        if (config.bias()) {
+            FiniteChecks.require(backend, w.gradBiasIh(), 0, gates, "gradient of bias_ih" + suffix);
+            FiniteChecks.require(backend, w.gradBiasHh(), 0, gates, "gradient of bias_hh" + suffix);
+        }
     }
 }

@@ -13,7 +13,12 @@ import dev.bptt4j.tensor.Tensor;
  * objects. A {@code null} buffer stands for "absent" where a parameter says so (biases).
  *
  * <p>Operations may be asynchronous (CUDA queues them on one stream); {@link #download} waits for
- * everything queued before it. A backend instance is used by one thread at a time.
+ * everything queued before it.
+ *
+ * <p><b>Threads.</b> A backend instance, its buffers and the {@code Rnn}s built on it belong to
+ * one thread at a time: nothing here is synchronised. Independent backends (each with its own
+ * models) may run in different threads at once and give bitwise the results they give alone;
+ * what they share (OpenBLAS, the CUDA context) is safe for that.
  */
 public interface Backend extends AutoCloseable {
 
@@ -217,6 +222,29 @@ public interface Backend extends AutoCloseable {
         double[] v = download(x, offset, n).toDoubleArray();
         TrainingKernels.clamp(v, 0, n, min, max);
         upload(HostTensors.of(v, x.dtype(), n), x, offset);
+    }
+
+    /**
+     * How many elements at {@code offset} of a floating-point buffer are NaN or ±Inf. Used by the
+     * opt-in finite check ({@code bptt4j.checkFinite}) after each step, so it returns a host value
+     * and therefore waits for queued work; never called when the check is off. The default
+     * downloads the range; backends override it with an on-device reduction.
+     */
+    default long countNonFinite(DeviceBuffer buffer, long offset, long count) {
+        if (count == 0) return 0;
+        Tensor t = download(buffer, offset, Math.toIntExact(count));
+        long n = 0;
+        for (int i = 0; i < t.size(); i++) if (!Double.isFinite(t.getDouble(i))) n++;
+        return n;
+    }
+
+    /**
+     * The most elements one buffer of this backend can hold and index (the CPU backend and the
+     * kernels index with 32-bit ints). {@code Rnn.forward} checks its workspace against this
+     * before allocating anything.
+     */
+    default long maxBufferElements() {
+        return Integer.MAX_VALUE - 8;
     }
 
     /** Number of live allocations made by this backend (for leak checks). */

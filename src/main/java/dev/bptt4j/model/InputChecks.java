@@ -28,6 +28,30 @@ final class InputChecks {
         }
     }
 
+    /**
+     * The host side of the finite check: throws a {@link NonFiniteException} at the first NaN or
+     * ±Inf of a (T, B, W) or (L·D, B, H) tensor, naming its step (or state) and batch entry. With a
+     * layout, positions past a sequence's length are skipped (the algorithm ignores them).
+     */
+    static void requireFinite(String name, Tensor t, dev.bptt4j.algo.BatchLayout layout) {
+        if (t == null) return;
+        int outer = t.dim(0), batch = t.dim(1), width = t.dim(2);
+        int[] sortedOf = layout == null ? null : layout.sortedOfOriginal();
+        for (int s = 0; s < outer; s++) {
+            for (int b = 0; b < batch; b++) {
+                if (sortedOf != null && s >= layout.lengthOfSorted(sortedOf[b])) continue;
+                for (int c = 0; c < width; c++) {
+                    double v = t.getDouble((s * batch + b) * width + c);
+                    if (!Double.isFinite(v)) {
+                        String where = (name.contains("state") ? "state " : "step ") + s;
+                        throw new NonFiniteException("non-finite value in " + name + " at " + where + ", batch entry " + b
+                                + ", element " + c + ": " + v);
+                    }
+                }
+            }
+        }
+    }
+
     private static String describe(int[] dims) {
         StringBuilder sb = new StringBuilder("(");
         for (int i = 0; i < dims.length; i++) {

@@ -4,6 +4,7 @@ import dev.bptt4j.algo.BatchLayout;
 import dev.bptt4j.algo.BufferPool;
 import dev.bptt4j.algo.LayerWeights;
 import dev.bptt4j.algo.StackBptt;
+import dev.bptt4j.algo.WorkspaceLimits;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.tensor.DType;
@@ -35,7 +36,17 @@ import java.util.SplittableRandom;
  *
  * <p>One forward pass is live at a time: a new forward invalidates the previous pass, whose
  * backward then fails with a clear message (the workspace is shared so that repeated steps do
- * not allocate). Not thread-safe: use one instance per thread.
+ * not allocate).
+ *
+ * <p><b>Threads.</b> Not thread-safe: an {@code Rnn} and its {@link Backend} belong to one thread
+ * at a time and are never shared. Independent models, each on its own backend, may train in
+ * parallel threads and give bitwise the results they give one after another.
+ *
+ * <p><b>Finite check.</b> With {@link #setCheckFinite(boolean) setCheckFinite(true)} (or
+ * {@code -Dbptt4j.checkFinite=true} when the model is built) every input is checked on the host
+ * and every hidden/cell state, state gradient and parameter gradient on the device after each
+ * step; the first NaN or ±Inf throws a {@link NonFiniteException} naming the tensor, layer,
+ * direction and step. Off by default, and then it costs nothing.
  */
 public final class Rnn implements AutoCloseable {
     private final RnnConfig config;
@@ -47,6 +58,7 @@ public final class Rnn implements AutoCloseable {
     private final BufferPool workspace;
     private final StackBptt algorithm;
     private long generation;
+    private boolean checkFinite;
     private boolean closed;
 
     public Rnn(RnnConfig config, Backend backend) {
@@ -72,10 +84,21 @@ public final class Rnn implements AutoCloseable {
                 }
             }
             this.algorithm = new StackBptt(config, backend, layerWeights, workspace);
+            setCheckFinite(Boolean.getBoolean("bptt4j.checkFinite"));
         } catch (RuntimeException e) {
             close();
             throw e;
         }
+    }
+
+    /** Turns the NaN/Inf check of inputs, activations and gradients on or off (see the class comment). */
+    public void setCheckFinite(boolean on) {
+        checkFinite = on;
+        algorithm.setCheckFinite(on);
+    }
+
+    public boolean checksFinite() {
+        return checkFinite;
     }
 
     public RnnConfig config() {
@@ -253,6 +276,12 @@ public final class Rnn implements AutoCloseable {
             InputChecks.requireShape("c0", c0, config.dtype(), states, batch, config.hiddenSize());
         }
         BatchLayout layout = BatchLayout.of(steps, batch, lengths);
+        WorkspaceLimits.check(config, layout, backend);
+        if (checkFinite) {
+            InputChecks.requireFinite("input x", x, null);
+            InputChecks.requireFinite("initial hidden state h0", h0, null);
+            InputChecks.requireFinite("initial cell state c0", c0, null);
+        }
         generation++;
         StackBptt.Outputs out = algorithm.forward(x, h0, c0, layout);
         return new Pass(generation, layout, out);
@@ -413,6 +442,11 @@ public final class Rnn implements AutoCloseable {
             if (dcn != null) {
                 if (!algorithm.hasCellState()) throw new IllegalArgumentException("dcn: " + config.mode() + " has no cell state; pass null");
                 InputChecks.requireShape("dcn", dcn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
+            }
+            if (checkFinite) {
+                InputChecks.requireFinite("output gradient dy", dy, layout);
+                InputChecks.requireFinite("final hidden state gradient dhn", dhn, null);
+                InputChecks.requireFinite("final cell state gradient dcn", dcn, null);
             }
             used = true;
             StackBptt.InputGradients g = algorithm.backward(dy, dhn, dcn, inputGradient);

@@ -6,9 +6,12 @@ import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Map;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -74,6 +77,56 @@ class GradientCheckTest {
         int steps = 2 + rc.nextInt(4), batch = 1 + rc.nextInt(4), input = 1 + rc.nextInt(4), hidden = 1 + rc.nextInt(4);
         RnnConfig cfg = new RnnConfig(mode, input, hidden, layers, bidirectional, bias, DType.F64, residual);
         int[] lengths = withLengths ? rc.lengths(batch, steps) : null;
+        check(seed, rc, cfg, steps, batch, lengths);
+    }
+
+    /**
+     * Edge shapes: every size 1; every length 1; lengths given and all equal to T; hidden sizes
+     * that are not a multiple of the vector width (17, 33), for each mode, one and two layers.
+     */
+    static Stream<Arguments> edgeCases() {
+        return Stream.of(
+                Arguments.of("T=B=I=H=1 tanh", RnnConfig.of(RnnMode.RNN_TANH, 1, 1), 1, 1, null),
+                Arguments.of("T=B=I=H=1 LSTM", RnnConfig.of(RnnMode.LSTM, 1, 1), 1, 1, null),
+                Arguments.of("T=B=I=H=1 GRU", RnnConfig.of(RnnMode.GRU, 1, 1), 1, 1, null),
+                Arguments.of("T=B=I=H=1 GRU 2 layers bi", RnnConfig.of(RnnMode.GRU, 1, 1).withLayers(2).withBidirectional(true), 1, 1, new int[]{1}),
+                Arguments.of("every length 1 relu bi", RnnConfig.of(RnnMode.RNN_RELU, 2, 3).withLayers(2).withBidirectional(true), 4, 3, new int[]{1, 1, 1}),
+                Arguments.of("every length 1 LSTM", RnnConfig.of(RnnMode.LSTM, 2, 3).withBidirectional(true), 4, 3, new int[]{1, 1, 1}),
+                Arguments.of("every length 1 GRU", RnnConfig.of(RnnMode.GRU, 2, 3).withLayers(2), 3, 2, new int[]{1, 1}),
+                Arguments.of("lengths all T tanh bi", RnnConfig.of(RnnMode.RNN_TANH, 2, 3).withLayers(2).withBidirectional(true), 3, 3, new int[]{3, 3, 3}),
+                Arguments.of("lengths all T LSTM", RnnConfig.of(RnnMode.LSTM, 2, 2).withLayers(2), 3, 2, new int[]{3, 3}),
+                Arguments.of("H=33 tanh", RnnConfig.of(RnnMode.RNN_TANH, 3, 33), 3, 2, new int[]{3, 2}),
+                Arguments.of("H=17 LSTM", RnnConfig.of(RnnMode.LSTM, 3, 17), 3, 2, new int[]{2, 3}),
+                Arguments.of("H=17 GRU bi", RnnConfig.of(RnnMode.GRU, 2, 17).withBidirectional(true), 2, 2, null));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("edgeCases")
+    void edgeShapesMatchCentralDifferences(String label, RnnConfig cfg, int steps, int batch, int[] lengths) {
+        System.out.println(label);
+        check(label.hashCode(), new RandomCases(label.hashCode()), cfg, steps, batch, lengths);
+        if (lengths != null && java.util.Arrays.stream(lengths).allMatch(l -> l == steps)) {
+            // Lengths all equal to T are the same run as no lengths, bit for bit.
+            try (Rnn rnn = new Rnn(cfg, backend)) {
+                rnn.initialize(5);
+                RandomCases rc = new RandomCases(9);
+                Tensor x = rc.uniform(DType.F64, 1, steps, batch, cfg.inputSize());
+                Tensor a, b;
+                try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
+                    a = pass.output();
+                }
+                try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+                    b = pass.output();
+                }
+                assertTrue(java.util.Arrays.equals(a.f64(), b.f64()), label + ": lengths all T differ from no lengths");
+            }
+        }
+    }
+
+    private static void check(long seed, RandomCases rc, RnnConfig cfg, int steps, int batch, int[] lengths) {
+        RnnMode mode = cfg.mode();
+        int layers = cfg.numLayers(), input = cfg.inputSize(), hidden = cfg.hiddenSize();
+        boolean bidirectional = cfg.bidirectional(), bias = cfg.bias(), residual = cfg.residual();
         int states = layers * cfg.directions();
         boolean lstm = mode == RnnMode.LSTM;
         Tensor dy = rc.uniform(DType.F64, 1, steps, batch, cfg.directions() * hidden);

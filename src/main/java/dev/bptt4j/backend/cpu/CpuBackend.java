@@ -13,6 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * kernels copy the rows of one step into heap scratch arrays (bulk copies run at memory speed),
  * compute there where C2 can vectorise, and copy back; scratch only grows, so a warmed-up
  * training step allocates nothing.
+ *
+ * <p><b>Threads.</b> OpenBLAS's thread count is one setting for the whole process, and changing
+ * it while another thread is inside a GEMM is not safe. So the first {@code CpuBackend} of the
+ * process sets it and later ones use it: a later request for a different count is ignored with
+ * one note on stderr, and {@link #threads()} always reports the count in effect. Each backend is
+ * used by one thread; several backends may run GEMMs at once (OpenBLAS is thread-safe for that).
  */
 public final class CpuBackend implements Backend {
     private final int threads;
@@ -23,12 +29,30 @@ public final class CpuBackend implements Backend {
     private final CpuTraining training = new CpuTraining();
     private boolean closed;
 
-    /** A backend using {@code threads} OpenBLAS threads. */
+    /** The process's OpenBLAS thread count once the first backend has set it; 0 before. */
+    private static int processThreads;
+    private static boolean mismatchReported;
+
+    /**
+     * A backend asking for {@code threads} OpenBLAS threads; the first backend of the process
+     * sets the count, later ones use the count already set (see the class comment).
+     */
     public CpuBackend(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads: expected >= 1, got " + threads);
         OpenBlas.load();
-        OpenBlas.setThreads(threads);
-        this.threads = threads;
+        this.threads = fixProcessThreads(threads);
+    }
+
+    private static synchronized int fixProcessThreads(int requested) {
+        if (processThreads == 0) {
+            OpenBlas.setThreads(requested);
+            processThreads = requested;
+        } else if (requested != processThreads && !mismatchReported) {
+            mismatchReported = true;
+            System.err.println("bptt4j: OpenBLAS already runs " + processThreads + " thread(s) in this process (set by the first"
+                    + " CPU backend); a backend asking for " + requested + " uses " + processThreads + " as well");
+        }
+        return processThreads;
     }
 
     /** Threads from the {@code bptt4j.threads} system property or {@code BPTT4J_THREADS}, else all cores. */
@@ -48,6 +72,7 @@ public final class CpuBackend implements Backend {
         throw new IllegalArgumentException("bptt4j.threads / BPTT4J_THREADS: expected a positive integer, got '" + v + "'");
     }
 
+    /** The OpenBLAS thread count in effect for this (and every) CPU backend of the process. */
     public int threads() {
         return threads;
     }
@@ -349,6 +374,25 @@ public final class CpuBackend implements Backend {
         checkFloat("clamp", b);
         checkRange("clamp", b, offset, count);
         training.clamp(b, (int) offset, (int) count, min, max);
+    }
+
+    @Override
+    public long countNonFinite(DeviceBuffer buffer, long offset, long count) {
+        CpuBuffer b = cpu(buffer);
+        checkRange("countNonFinite", b, offset, count);
+        int from = (int) offset, to = (int) (offset + count);
+        long n = 0;
+        switch (b.dtype) {
+            case F32: for (int i = from; i < to; i++) if (!Float.isFinite(b.floats.get(i))) n++; break;
+            case F64: for (int i = from; i < to; i++) if (!Double.isFinite(b.doubles.get(i))) n++; break;
+            default: throw new IllegalArgumentException("countNonFinite: expected an F32 or F64 buffer, got " + b.dtype);
+        }
+        return n;
+    }
+
+    @Override
+    public long maxBufferElements() {
+        return CpuBuffer.MAX_ELEMENTS;
     }
 
     private static CpuBuffer optional(DeviceBuffer b) {

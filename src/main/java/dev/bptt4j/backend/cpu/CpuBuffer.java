@@ -17,6 +17,8 @@ import java.nio.IntBuffer;
  * operands at different offsets without allocating per call.
  */
 final class CpuBuffer implements DeviceBuffer {
+    /** NIO views and the Java kernels index with ints. */
+    static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
     final DType dtype;
     final long elements;
     private final Pointer memory;
@@ -28,9 +30,9 @@ final class CpuBuffer implements DeviceBuffer {
     private boolean closed;
 
     CpuBuffer(DType dtype, long elements, Runnable onClose) {
-        if (elements > Integer.MAX_VALUE - 8) {
+        if (elements > MAX_ELEMENTS) {
             throw new IllegalArgumentException("CPU buffer of " + elements + " " + dtype
-                    + " elements exceeds the CPU backend's limit of " + (Integer.MAX_VALUE - 8) + " elements per tensor");
+                    + " elements exceeds the CPU backend's limit of " + MAX_ELEMENTS + " elements per tensor");
         }
         this.dtype = dtype;
         this.elements = elements;
