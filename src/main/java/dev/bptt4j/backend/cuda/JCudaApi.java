@@ -67,6 +67,8 @@ public final class JCudaApi implements CudaApi {
     private String deviceLine = "?";
     private final List<String> kernelPaths = new ArrayList<>();
     private boolean contextRetained, streamCreated, cublasCreated, closed;
+    /** The thread our context was last made current on (a CUDA context is current per thread). */
+    private Thread boundThread;
 
     /** A CUdeviceptr that can tell its address (JCuda keeps it in a protected field). */
     private static final class Allocation extends CUdeviceptr {
@@ -108,6 +110,7 @@ public final class JCudaApi implements CudaApi {
         cuDevicePrimaryCtxRetain(context, device);
         contextRetained = true;
         cuCtxSetCurrent(context);
+        boundThread = Thread.currentThread();
         cuStreamCreate(stream, 0); // CU_STREAM_DEFAULT: blocking, so the legacy-stream copies order with it
         streamCreated = true;
         JCublas2.cublasCreate(cublas);
@@ -235,6 +238,7 @@ public final class JCudaApi implements CudaApi {
 
     @Override
     public long allocate(DType dtype, long elements) {
+        bind();
         Allocation p = new Allocation();
         cuMemAlloc(p, Math.multiplyExact(elements, (long) dtype.byteSize()));
         allocations.put(p.address(), p);
@@ -243,9 +247,21 @@ public final class JCudaApi implements CudaApi {
 
     @Override
     public void free(long address) {
+        bind();
         Allocation p = allocations.remove(address);
         if (p == null) throw new IllegalArgumentException("free: 0x" + Long.toHexString(address) + " is not a live allocation");
         cuMemFree(p);
+    }
+
+    /**
+     * Makes our context current when a call comes from another thread than the last one (the
+     * backend is used by one thread at a time, not necessarily the one that opened it).
+     */
+    private void bind() {
+        if (Thread.currentThread() != boundThread) {
+            cuCtxSetCurrent(context);
+            boundThread = Thread.currentThread();
+        }
     }
 
     /** The CUdeviceptr for an address inside a live allocation. */
@@ -258,16 +274,19 @@ public final class JCudaApi implements CudaApi {
 
     @Override
     public void memsetZero(long address, long bytes) {
+        bind();
         cuMemsetD8Async(at(address), (byte) 0, bytes, stream);
     }
 
     @Override
     public void copyHostToDevice(long address, Tensor host) {
+        bind();
         cuMemcpyHtoD(at(address), hostPointer(host), (long) host.size() * host.dtype().byteSize());
     }
 
     @Override
     public void copyDeviceToHost(long address, Tensor host) {
+        bind();
         cuMemcpyDtoH(hostPointer(host), at(address), (long) host.size() * host.dtype().byteSize());
     }
 
@@ -283,6 +302,7 @@ public final class JCudaApi implements CudaApi {
     @Override
     public void gemm(DType dtype, boolean transa, boolean transb, int m, int n, int k,
                      double alpha, long a, int lda, long b, int ldb, double beta, long c, int ldc) {
+        bind();
         int opA = transa ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         int opB = transb ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         if (dtype == DType.F64) {
@@ -300,6 +320,7 @@ public final class JCudaApi implements CudaApi {
 
     @Override
     public void launch(CudaKernel kernel, int gridSize, int blockSize, Object... args) {
+        bind();
         Object[] native_ = args.clone();
         for (int i = 0; i < native_.length; i++) {
             if (native_[i] instanceof DevicePointer) native_[i] = at(((DevicePointer) native_[i]).address());
@@ -310,16 +331,30 @@ public final class JCudaApi implements CudaApi {
 
     @Override
     public void synchronize() {
+        bind();
         cuStreamSynchronize(stream);
     }
 
+    /** Best effort: every release is attempted; the first failure is rethrown after the rest. */
     @Override
     public void close() {
         if (closed) return;
         closed = true;
-        for (CUmodule m : modules) cuModuleUnload(m);
-        if (cublasCreated) JCublas2.cublasDestroy(cublas);
-        if (streamCreated) cuStreamDestroy(stream);
-        if (contextRetained) cuDevicePrimaryCtxRelease(device);
+        List<Runnable> releases = new ArrayList<>();
+        if (contextRetained) releases.add(() -> cuCtxSetCurrent(context));
+        for (CUmodule m : modules) releases.add(() -> cuModuleUnload(m));
+        if (cublasCreated) releases.add(() -> JCublas2.cublasDestroy(cublas));
+        if (streamCreated) releases.add(() -> cuStreamDestroy(stream));
+        if (contextRetained) releases.add(() -> cuDevicePrimaryCtxRelease(device));
+        RuntimeException first = null;
+        for (Runnable r : releases) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                if (first == null) first = e;
+                else first.addSuppressed(e);
+            }
+        }
+        if (first != null) throw first;
     }
 }
