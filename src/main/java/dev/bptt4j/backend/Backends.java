@@ -42,8 +42,15 @@ public final class Backends {
                 return new CpuBackend();
             case "auto": {
                 CudaProbe.Verdict gpu = CudaProbe.verdict();
-                if (gpu.usable()) return new CudaBackend(JCudaApi.open(), "cuda");
-                System.err.println("bptt4j: using the CPU backend: no usable GPU: " + gpu.detail());
+                String reason = gpu.detail();
+                if (gpu.usable()) {
+                    try {
+                        return new CudaBackend(JCudaApi.open(), "cuda");
+                    } catch (RuntimeException | LinkageError e) {
+                        reason = "the GPU passed the probe but did not open: " + e;
+                    }
+                }
+                System.err.println("bptt4j: using the CPU backend: no usable GPU: " + reason.replace('\n', ' '));
                 return new CpuBackend();
             }
             case "gpu":
