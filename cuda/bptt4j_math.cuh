@@ -58,6 +58,10 @@ __host__ __device__ inline double sigmoid_of(double z) { return 1.0 / (1.0 + exp
 __host__ __device__ inline float tanh_grad_from_output(float h) { return 1.0f - mul_rn(h, h); }
 __host__ __device__ inline double tanh_grad_from_output(double h) { return 1.0 - mul_rn(h, h); }
 
+// σ' expressed through the output s = σ(z): s·(1 − s) (the LSTM and GRU gates).
+__host__ __device__ inline float sigmoid_grad_from_output(float s) { return mul_rn(s, 1.0f - s); }
+__host__ __device__ inline double sigmoid_grad_from_output(double s) { return mul_rn(s, 1.0 - s); }
+
 // relu' of x, where x is either the output or the pre-activation: both have the same sign.
 __host__ __device__ inline float relu_grad(float x) { return x <= 0.0f ? 0.0f : (x > 0.0f ? 1.0f : x); }
 __host__ __device__ inline double relu_grad(double x) { return x <= 0.0 ? 0.0 : (x > 0.0 ? 1.0 : x); }

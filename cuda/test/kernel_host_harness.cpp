@@ -1,4 +1,4 @@
-// kernel_host_harness.cpp: the kernels of rnn_cell.cu and packing.cu compiled for the host and run
+// kernel_host_harness.cpp: the kernels of rnn_cell.cu, lstm_cell.cu, gru_cell.cu and packing.cu compiled for the host and run
 // one emulated thread at a time, so their indexing, NULL handling and row bookkeeping can be
 // checked without a GPU. Grids are deliberately small (e.g. 2 blocks of 4 threads) so every
 // grid-stride loop goes round more than once. KernelHostHarnessTest compiles this with g++ and
@@ -22,6 +22,8 @@ static Coordinates threadIdx, blockIdx, blockDim, gridDim;
 
 #include "../rnn_cell.cu"
 #include "../packing.cu"
+#include "../lstm_cell.cu"
+#include "../gru_cell.cu"
 
 // Runs call once per (block, thread), in order; these kernels never share data between threads.
 #define LAUNCH(grid, block, call)                                      \
@@ -73,12 +75,20 @@ template <> struct Kernels<float> {
     static constexpr const char* backward = "rnn_backward_f32";
     static constexpr const char* gather = "gather_rows_f32";
     static constexpr const char* fill = "fill_f32";
+    static constexpr const char* lstmForward = "lstm_forward_f32";
+    static constexpr const char* lstmBackward = "lstm_backward_f32";
+    static constexpr const char* gruForward = "gru_forward_f32";
+    static constexpr const char* gruBackward = "gru_backward_f32";
 };
 template <> struct Kernels<double> {
     static constexpr const char* forward = "rnn_forward_f64";
     static constexpr const char* backward = "rnn_backward_f64";
     static constexpr const char* gather = "gather_rows_f64";
     static constexpr const char* fill = "fill_f64";
+    static constexpr const char* lstmForward = "lstm_forward_f64";
+    static constexpr const char* lstmBackward = "lstm_backward_f64";
+    static constexpr const char* gruForward = "gru_forward_f64";
+    static constexpr const char* gruBackward = "gru_backward_f64";
 };
 static void launch_forward(float* h, const float* p, const float* bi, const float* bh, const float* prev, int rows,
                            int hidden, int act, int res, unsigned grid, unsigned block) {
@@ -110,6 +120,39 @@ static void launch_fill(float* dst, float value, long long count, unsigned grid,
 }
 static void launch_fill(double* dst, double value, long long count, unsigned grid, unsigned block) {
     LAUNCH(grid, block, fill_f64(dst, value, count));
+}
+
+static void launch_lstm_forward(float* h, float* c, float* g, const float* bi, const float* bh, const float* cp, int rows,
+                                int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, lstm_forward_f32(h, c, g, bi, bh, cp, rows, hidden));
+}
+static void launch_lstm_forward(double* h, double* c, double* g, const double* bi, const double* bh, const double* cp,
+                                int rows, int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, lstm_forward_f64(h, c, g, bi, bh, cp, rows, hidden));
+}
+static void launch_lstm_backward(float* g, const float* hc, float* cc, const float* cp, const float* c, const float* og,
+                                 int alive, int slot, int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, lstm_backward_f32(g, hc, cc, cp, c, og, alive, slot, hidden));
+}
+static void launch_lstm_backward(double* g, const double* hc, double* cc, const double* cp, const double* c,
+                                 const double* og, int alive, int slot, int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, lstm_backward_f64(g, hc, cc, cp, c, og, alive, slot, hidden));
+}
+static void launch_gru_forward(float* h, float* g, const float* gh, const float* bi, const float* bh, const float* hp,
+                               int rows, int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, gru_forward_f32(h, g, gh, bi, bh, hp, rows, hidden));
+}
+static void launch_gru_forward(double* h, double* g, const double* gh, const double* bi, const double* bh,
+                               const double* hp, int rows, int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, gru_forward_f64(h, g, gh, bi, bh, hp, rows, hidden));
+}
+static void launch_gru_backward(float* g, float* gh, float* carry, const float* hp, const float* og, const float* bh,
+                                int alive, int slot, int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, gru_backward_f32(g, gh, carry, hp, og, bh, alive, slot, hidden));
+}
+static void launch_gru_backward(double* g, double* gh, double* carry, const double* hp, const double* og,
+                                const double* bh, int alive, int slot, int hidden, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, gru_backward_f64(g, gh, carry, hp, og, bh, alive, slot, hidden));
 }
 
 // bias flags: 1 = biasIh present, 2 = biasHh present. aliasOutput: hiddenOut is preActivation.
@@ -186,6 +229,90 @@ static void fill_case() {
     std::printf("end\n");
 }
 
+// Gated cells. Backward inputs (activated gates) are drawn from (-1, 1): the contracts are
+// formulas over whatever the buffers hold.
+template <typename T>
+static void lstm_forward_case(int rows, int hidden, int biases) {
+    std::printf("case %s rows=%d hiddenSize=%d biases=%d\n", Kernels<T>::lstmForward, rows, hidden, biases);
+    const std::size_t n = (std::size_t)rows * hidden;
+    std::vector<T> gates = random_vector<T>(4 * n, -3, 3), biasIh = random_vector<T>(4 * hidden, -1, 1),
+                   biasHh = random_vector<T>(4 * hidden, -1, 1), cellPrev = random_vector<T>(n, -2, 2);
+    print_array("gatesIn", gates);
+    if (biases & 1) print_array("biasIh", biasIh);
+    if (biases & 2) print_array("biasHh", biasHh);
+    print_array("cellPrev", cellPrev);
+    std::vector<T> hiddenOut(n, (T)-77.0), cellOut(n, (T)-77.0);
+    launch_lstm_forward(hiddenOut.data(), cellOut.data(), gates.data(), biases & 1 ? biasIh.data() : nullptr,
+                        biases & 2 ? biasHh.data() : nullptr, cellPrev.data(), rows, hidden, 2, 4);
+    print_array("gatesOut", gates);
+    print_array("hiddenOut", hiddenOut);
+    print_array("cellOut", cellOut);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void lstm_backward_case(int alive, int slot, int hidden) {
+    std::printf("case %s aliveRows=%d slotRows=%d hiddenSize=%d\n", Kernels<T>::lstmBackward, alive, slot, hidden);
+    const std::size_t n = (std::size_t)slot * hidden;
+    std::vector<T> gates = random_vector<T>(4 * n, -1, 1), hiddenCarry = random_vector<T>(n, -1, 1),
+                   cellCarry = random_vector<T>(n, -1, 1), cellPrev = random_vector<T>(n, -2, 2),
+                   cell = random_vector<T>(n, -2, 2), outputGrad = random_vector<T>(n, -1, 1);
+    print_array("gatesIn", gates);
+    print_array("hiddenGradCarry", hiddenCarry);
+    print_array("cellCarryIn", cellCarry);
+    print_array("cellPrev", cellPrev);
+    print_array("cell", cell);
+    print_array("outputGrad", outputGrad);
+    launch_lstm_backward(gates.data(), hiddenCarry.data(), cellCarry.data(), cellPrev.data(), cell.data(),
+                         outputGrad.data(), alive, slot, hidden, 2, 4);
+    print_array("gatesOut", gates);
+    print_array("cellCarryOut", cellCarry);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void gru_forward_case(int rows, int hidden, int biases) {
+    std::printf("case %s rows=%d hiddenSize=%d biases=%d\n", Kernels<T>::gruForward, rows, hidden, biases);
+    const std::size_t n = (std::size_t)rows * hidden;
+    std::vector<T> gates = random_vector<T>(3 * n, -3, 3), hiddenGates = random_vector<T>(3 * n, -3, 3),
+                   biasIh = random_vector<T>(3 * hidden, -1, 1), biasHh = random_vector<T>(3 * hidden, -1, 1),
+                   hiddenPrev = random_vector<T>(n, -1, 1);
+    print_array("gatesIn", gates);
+    print_array("hiddenGates", hiddenGates);
+    if (biases & 1) print_array("biasIh", biasIh);
+    if (biases & 2) print_array("biasHh", biasHh);
+    print_array("hiddenPrev", hiddenPrev);
+    std::vector<T> hiddenOut(n, (T)-77.0);
+    launch_gru_forward(hiddenOut.data(), gates.data(), hiddenGates.data(), biases & 1 ? biasIh.data() : nullptr,
+                       biases & 2 ? biasHh.data() : nullptr, hiddenPrev.data(), rows, hidden, 2, 4);
+    print_array("gatesOut", gates);
+    print_array("hiddenOut", hiddenOut);
+    print_array("hiddenGatesAfter", hiddenGates);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void gru_backward_case(int alive, int slot, int hidden, int biases) {
+    std::printf("case %s aliveRows=%d slotRows=%d hiddenSize=%d biases=%d\n", Kernels<T>::gruBackward, alive, slot,
+                hidden, biases);
+    const std::size_t n = (std::size_t)slot * hidden;
+    std::vector<T> gates = random_vector<T>(3 * n, -1, 1), hiddenGates = random_vector<T>(3 * n, -3, 3),
+                   carry = random_vector<T>(n, -1, 1), hiddenPrev = random_vector<T>(n, -1, 1),
+                   outputGrad = random_vector<T>(n, -1, 1), biasHh = random_vector<T>(3 * hidden, -1, 1);
+    print_array("gatesIn", gates);
+    print_array("hiddenGatesIn", hiddenGates);
+    print_array("carryIn", carry);
+    print_array("hiddenPrev", hiddenPrev);
+    print_array("outputGrad", outputGrad);
+    if (biases & 2) print_array("biasHh", biasHh);
+    launch_gru_backward(gates.data(), hiddenGates.data(), carry.data(), hiddenPrev.data(), outputGrad.data(),
+                        biases & 2 ? biasHh.data() : nullptr, alive, slot, hidden, 2, 4);
+    print_array("gatesOut", gates);
+    print_array("hiddenGatesOut", hiddenGates);
+    print_array("carryOut", carry);
+    std::printf("end\n");
+}
+
 int main() {
     for (int activation = 0; activation <= 1; activation++) {
         for (int residual = 0; residual <= 1; residual++) {
@@ -204,5 +331,17 @@ int main() {
     }
     fill_case<float>();
     fill_case<double>();
+    for (int biases = 0; biases <= 3; biases++) {
+        lstm_forward_case<float>(3, 5, biases);
+        lstm_forward_case<double>(3, 5, biases);
+        gru_forward_case<float>(3, 5, biases);
+        gru_forward_case<double>(3, 5, biases);
+    }
+    lstm_backward_case<float>(2, 4, 3);
+    lstm_backward_case<double>(3, 3, 5);
+    for (int biases = 0; biases <= 2; biases += 2) {
+        gru_backward_case<float>(2, 4, 3, biases);
+        gru_backward_case<double>(3, 3, 5, biases);
+    }
     return 0;
 }

@@ -1,6 +1,5 @@
 package dev.bptt4j.algo;
 
-import dev.bptt4j.backend.Activation;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.model.RnnConfig;
@@ -8,15 +7,17 @@ import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
 /**
- * Backpropagation through time for a stack of Elman layers, written once over {@link Backend}.
+ * Backpropagation through time for a stack of recurrent layers (Elman, LSTM, GRU), written once
+ * over {@link Backend}; what differs between cells is the {@link CellKind}.
  *
  * <p>Per layer and direction the forward is: gather the layer input into the packed slot layout
- * ({@link BatchLayout}); one GEMM {@code pre = X·W_ihᵀ} over all steps; then per step one GEMM
- * {@code pre_τ += h_{τ−1}·W_hhᵀ} over the alive rows and one fused kernel
- * {@code h_τ = f(pre_τ + b_ih + b_hh)}. The pre-activations and hidden states stay on the device
- * for the backward, which sweeps τ = T−1..0 with one fused kernel
- * {@code δ_τ = f'(h_τ)·(dy_τ + dh_τ)} (written over pre_τ) and one GEMM {@code dh_{τ−1} = δ_τ·W_hh}
- * per step, then forms each weight gradient with a single GEMM over all steps.
+ * ({@link BatchLayout}); one GEMM {@code pre = X·W_ihᵀ} over all steps and gates; then per step
+ * one GEMM {@code h_{τ−1}·W_hhᵀ} for all gates over the alive rows (accumulated onto pre_τ, or
+ * into its own storage for the GRU) and one fused kernel that writes h_τ (and c_τ). The gates and
+ * states stay on the device for the backward, which sweeps τ = T−1..0 with one fused kernel
+ * (gate deltas over the gate storage) and one GEMM {@code dh_{τ−1} = δ_hh·W_hh} per step, then
+ * forms each weight gradient with a single GEMM over all steps: {@code dW_ih = δ_ihᵀX},
+ * {@code dW_hh = δ_hhᵀH}, {@code db = Σ δ} (δ_ih = δ_hh except for the GRU).
  *
  * <p>Parameter gradients are accumulated (beta = 1) so that truncated BPTT and gradient
  * accumulation need no extra pass; gradients of activations are assigned. No host transfer or
@@ -29,14 +30,13 @@ public final class StackBptt {
     private final LayerWeights[][] weights;
     private final BufferPool pool;
     private final DType dtype;
+    private final CellKind cell;
 
     private BatchLayout layout;
     private boolean backwardPending;
 
     public StackBptt(RnnConfig config, Backend backend, LayerWeights[][] weights, BufferPool pool) {
-        if (!config.mode().isElman()) {
-            throw new UnsupportedOperationException("mode " + config.mode() + " is not supported yet (Elman RNN_TANH/RNN_RELU only)");
-        }
+        this.cell = CellKind.of(config);
         this.config = config;
         this.backend = backend;
         this.weights = weights;
@@ -44,12 +44,12 @@ public final class StackBptt {
         this.dtype = config.dtype();
     }
 
-    /** y (T, B, D·H) and hn (L·D, B, H) of a forward pass. */
-    public record Outputs(Tensor output, Tensor finalHidden) {
+    /** y (T, B, D·H), hn (L·D, B, H) and, for the LSTM, cn (L·D, B, H; else null) of a forward pass. */
+    public record Outputs(Tensor output, Tensor finalHidden, Tensor finalCell) {
     }
 
-    /** Gradients of the inputs; {@code input} is null when it was not asked for. */
-    public record InputGradients(Tensor input, Tensor initialHidden) {
+    /** Gradients of the inputs; {@code input} is null when it was not asked for, {@code initialCell} without a cell state. */
+    public record InputGradients(Tensor input, Tensor initialHidden, Tensor initialCell) {
     }
 
     private String role(int layer, int direction, String what) {
@@ -74,26 +74,50 @@ public final class StackBptt {
         return pool.get(role(l, d, "hidden"), dtype, rows * config.hiddenSize());
     }
 
+    /** The GRU's per-step h_{τ−1}·W_hhᵀ (slot layout, gates wide); the gate storage itself for other cells. */
+    private DeviceBuffer recurrentGates(int l, int d, long rows) {
+        if (!cell.separateRecurrentGates()) return preActivations(l, d, rows);
+        return pool.get(role(l, d, "recurrentGates"), dtype, rows * config.gateRows());
+    }
+
+    /** LSTM cell states, laid out as the hidden states (c0 in slot 0); null for other cells. */
+    private DeviceBuffer cellStates(int l, int d, long rows) {
+        if (!cell.hasCellState()) return null;
+        return pool.get(role(l, d, "cell"), dtype, rows * config.hiddenSize());
+    }
+
+    /** Whether the cell has a cell state (c0, cn): the LSTM. */
+    public boolean hasCellState() {
+        return cell.hasCellState();
+    }
+
     /**
      * Runs the stack on already-validated inputs.
      *
      * @param x  (T, B, I) in the stack's dtype
      * @param h0 (L·D, B, H) or null for zeros
+     * @param c0 (L·D, B, H) or null for zeros; ignored without a cell state
      */
-    public Outputs forward(Tensor x, Tensor h0, BatchLayout batchLayout) {
+    public Outputs forward(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
         this.layout = batchLayout;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
         final int packedRows = Math.toIntExact(layout.packedRows());
         final long hiddenRows = layout.hiddenRows();
-        final Activation act = config.mode().activation();
-        final boolean residual = config.residual();
+        final boolean hasCell = cell.hasCellState();
+        final double recurrentBeta = cell.separateRecurrentGates() ? 0.0 : 1.0;
 
         DeviceBuffer inputPadded = pool.get("input.padded", dtype, x.size());
         backend.upload(x, inputPadded, 0);
         DeviceBuffer initial = pool.get("h0", dtype, (long) layers * dirs * batch * hidden);
         if (h0 == null) backend.fill(initial, 0, (long) layers * dirs * batch * hidden, 0.0);
         else backend.upload(h0, initial, 0);
+        DeviceBuffer initialCell = null;
+        if (hasCell) {
+            initialCell = pool.get("c0", dtype, (long) layers * dirs * batch * hidden);
+            if (c0 == null) backend.fill(initialCell, 0, (long) layers * dirs * batch * hidden, 0.0);
+            else backend.upload(c0, initialCell, 0);
+        }
 
         DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout.originalOfSorted());
         for (int l = 0; l < layers; l++) {
@@ -115,15 +139,18 @@ public final class StackBptt {
                 backend.gemm(false, true, packedRows, gates, inWidth, 1.0, in, 0, inWidth, w.weightIh(), 0, inWidth, 0.0, pre, 0, gates);
 
                 DeviceBuffer hs = hiddenStates(l, d, hiddenRows);
-                backend.gatherRows(hs, 0, hidden, 0, initial, (long) (l * dirs + d) * batch * hidden, hidden, 0,
-                        sortedRows, 0, batch, hidden, false);
+                DeviceBuffer cs = cellStates(l, d, hiddenRows);
+                DeviceBuffer recurrent = recurrentGates(l, d, packedRows);
+                long stateOffset = (long) (l * dirs + d) * batch * hidden;
+                backend.gatherRows(hs, 0, hidden, 0, initial, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
+                if (hasCell) backend.gatherRows(cs, 0, hidden, 0, initialCell, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
+                CellKind.Storage storage = new CellKind.Storage(in, pre, recurrent, hs, cs, null, null, null);
                 for (int tau = 0; tau < steps; tau++) {
                     int alive = layout.alive(tau);
                     long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
                     backend.gemm(false, true, alive, gates, hidden, 1.0, hs, slot * hidden, hidden, w.weightHh(), 0, hidden,
-                            1.0, pre, slot * gates, gates);
-                    backend.rnnForward(hs, next * hidden, pre, slot * gates, w.biasIh(), w.biasHh(), hs, slot * hidden,
-                            alive, hidden, act, residual);
+                            recurrentBeta, recurrent, slot * gates, gates);
+                    cell.forward(backend, w, storage, slot, next, alive, hidden);
                 }
             }
         }
@@ -142,9 +169,20 @@ public final class StackBptt {
                         hidden, 0, finalRows, 0, batch, hidden, false);
             }
         }
+        Tensor finalCell = null;
+        if (hasCell) {
+            DeviceBuffer cellFinals = pool.get("cn", dtype, (long) layers * dirs * batch * hidden);
+            for (int l = 0; l < layers; l++) {
+                for (int d = 0; d < dirs; d++) {
+                    backend.gatherRows(cellFinals, (long) (l * dirs + d) * batch * hidden, hidden, 0, cellStates(l, d, hiddenRows), 0,
+                            hidden, 0, finalRows, 0, batch, hidden, false);
+                }
+            }
+            finalCell = backend.download(cellFinals, 0, layers * dirs, batch, hidden);
+        }
         backwardPending = true;
         return new Outputs(backend.download(output, 0, steps, batch, dirs * hidden),
-                backend.download(finals, 0, layers * dirs, batch, hidden));
+                backend.download(finals, 0, layers * dirs, batch, hidden), finalCell);
     }
 
     /**
@@ -152,17 +190,17 @@ public final class StackBptt {
      *
      * @param dy       (T, B, D·H)
      * @param dhn      (L·D, B, H) or null for zeros
+     * @param dcn      (L·D, B, H) or null for zeros; ignored without a cell state
      * @param inputGrad whether to form dL/dx (skipping saves one GEMM over all steps)
      */
-    public InputGradients backward(Tensor dy, Tensor dhn, boolean inputGrad) {
+    public InputGradients backward(Tensor dy, Tensor dhn, Tensor dcn, boolean inputGrad) {
         if (!backwardPending) throw new IllegalStateException("backward: no forward pass to differentiate (each forward can be differentiated once)");
         backwardPending = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
         final int packedRows = Math.toIntExact(layout.packedRows());
         final long hiddenRows = layout.hiddenRows();
-        final Activation act = config.mode().activation();
-        final boolean residual = config.residual();
+        final boolean hasCell = cell.hasCellState();
 
         DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
         backend.upload(dy, outputGradPadded, 0);
@@ -172,6 +210,14 @@ public final class StackBptt {
         else backend.upload(dhn, finalGrad, 0);
         DeviceBuffer initialGrad = pool.get("dh0", dtype, stateElements);
         DeviceBuffer carry = pool.get("hiddenGradCarry", dtype, (long) batch * hidden);
+        DeviceBuffer finalCellGrad = null, initialCellGrad = null, cellCarry = null;
+        if (hasCell) {
+            finalCellGrad = pool.get("dcn", dtype, stateElements);
+            if (dcn == null) backend.fill(finalCellGrad, 0, stateElements, 0.0);
+            else backend.upload(dcn, finalCellGrad, 0);
+            initialCellGrad = pool.get("dc0", dtype, stateElements);
+            cellCarry = pool.get("cellGradCarry", dtype, (long) batch * hidden);
+        }
         DeviceBuffer ones = pool.get("ones", dtype, packedRows);
         if (config.bias()) backend.fill(ones, 0, packedRows, 1.0);
         DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout.originalOfSorted());
@@ -194,28 +240,36 @@ public final class StackBptt {
                                 rows, 0, packedRows, hidden, src > 0);
                     }
                 }
-                backend.gatherRows(carry, 0, hidden, 0, finalGrad, (long) (l * dirs + d) * batch * hidden, hidden, 0,
-                        sortedRows, 0, batch, hidden, false);
+                long stateOffset = (long) (l * dirs + d) * batch * hidden;
+                backend.gatherRows(carry, 0, hidden, 0, finalGrad, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
+                if (hasCell) {
+                    backend.gatherRows(cellCarry, 0, hidden, 0, finalCellGrad, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
+                }
 
+                // δ_ih replaces the gates, δ_hh the recurrent product (the same buffer except for the GRU).
                 DeviceBuffer delta = preActivations(l, d, packedRows);
+                DeviceBuffer recurrentDelta = recurrentGates(l, d, packedRows);
                 DeviceBuffer hs = hiddenStates(l, d, hiddenRows);
+                DeviceBuffer in = input(l, d, packedRows);
+                CellKind.Storage storage = new CellKind.Storage(in, delta, recurrentDelta, hs, cellStates(l, d, hiddenRows),
+                        outGrad, carry, cellCarry);
                 for (int tau = steps - 1; tau >= 0; tau--) {
                     int alive = layout.alive(tau);
                     long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
-                    backend.rnnBackward(delta, slot * gates, carry, 0, hs, next * hidden, outGrad, slot * hidden,
-                            w.biasIh(), w.biasHh(), alive, layout.slotRows(tau), hidden, act, residual);
-                    backend.gemm(false, false, alive, hidden, gates, 1.0, delta, slot * gates, gates, w.weightHh(), 0, hidden,
-                            residual ? 1.0 : 0.0, carry, 0, hidden);
+                    cell.backward(backend, w, storage, slot, next, alive, layout.slotRows(tau), hidden);
+                    backend.gemm(false, false, alive, hidden, gates, 1.0, recurrentDelta, slot * gates, gates, w.weightHh(), 0, hidden,
+                            cell.carryBeta(), carry, 0, hidden);
                 }
-                backend.gatherRows(initialGrad, (long) (l * dirs + d) * batch * hidden, hidden, 0, carry, 0, hidden, 0,
-                        originalRows, 0, batch, hidden, false);
+                backend.gatherRows(initialGrad, stateOffset, hidden, 0, carry, 0, hidden, 0, originalRows, 0, batch, hidden, false);
+                if (hasCell) {
+                    backend.gatherRows(initialCellGrad, stateOffset, hidden, 0, cellCarry, 0, hidden, 0, originalRows, 0, batch, hidden, false);
+                }
 
-                DeviceBuffer in = input(l, d, packedRows);
-                backend.gemm(true, false, gates, hidden, packedRows, 1.0, delta, 0, gates, hs, 0, hidden, 1.0, w.gradWeightHh(), 0, hidden);
+                backend.gemm(true, false, gates, hidden, packedRows, 1.0, recurrentDelta, 0, gates, hs, 0, hidden, 1.0, w.gradWeightHh(), 0, hidden);
                 backend.gemm(true, false, gates, inWidth, packedRows, 1.0, delta, 0, gates, in, 0, inWidth, 1.0, w.gradWeightIh(), 0, inWidth);
                 if (config.bias()) {
                     backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 1.0, w.gradBiasIh(), 0, gates);
-                    backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
+                    backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, recurrentDelta, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
                 }
                 if (l > 0 || inputGrad) {
                     // The layer input is no longer needed: its buffer receives dL/d(input).
@@ -234,6 +288,7 @@ public final class StackBptt {
             }
             inputGradient = backend.download(dx, 0, steps, batch, config.inputSize());
         }
-        return new InputGradients(inputGradient, backend.download(initialGrad, 0, layers * dirs, batch, hidden));
+        return new InputGradients(inputGradient, backend.download(initialGrad, 0, layers * dirs, batch, hidden),
+                hasCell ? backend.download(initialCellGrad, 0, layers * dirs, batch, hidden) : null);
     }
 }

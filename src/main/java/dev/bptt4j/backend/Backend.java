@@ -67,6 +67,68 @@ public interface Backend extends AutoCloseable {
                      int aliveRows, int slotRows, int hiddenSize, Activation activation, boolean residual);
 
     /**
+     * LSTM forward pointwise over {@code rows × hidden}, gates in PyTorch's order i, f, g, o. On
+     * entry {@code gates} (rows × 4H) holds {@code x·W_ihᵀ + h_{τ−1}·W_hhᵀ} without bias; on exit it
+     * holds the activated gates {@code σ(i), σ(f), tanh(g), σ(o)} of {@code a = pre + biasIh + biasHh},
+     * and {@code cellOut = f·cellPrev + i·g}, {@code hiddenOut = o·tanh(cellOut)}. Biases may be null.
+     */
+    void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset,
+                     DeviceBuffer cellOut, long cellOutOffset,
+                     DeviceBuffer gates, long gatesOffset,
+                     DeviceBuffer biasIh, DeviceBuffer biasHh,
+                     DeviceBuffer cellPrev, long cellPrevOffset,
+                     int rows, int hiddenSize);
+
+    /**
+     * LSTM backward pointwise over one step's slot of {@code slotRows × 4H}. Reads the activated
+     * gates, {@code cellPrev} (c_{τ−1}) and {@code cell} (c_τ); with {@code dh = outputGrad + hiddenGradCarry}
+     * (the carry is only read) and {@code dc = cellGradCarry + dh·o·(1 − tanh²c_τ)} it writes the
+     * gate deltas {@code δ = [dc·g·i(1−i), dc·c_{τ−1}·f(1−f), dc·i·(1−g²), dh·tanh(c_τ)·o(1−o)]} over
+     * the first {@code aliveRows} rows of {@code gatesInDeltaOut} (zero in the rest of the slot) and
+     * assigns {@code cellGradCarry = dc·f} (dL/dc_{τ−1}) on the alive rows. The host then forms
+     * {@code hiddenGradCarry = δ·W_hh} with beta 0.
+     */
+    void lstmBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset,
+                      DeviceBuffer hiddenGradCarry, long hiddenCarryOffset,
+                      DeviceBuffer cellGradCarry, long cellCarryOffset,
+                      DeviceBuffer cellPrev, long cellPrevOffset,
+                      DeviceBuffer cell, long cellOffset,
+                      DeviceBuffer outputGrad, long outputGradOffset,
+                      int aliveRows, int slotRows, int hiddenSize);
+
+    /**
+     * GRU forward pointwise over {@code rows × hidden}, gates in PyTorch's order r, z, n. {@code gates}
+     * (rows × 3H) holds {@code x·W_ihᵀ} on entry, {@code hiddenGates} (rows × 3H) holds
+     * {@code h_{τ−1}·W_hhᵀ}; both without bias. With {@code gi = gates + biasIh} and
+     * {@code gh = hiddenGates + biasHh}: {@code r = σ(gi_r + gh_r)}, {@code z = σ(gi_z + gh_z)},
+     * {@code n = tanh(gi_n + r·gh_n)}, {@code hiddenOut = n + z·(hiddenPrev − n)} (PyTorch's form of
+     * (1−z)·n + z·h). On exit {@code gates} holds r, z, n; {@code hiddenGates} is left as it was.
+     */
+    void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset,
+                    DeviceBuffer gates, long gatesOffset,
+                    DeviceBuffer hiddenGates, long hiddenGatesOffset,
+                    DeviceBuffer biasIh, DeviceBuffer biasHh,
+                    DeviceBuffer hiddenPrev, long hiddenPrevOffset,
+                    int rows, int hiddenSize);
+
+    /**
+     * GRU backward pointwise over one step's slot of {@code slotRows × 3H}. Reads r, z, n from
+     * {@code gatesInDeltaOut}, {@code h_{τ−1}·W_hhᵀ} from {@code hiddenGatesInDeltaOut} (plus
+     * {@code biasHh}) and h_{τ−1}; with {@code g = outputGrad + hiddenGradCarry} it writes, on the
+     * alive rows, {@code δ_ih = [da_r, da_z, da_n]} over the gates and {@code δ_hh = [da_r, da_z, da_n·r]}
+     * over the hidden gates (zero in the rest of the slot), where {@code da_n = g(1−z)(1−n²)},
+     * {@code da_z = g(h_{τ−1} − n)z(1−z)}, {@code da_r = da_n·gh_n·r(1−r)}, and assigns
+     * {@code hiddenGradCarry = g·z}; the host adds {@code δ_hh·W_hh} with beta 1.
+     */
+    void gruBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset,
+                     DeviceBuffer hiddenGatesInDeltaOut, long hiddenGatesOffset,
+                     DeviceBuffer hiddenGradCarry, long carryOffset,
+                     DeviceBuffer hiddenPrev, long hiddenPrevOffset,
+                     DeviceBuffer outputGrad, long outputGradOffset,
+                     DeviceBuffer biasHh,
+                     int aliveRows, int slotRows, int hiddenSize);
+
+    /**
      * Row gather: for r in [0, rows), {@code dst[r·dstStride + dstColumn + c] (+)= src[index[r]·srcStride + srcColumn + c]}
      * for c in [0, width), or 0 where {@code index[r] < 0}. {@code index} is an I32 buffer.
      */

@@ -78,6 +78,15 @@ public final class ElementMath {
         return 1.0f - h * h;
     }
 
+    // sigmoid_grad_from_output: s·(1 − s), s = σ(z)
+    public static double sigmoidGradFromOutput(double s) {
+        return s * (1.0 - s);
+    }
+
+    public static float sigmoidGradFromOutput(float s) {
+        return s * (1.0f - s);
+    }
+
     // relu_grad: of the output or of the pre-activation, which share a sign
     public static double reluGrad(double x) {
         return x <= 0.0 ? 0.0 : (x > 0.0 ? 1.0 : x);

@@ -16,8 +16,10 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * A recurrent stack with {@code torch.nn.RNN} semantics whose parameters and gradients live on a
- * backend's device. Parameters are named and shaped as PyTorch's state_dict.
+ * A recurrent stack with {@code torch.nn.RNN}, {@code torch.nn.LSTM} or {@code torch.nn.GRU}
+ * semantics whose parameters and gradients live on a backend's device. Parameters are named,
+ * shaped and gate-ordered as PyTorch's state_dict (LSTM i, f, g, o; GRU r, z, n). The LSTM also
+ * takes c0 and returns cn, and its backward takes dcn and returns dL/dc0.
  *
  * <pre>{@code
  * try (Backend backend = Backends.create(Device.AUTO);
@@ -230,6 +232,15 @@ public final class Rnn implements AutoCloseable {
      * @param lengths each sequence's length in 1..T, or null when all are T
      */
     public Pass forward(Tensor x, Tensor h0, int[] lengths) {
+        return forward(x, h0, null, lengths);
+    }
+
+    /**
+     * Forward with an initial cell state (LSTM only).
+     *
+     * @param c0 (L·D, B, H) or null for zeros; must be null for cells without a cell state
+     */
+    public Pass forward(Tensor x, Tensor h0, Tensor c0, int[] lengths) {
         checkOpen();
         InputChecks.requireShape("x", x, config.dtype(), -1, -1, config.inputSize());
         int steps = x.dim(0), batch = x.dim(1);
@@ -237,9 +248,13 @@ public final class Rnn implements AutoCloseable {
         if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
         int states = config.numLayers() * config.directions();
         if (h0 != null) InputChecks.requireShape("h0", h0, config.dtype(), states, batch, config.hiddenSize());
+        if (c0 != null) {
+            if (!algorithm.hasCellState()) throw new IllegalArgumentException("c0: " + config.mode() + " has no cell state; pass null");
+            InputChecks.requireShape("c0", c0, config.dtype(), states, batch, config.hiddenSize());
+        }
         BatchLayout layout = BatchLayout.of(steps, batch, lengths);
         generation++;
-        StackBptt.Outputs out = algorithm.forward(x, h0, layout);
+        StackBptt.Outputs out = algorithm.forward(x, h0, c0, layout);
         return new Pass(generation, layout, out);
     }
 
@@ -258,8 +273,11 @@ public final class Rnn implements AutoCloseable {
         return out;
     }
 
-    /** Gradients of the inputs of a pass. */
-    public record InputGradients(Tensor input, Tensor initialHidden) {
+    /** Gradients of the inputs of a pass; {@code initialCell} (dL/dc0) is null except for the LSTM. */
+    public record InputGradients(Tensor input, Tensor initialHidden, Tensor initialCell) {
+        public InputGradients(Tensor input, Tensor initialHidden) {
+            this(input, initialHidden, null);
+        }
     }
 
     /** One forward pass: its outputs, and its backward. */
@@ -285,6 +303,11 @@ public final class Rnn implements AutoCloseable {
             return outputs.finalHidden();
         }
 
+        /** cn: (L·D, B, H), each sequence's cell state after its own last step (LSTM); null for other cells. */
+        public Tensor finalCell() {
+            return outputs.finalCell();
+        }
+
         public BatchLayout layout() {
             return layout;
         }
@@ -300,6 +323,14 @@ public final class Rnn implements AutoCloseable {
          * {@code inputGradient}) and of h0. Values of dy at padded positions are ignored.
          */
         public InputGradients backward(Tensor dy, Tensor dhn, boolean inputGradient) {
+            return backward(dy, dhn, null, inputGradient);
+        }
+
+        /**
+         * Backward with the upstream gradient of cn as well ({@code dcn} (L·D, B, H), or null for
+         * zeros; LSTM only). The returned gradients include dL/dc0 for the LSTM.
+         */
+        public InputGradients backward(Tensor dy, Tensor dhn, Tensor dcn, boolean inputGradient) {
             checkOpen();
             if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
             if (id != generation) throw new IllegalStateException("backward: a newer forward pass has replaced this one on the same Rnn");
@@ -308,9 +339,13 @@ public final class Rnn implements AutoCloseable {
             if (dhn != null) {
                 InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
             }
+            if (dcn != null) {
+                if (!algorithm.hasCellState()) throw new IllegalArgumentException("dcn: " + config.mode() + " has no cell state; pass null");
+                InputChecks.requireShape("dcn", dcn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
+            }
             used = true;
-            StackBptt.InputGradients g = algorithm.backward(dy, dhn, inputGradient);
-            return new InputGradients(g.input(), g.initialHidden());
+            StackBptt.InputGradients g = algorithm.backward(dy, dhn, dcn, inputGradient);
+            return new InputGradients(g.input(), g.initialHidden(), g.initialCell());
         }
 
         @Override

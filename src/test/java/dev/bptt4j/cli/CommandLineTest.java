@@ -39,14 +39,15 @@ class CommandLineTest {
 
     @Test
     void gradWritesTheExpectedTensorsWithTheirNamesShapesAndDtypes(@TempDir Path dir) throws Exception {
-        for (String name : new String[]{"rnn_tanh_bidir.safetensors", "rnn_tanh_basic_f32.safetensors", "rnn_tanh_lengths.safetensors"}) {
+        for (String name : new String[]{"rnn_tanh_bidir.safetensors", "rnn_tanh_basic_f32.safetensors", "rnn_tanh_lengths.safetensors",
+                "lstm_basic.safetensors", "gru_basic.safetensors"}) {
             Path in = bundled(dir, name), out = dir.resolve("out-" + name);
             Result r = run("grad", in.toString(), out.toString(), "--device", "cpu");
             assertEquals(0, r.code, r.err);
             SafeTensorsFile expected = SafeTensors.read(in), actual = SafeTensors.read(out);
             for (Map.Entry<String, Tensor> e : expected.tensors().entrySet()) {
                 String k = e.getKey();
-                if (!(k.equals("y") || k.equals("hn") || k.startsWith("grad."))) continue;
+                if (!(k.equals("y") || k.equals("hn") || k.equals("cn") || k.startsWith("grad."))) continue;
                 Tensor got = actual.get(k);
                 assertArrayEquals(e.getValue().shape(), got.shape(), k);
                 assertEquals(e.getValue().dtype(), got.dtype(), k);
@@ -58,11 +59,7 @@ class CommandLineTest {
     }
 
     @Test
-    void gradRejectsUnsupportedAndInvalidCasesWithOneLine(@TempDir Path dir) throws Exception {
-        Result lstm = run("grad", bundled(dir, "lstm_basic.safetensors").toString(), dir.resolve("o").toString(), "--device", "cpu");
-        assertEquals(1, lstm.code);
-        assertTrue(lstm.err.contains("LSTM") && lstm.err.strip().lines().count() == 1, lstm.err);
-
+    void gradRejectsInvalidCasesWithOneLine(@TempDir Path dir) throws Exception {
         Path broken = dir.resolve("broken.safetensors");
         Files.write(broken, new byte[]{1, 2, 3});
         Result bad = run("grad", broken.toString(), dir.resolve("o").toString(), "--device", "cpu");
@@ -85,6 +82,8 @@ class CommandLineTest {
         Result r = run("check", "--device", "cpu");
         assertEquals(0, r.code, r.out + r.err);
         assertTrue(r.out.contains("rnn_tanh_bidir") && r.out.contains("grad.weight_hh_l0_reverse"), r.out);
+        assertTrue(r.out.contains("lstm_basic") && r.out.contains("grad.c0") && r.out.contains("gru_basic"), r.out);
+        assertTrue(!r.out.contains("SKIP"), r.out);
         assertTrue(r.out.lines().anyMatch(l -> l.matches("\\d+ passed, 0 failed.*")), r.out);
 
         bundled(dir, "rnn_tanh_basic.safetensors");

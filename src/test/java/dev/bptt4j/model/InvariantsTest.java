@@ -6,6 +6,8 @@ import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.Map;
 
@@ -13,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Structural identities that hold for any weights: a packed batch equals each sequence run alone,
+ * Structural identities that hold for any weights: a packed batch equals each sequence run alone
+ * (Elman, LSTM with c0/dcn, GRU),
  * and a bidirectional layer's halves equal two unidirectional runs, one on reversed sequences.
  */
 class InvariantsTest {
@@ -54,10 +57,12 @@ class InvariantsTest {
         assertTrue(err <= TOLERANCE, what + ": relative error " + err);
     }
 
-    @Test
-    void packedBatchEqualsEachSequenceAlone() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = RnnMode.class, names = {"RNN_TANH", "LSTM", "GRU"})
+    void packedBatchEqualsEachSequenceAlone(RnnMode mode) {
         RandomCases rc = new RandomCases(99);
-        RnnConfig cfg = RnnConfig.of(RnnMode.RNN_TANH, 3, 5).withLayers(2).withBidirectional(true);
+        RnnConfig cfg = RnnConfig.of(mode, 3, 5).withLayers(2).withBidirectional(true);
+        boolean lstm = mode == RnnMode.LSTM;
         int steps = 6, batch = 5;
         int[] lengths = {3, 6, 1, 6, 4};
         Tensor x = rc.uniform(DType.F64, 1, steps, batch, 3);
@@ -65,26 +70,32 @@ class InvariantsTest {
         Tensor dy = rc.uniform(DType.F64, 1, steps, batch, 10);
         RandomCases.maskPadding(dy, lengths);
         Tensor dhn = rc.uniform(DType.F64, 1, 4, batch, 5);
+        Tensor c0 = lstm ? rc.uniform(DType.F64, 0.5, 4, batch, 5) : null;
+        Tensor dcn = lstm ? rc.uniform(DType.F64, 1, 4, batch, 5) : null;
         try (Rnn rnn = new Rnn(cfg, backend)) {
             rnn.initialize(5);
-            Tensor y, hn, dx, dh0;
-            try (Rnn.Pass p = rnn.forward(x, h0, lengths)) {
+            Tensor y, hn, cn, dx, dh0, dc0;
+            try (Rnn.Pass p = rnn.forward(x, h0, c0, lengths)) {
                 y = p.output();
                 hn = p.finalHidden();
-                Rnn.InputGradients g = p.backward(dy, dhn);
+                cn = p.finalCell();
+                Rnn.InputGradients g = p.backward(dy, dhn, dcn, true);
                 dx = g.input();
                 dh0 = g.initialHidden();
+                dc0 = g.initialCell();
             }
             Map<String, Tensor> batchGrads = rnn.gradients();
             rnn.zeroGrad();
             for (int b = 0; b < batch; b++) {
                 int len = lengths[b];
-                try (Rnn.Pass p = rnn.forward(sequence(x, b, len), state(h0, b), null)) {
-                    assertClose("y of sequence " + b, sequence(y, b, len), p.output());
-                    assertClose("hn of sequence " + b, state(hn, b), p.finalHidden());
-                    Rnn.InputGradients g = p.backward(sequence(dy, b, len), state(dhn, b));
-                    assertClose("dx of sequence " + b, sequence(dx, b, len), g.input());
-                    assertClose("dh0 of sequence " + b, state(dh0, b), g.initialHidden());
+                try (Rnn.Pass p = rnn.forward(sequence(x, b, len), state(h0, b), lstm ? state(c0, b) : null, null)) {
+                    assertClose(mode + " y of sequence " + b, sequence(y, b, len), p.output());
+                    assertClose(mode + " hn of sequence " + b, state(hn, b), p.finalHidden());
+                    if (lstm) assertClose(mode + " cn of sequence " + b, state(cn, b), p.finalCell());
+                    Rnn.InputGradients g = p.backward(sequence(dy, b, len), state(dhn, b), lstm ? state(dcn, b) : null, true);
+                    assertClose(mode + " dx of sequence " + b, sequence(dx, b, len), g.input());
+                    assertClose(mode + " dh0 of sequence " + b, state(dh0, b), g.initialHidden());
+                    if (lstm) assertClose(mode + " dc0 of sequence " + b, state(dc0, b), g.initialCell());
                 }
                 // Padding positions of y and dx are exactly zero.
                 for (int t = len; t < steps; t++) {
@@ -93,7 +104,7 @@ class InvariantsTest {
                 }
             }
             // Parameter gradients accumulated over the one-by-one runs equal the batch's.
-            for (String n : rnn.parameterNames()) assertClose("accumulated grad." + n, batchGrads.get(n), rnn.gradient(n));
+            for (String n : rnn.parameterNames()) assertClose(mode + " accumulated grad." + n, batchGrads.get(n), rnn.gradient(n));
         }
     }
 

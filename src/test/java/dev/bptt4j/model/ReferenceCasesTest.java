@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every PyTorch-made case bundled under /cases (copied from shared/cases) on the CPU backend:
- * y, hn and every gradient within 1e-10 (float64 cases) or 1e-5 (float32) relative error.
+ * Every PyTorch-made case bundled under /cases (copied from shared/cases; Elman, LSTM and GRU) on
+ * the CPU backend: y, hn, cn and every gradient within 1e-10 (float64 cases) or 1e-5 (float32) relative error.
  */
 class ReferenceCasesTest {
     private static CpuBackend backend;
@@ -38,11 +39,11 @@ class ReferenceCasesTest {
         backend.close();
     }
 
-    static Stream<String> elmanCases() throws IOException {
+    static Stream<String> bundledCases() throws IOException {
         try (InputStream idx = ReferenceCasesTest.class.getResourceAsStream("/cases/index.txt")) {
             assertNotNull(idx, "bundled case index");
             return Arrays.stream(new String(idx.readAllBytes(), StandardCharsets.UTF_8).split("\n"))
-                    .map(String::trim).filter(s -> s.startsWith("rnn_")).toList().stream();
+                    .map(String::trim).filter(s -> !s.isEmpty()).toList().stream();
         }
     }
 
@@ -54,7 +55,7 @@ class ReferenceCasesTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("elmanCases")
+    @MethodSource("bundledCases")
     void matchesPyTorch(String file) throws IOException {
         ReferenceCase c = load(file);
         double tolerance = c.config().dtype() == DType.F32 ? 1e-5 : 1e-10;
@@ -73,6 +74,44 @@ class ReferenceCasesTest {
         // Every expected gradient the case defines must be one we produce, and vice versa for parameters.
         for (String n : c.config().parameters().stream().map(ParameterSpec::name).toList()) {
             assertTrue(expected.containsKey("grad." + n), c.name() + " lacks grad." + n);
+        }
+    }
+
+    /**
+     * The bundled gated cases are float64 only. Their float32 twin, made as the float32 cases are
+     * (inputs rounded to float32, expected results computed in float64 from those values), must
+     * agree with the float32 path within the float32 tolerance.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"lstm_basic.safetensors", "gru_basic.safetensors"})
+    void float32PathMatchesFloat64OnRoundedInputs(String file) throws IOException {
+        ReferenceCase c = load(file);
+        Map<String, Tensor> rounded = new java.util.LinkedHashMap<>();
+        for (var e : dev.bptt4j.io.SafeTensors.read(bytes(file), file).tensors().entrySet()) {
+            Tensor t = e.getValue();
+            rounded.put(e.getKey(), t.dtype() == DType.F64 ? t.to(DType.F32) : t);
+        }
+        Map<String, String> meta32 = new java.util.LinkedHashMap<>(c.metadata());
+        meta32.put("dtype", "F32");
+        Map<String, String> meta64 = new java.util.LinkedHashMap<>(c.metadata());
+        Map<String, Tensor> widened = new java.util.LinkedHashMap<>();
+        for (var e : rounded.entrySet()) widened.put(e.getKey(), e.getValue().dtype() == DType.F32 ? e.getValue().to(DType.F64) : e.getValue());
+        ReferenceCase c32 = ReferenceCase.load(dev.bptt4j.io.SafeTensors.toBytes(rounded, meta32), file);
+        ReferenceCase c64 = ReferenceCase.load(dev.bptt4j.io.SafeTensors.toBytes(widened, meta64), file);
+        Map<String, Tensor> expected = CaseRunner.run(c64, backend), actual = CaseRunner.run(c32, backend);
+        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+            Tensor got = actual.get(e.getKey());
+            assertTrue(got.dtype() == DType.F32, e.getKey() + " dtype");
+            double err = got.to(DType.F64).relativeError(e.getValue());
+            System.out.printf("%-22s %-26s rel.error %.3e (tolerance %.0e)%n", c.name() + "_f32", e.getKey(), err, 1e-5);
+            assertTrue(err <= 1e-5, c.name() + " f32: " + e.getKey() + " relative error " + err + " > 1e-5");
+        }
+    }
+
+    static byte[] bytes(String file) throws IOException {
+        try (InputStream in = ReferenceCasesTest.class.getResourceAsStream("/cases/" + file)) {
+            assertNotNull(in, file);
+            return in.readAllBytes();
         }
     }
 }

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.function.Executable;
 
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -124,5 +125,25 @@ class ValidationTest {
             }
         }
         assertEquals(before, backend.liveBuffers(), "live CPU buffers after closing the model");
+    }
+
+    @Test
+    void cellStateArguments() {
+        Tensor states = Tensor.zeros(DType.F64, 2, 3, 4);
+        rejects(() -> rnn.forward(x(2, 3, 3), null, states, null), "c0", "RNN_TANH", "no cell state");
+        try (Rnn lstm = new Rnn(RnnConfig.of(RnnMode.LSTM, 3, 4).withLayers(2), backend)) {
+            lstm.initialize(3);
+            rejects(() -> lstm.forward(x(2, 3, 3), null, Tensor.zeros(DType.F64, 2, 2, 4), null), "c0", "(2, 3, 4)", "dim 1");
+            try (Rnn.Pass p = lstm.forward(x(2, 3, 3), null, states, null)) {
+                assertArrayEquals(new int[]{2, 3, 4}, p.finalCell().shape());
+                rejects(() -> p.backward(Tensor.zeros(DType.F64, 2, 3, 4), null, Tensor.zeros(DType.F64, 1, 3, 4), true), "dcn", "(2, 3, 4)");
+                Rnn.InputGradients g = p.backward(Tensor.zeros(DType.F64, 2, 3, 4), null, null, false);
+                assertArrayEquals(new int[]{2, 3, 4}, g.initialCell().shape());
+            }
+        }
+        try (Rnn.Pass p = rnn.forward(x(2, 3, 3), null, null)) {
+            assertEquals(null, p.finalCell());
+            rejects(() -> p.backward(Tensor.zeros(DType.F64, 2, 3, 4), null, states, true), "dcn", "no cell state");
+        }
     }
 }

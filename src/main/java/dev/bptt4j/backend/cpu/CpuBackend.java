@@ -19,6 +19,7 @@ public final class CpuBackend implements Backend {
     private final AtomicLong live = new AtomicLong();
     private final Runnable released = live::decrementAndGet;
     private final CpuPointwise pointwise = new CpuPointwise();
+    private final CpuGatedPointwise gated = new CpuGatedPointwise();
     private boolean closed;
 
     /** A backend using {@code threads} OpenBLAS threads. */
@@ -193,6 +194,71 @@ public final class CpuBackend implements Backend {
         pointwise.rnnBackward(delta, (int) deltaOffset, carry, (int) carryOffset, h, (int) hiddenOffset,
                 dy, (int) outputGradOffset, optional(biasIh), optional(biasHh), aliveRows, slotRows, hiddenSize,
                 activation, residual);
+    }
+
+    @Override
+    public void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer cellOut, long cellOutOffset,
+                            DeviceBuffer gates, long gatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
+                            DeviceBuffer cellPrev, long cellPrevOffset, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        CpuBuffer h = cpu(hiddenOut), c = cpu(cellOut), g = cpu(gates), cp = cpu(cellPrev);
+        checkRange("lstmForward hiddenOut", h, hiddenOutOffset, n);
+        checkRange("lstmForward cellOut", c, cellOutOffset, n);
+        checkRange("lstmForward gates", g, gatesOffset, 4 * n);
+        checkRange("lstmForward cellPrev", cp, cellPrevOffset, n);
+        gated.lstmForward(h, (int) hiddenOutOffset, c, (int) cellOutOffset, g, (int) gatesOffset,
+                optional(biasIh), optional(biasHh), cp, (int) cellPrevOffset, rows, hiddenSize);
+    }
+
+    @Override
+    public void lstmBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGradCarry, long hiddenCarryOffset,
+                             DeviceBuffer cellGradCarry, long cellCarryOffset, DeviceBuffer cellPrev, long cellPrevOffset,
+                             DeviceBuffer cell, long cellOffset, DeviceBuffer outputGrad, long outputGradOffset,
+                             int aliveRows, int slotRows, int hiddenSize) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize;
+        CpuBuffer g = cpu(gatesInDeltaOut), hc = cpu(hiddenGradCarry), cc = cpu(cellGradCarry), cp = cpu(cellPrev),
+                c = cpu(cell), dy = cpu(outputGrad);
+        checkRange("lstmBackward gates", g, gatesOffset, 4L * slotRows * hiddenSize);
+        checkRange("lstmBackward hiddenGradCarry", hc, hiddenCarryOffset, alive);
+        checkRange("lstmBackward cellGradCarry", cc, cellCarryOffset, alive);
+        checkRange("lstmBackward cellPrev", cp, cellPrevOffset, alive);
+        checkRange("lstmBackward cell", c, cellOffset, alive);
+        checkRange("lstmBackward outputGrad", dy, outputGradOffset, alive);
+        gated.lstmBackward(g, (int) gatesOffset, hc, (int) hiddenCarryOffset, cc, (int) cellCarryOffset, cp, (int) cellPrevOffset,
+                c, (int) cellOffset, dy, (int) outputGradOffset, aliveRows, slotRows, hiddenSize);
+    }
+
+    @Override
+    public void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer gates, long gatesOffset,
+                           DeviceBuffer hiddenGates, long hiddenGatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
+                           DeviceBuffer hiddenPrev, long hiddenPrevOffset, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        CpuBuffer h = cpu(hiddenOut), g = cpu(gates), gh = cpu(hiddenGates), hp = cpu(hiddenPrev);
+        checkRange("gruForward hiddenOut", h, hiddenOutOffset, n);
+        checkRange("gruForward gates", g, gatesOffset, 3 * n);
+        checkRange("gruForward hiddenGates", gh, hiddenGatesOffset, 3 * n);
+        checkRange("gruForward hiddenPrev", hp, hiddenPrevOffset, n);
+        gated.gruForward(h, (int) hiddenOutOffset, g, (int) gatesOffset, gh, (int) hiddenGatesOffset,
+                optional(biasIh), optional(biasHh), hp, (int) hiddenPrevOffset, rows, hiddenSize);
+    }
+
+    @Override
+    public void gruBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGatesInDeltaOut, long hiddenGatesOffset,
+                            DeviceBuffer hiddenGradCarry, long carryOffset, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
+                            DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer biasHh,
+                            int aliveRows, int slotRows, int hiddenSize) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize, slot = 3L * slotRows * hiddenSize;
+        CpuBuffer g = cpu(gatesInDeltaOut), gh = cpu(hiddenGatesInDeltaOut), hc = cpu(hiddenGradCarry), hp = cpu(hiddenPrev),
+                dy = cpu(outputGrad);
+        checkRange("gruBackward gates", g, gatesOffset, slot);
+        checkRange("gruBackward hiddenGates", gh, hiddenGatesOffset, slot);
+        checkRange("gruBackward hiddenGradCarry", hc, carryOffset, alive);
+        checkRange("gruBackward hiddenPrev", hp, hiddenPrevOffset, alive);
+        checkRange("gruBackward outputGrad", dy, outputGradOffset, alive);
+        gated.gruBackward(g, (int) gatesOffset, gh, (int) hiddenGatesOffset, hc, (int) carryOffset, hp, (int) hiddenPrevOffset,
+                dy, (int) outputGradOffset, optional(biasHh), aliveRows, slotRows, hiddenSize);
     }
 
     @Override

@@ -24,6 +24,16 @@ public enum CudaKernel {
     RNN_FORWARD_F64(KernelModule.RNN_CELL, DType.F64, rnnForward(DType.F64), "rows", "hiddenSize"),
     RNN_BACKWARD_F32(KernelModule.RNN_CELL, DType.F32, rnnBackward(DType.F32), "slotRows", "hiddenSize"),
     RNN_BACKWARD_F64(KernelModule.RNN_CELL, DType.F64, rnnBackward(DType.F64), "slotRows", "hiddenSize"),
+    // cuda/lstm_cell.cu
+    LSTM_FORWARD_F32(KernelModule.LSTM_CELL, DType.F32, lstmForward(DType.F32), "rows", "hiddenSize"),
+    LSTM_FORWARD_F64(KernelModule.LSTM_CELL, DType.F64, lstmForward(DType.F64), "rows", "hiddenSize"),
+    LSTM_BACKWARD_F32(KernelModule.LSTM_CELL, DType.F32, lstmBackward(DType.F32), "slotRows", "hiddenSize"),
+    LSTM_BACKWARD_F64(KernelModule.LSTM_CELL, DType.F64, lstmBackward(DType.F64), "slotRows", "hiddenSize"),
+    // cuda/gru_cell.cu
+    GRU_FORWARD_F32(KernelModule.GRU_CELL, DType.F32, gruForward(DType.F32), "rows", "hiddenSize"),
+    GRU_FORWARD_F64(KernelModule.GRU_CELL, DType.F64, gruForward(DType.F64), "rows", "hiddenSize"),
+    GRU_BACKWARD_F32(KernelModule.GRU_CELL, DType.F32, gruBackward(DType.F32), "slotRows", "hiddenSize"),
+    GRU_BACKWARD_F64(KernelModule.GRU_CELL, DType.F64, gruBackward(DType.F64), "slotRows", "hiddenSize"),
     // cuda/packing.cu
     GATHER_ROWS_F32(KernelModule.PACKING, DType.F32, gatherRows(DType.F32), "rows", "width"),
     GATHER_ROWS_F64(KernelModule.PACKING, DType.F64, gatherRows(DType.F64), "rows", "width"),
@@ -146,6 +156,56 @@ public enum CudaKernel {
                 int32("hiddenSize"),
                 int32("activation"),
                 int32("residual"));
+    }
+
+    private static List<Parameter> lstmForward(DType real) {
+        return List.of(
+                pointer("hiddenOut", real),
+                pointer("cellOut", real),
+                pointer("gates", real), // 4·hiddenSize wide: pre-activations in, activated i, f, g, o out
+                nullablePointer("biasIh", real),
+                nullablePointer("biasHh", real),
+                pointer("cellPrev", real),
+                int32("rows"),
+                int32("hiddenSize"));
+    }
+
+    private static List<Parameter> lstmBackward(DType real) {
+        return List.of(
+                pointer("gatesInDeltaOut", real),
+                pointer("hiddenGradCarry", real), // read only
+                pointer("cellGradCarry", real),
+                pointer("cellPrev", real),
+                pointer("cell", real),
+                pointer("outputGrad", real),
+                int32("aliveRows"),
+                int32("slotRows"),
+                int32("hiddenSize"));
+    }
+
+    private static List<Parameter> gruForward(DType real) {
+        return List.of(
+                pointer("hiddenOut", real),
+                pointer("gates", real), // 3·hiddenSize wide: x·W_ihᵀ in, r, z, n out
+                pointer("hiddenGates", real), // h_prev·W_hhᵀ, read only
+                nullablePointer("biasIh", real),
+                nullablePointer("biasHh", real),
+                pointer("hiddenPrev", real),
+                int32("rows"),
+                int32("hiddenSize"));
+    }
+
+    private static List<Parameter> gruBackward(DType real) {
+        return List.of(
+                pointer("gatesInDeltaOut", real),
+                pointer("hiddenGatesInDeltaOut", real),
+                pointer("hiddenGradCarry", real),
+                pointer("hiddenPrev", real),
+                pointer("outputGrad", real),
+                nullablePointer("biasHh", real),
+                int32("aliveRows"),
+                int32("slotRows"),
+                int32("hiddenSize"));
     }
 
     private static List<Parameter> gatherRows(DType real) {

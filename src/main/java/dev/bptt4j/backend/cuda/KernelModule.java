@@ -15,6 +15,8 @@ import java.util.List;
  */
 public enum KernelModule {
     RNN_CELL("rnn_cell", List.of("bptt4j_math.cuh")),
+    LSTM_CELL("lstm_cell", List.of("bptt4j_math.cuh")),
+    GRU_CELL("gru_cell", List.of("bptt4j_math.cuh")),
     PACKING("packing", List.of());
 
     /** Classpath folder holding every bundled PTX, .cu and .cuh file. */

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the kernels of rnn_cell.cu and packing.cu on the host ({@code cuda/test/kernel_host_harness.cpp},
+ * Runs the kernels of rnn_cell.cu, lstm_cell.cu, gru_cell.cu and packing.cu on the host ({@code cuda/test/kernel_host_harness.cpp},
  * one emulated thread at a time over small grids that make every grid-stride loop go round) and
  * holds each output against a reference written here from the kernel contracts in the .cu headers.
  * Everything is compared bit for bit except where tanh is evaluated (glibc vs fdlibm; see
@@ -64,6 +64,28 @@ class KernelHostHarnessTest {
 
         double gradFromOutput(double h, int activation) {
             return isFloat ? ElementMath.activationGradFromOutput((float) h, activation) : ElementMath.activationGradFromOutput(h, activation);
+        }
+
+        double sigmoid(double z) {
+            return isFloat ? ElementMath.sigmoid((float) z) : ElementMath.sigmoid(z);
+        }
+
+        double tanh(double z) {
+            return isFloat ? ElementMath.tanh((float) z) : ElementMath.tanh(z);
+        }
+
+        double sigmoidGrad(double s) {
+            return isFloat ? ElementMath.sigmoidGradFromOutput((float) s) : ElementMath.sigmoidGradFromOutput(s);
+        }
+
+        double tanhGrad(double h) {
+            return isFloat ? ElementMath.tanhGradFromOutput((float) h) : ElementMath.tanhGradFromOutput(h);
+        }
+
+        /** v + bias[k] rounded, or v when the bias is absent. */
+        double plus(double v, String bias, int k) {
+            double[] b = arrays.get(bias);
+            return b == null ? v : r(v + b[k]);
         }
 
         double gradFromPreactivation(double z, int activation) {
@@ -157,6 +179,99 @@ class KernelHostHarnessTest {
         return new double[][] {delta, carry};
     }
 
+    // ---- lstm_cell.cu and gru_cell.cu: every sum and product rounded on its own, as mul_rn does ----
+
+    /** {gatesOut, hiddenOut, cellOut}. */
+    static double[][] lstmForward(Case c) {
+        int rows = c.i("rows"), h = c.i("hiddenSize");
+        double[] gates = c.a("gatesIn").clone(), cp = c.a("cellPrev");
+        double[] hidden = new double[rows * h], cell = new double[rows * h];
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < h; j++) {
+                double[] act = new double[4];
+                for (int k = 0; k < 4; k++) {
+                    double a = c.plus(c.plus(gates[r * 4 * h + k * h + j], "biasIh", k * h + j), "biasHh", k * h + j);
+                    act[k] = k == 2 ? c.tanh(a) : c.sigmoid(a);
+                    gates[r * 4 * h + k * h + j] = act[k];
+                }
+                int e = r * h + j;
+                cell[e] = c.r(c.r(act[1] * cp[e]) + c.r(act[0] * act[2]));
+                hidden[e] = c.r(act[3] * c.tanh(cell[e]));
+            }
+        }
+        return new double[][] {gates, hidden, cell};
+    }
+
+    /** {gatesOut, cellCarryOut}. */
+    static double[][] lstmBackward(Case c) {
+        int h = c.i("hiddenSize"), alive = c.i("aliveRows") * h, n = c.i("slotRows") * h;
+        double[] gates = c.a("gatesIn").clone(), cc = c.a("cellCarryIn").clone();
+        for (int e = 0; e < n; e++) {
+            int base = (e / h) * 4 * h + e % h;
+            if (e >= alive) {
+                for (int k = 0; k < 4; k++) gates[base + k * h] = 0.0; // ended sequences: no delta, carry untouched
+                continue;
+            }
+            double i = gates[base], f = gates[base + h], g = gates[base + 2 * h], o = gates[base + 3 * h];
+            double dh = c.r(c.a("outputGrad")[e] + c.a("hiddenGradCarry")[e]);
+            double tc = c.tanh(c.a("cell")[e]);
+            double dc = c.r(cc[e] + c.r(c.r(dh * o) * c.tanhGrad(tc)));
+            gates[base] = c.r(c.r(dc * g) * c.sigmoidGrad(i));
+            gates[base + h] = c.r(c.r(dc * c.a("cellPrev")[e]) * c.sigmoidGrad(f));
+            gates[base + 2 * h] = c.r(c.r(dc * i) * c.tanhGrad(g));
+            gates[base + 3 * h] = c.r(c.r(dh * tc) * c.sigmoidGrad(o));
+            cc[e] = c.r(dc * f);
+        }
+        return new double[][] {gates, cc};
+    }
+
+    /** {gatesOut, hiddenOut}. */
+    static double[][] gruForward(Case c) {
+        int rows = c.i("rows"), h = c.i("hiddenSize");
+        double[] gates = c.a("gatesIn").clone(), gh = c.a("hiddenGates"), hp = c.a("hiddenPrev");
+        double[] hidden = new double[rows * h];
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < h; j++) {
+                int kr = r * 3 * h + j, kz = kr + h, kn = kz + h, e = r * h + j;
+                double rg = c.sigmoid(c.r(c.plus(gates[kr], "biasIh", j) + c.plus(gh[kr], "biasHh", j)));
+                double zg = c.sigmoid(c.r(c.plus(gates[kz], "biasIh", h + j) + c.plus(gh[kz], "biasHh", h + j)));
+                double ng = c.tanh(c.r(c.plus(gates[kn], "biasIh", 2 * h + j) + c.r(rg * c.plus(gh[kn], "biasHh", 2 * h + j))));
+                gates[kr] = rg;
+                gates[kz] = zg;
+                gates[kn] = ng;
+                hidden[e] = c.r(ng + c.r(zg * c.r(hp[e] - ng)));
+            }
+        }
+        return new double[][] {gates, hidden};
+    }
+
+    /** {gatesOut, hiddenGatesOut, carryOut}. */
+    static double[][] gruBackward(Case c) {
+        int h = c.i("hiddenSize"), alive = c.i("aliveRows") * h, n = c.i("slotRows") * h;
+        double[] gates = c.a("gatesIn").clone(), gh = c.a("hiddenGatesIn").clone(), carry = c.a("carryIn").clone();
+        for (int e = 0; e < n; e++) {
+            int kr = (e / h) * 3 * h + e % h, kz = kr + h, kn = kz + h;
+            if (e >= alive) {
+                gates[kr] = gates[kz] = gates[kn] = 0.0; // ended sequences: no deltas, carry untouched
+                gh[kr] = gh[kz] = gh[kn] = 0.0;
+                continue;
+            }
+            double rg = gates[kr], zg = gates[kz], ng = gates[kn];
+            double g = c.r(c.a("outputGrad")[e] + carry[e]);
+            double dan = c.r(c.r(g * c.r(1.0 - zg)) * c.tanhGrad(ng));
+            double daz = c.r(c.r(g * c.r(c.a("hiddenPrev")[e] - ng)) * c.sigmoidGrad(zg));
+            double dar = c.r(c.r(dan * c.plus(gh[kn], "biasHh", 2 * h + e % h)) * c.sigmoidGrad(rg));
+            gates[kr] = dar;
+            gates[kz] = daz;
+            gates[kn] = dan;
+            gh[kr] = dar;
+            gh[kz] = daz;
+            gh[kn] = c.r(dan * rg);
+            carry[e] = c.r(g * zg);
+        }
+        return new double[][] {gates, gh, carry};
+    }
+
     static double[] gatherRows(Case c) {
         double[] dst = c.a("dstIn").clone(), src = c.a("src"), rowIndex = c.a("rowIndex");
         boolean accumulate = c.i("accumulate") != 0;
@@ -244,13 +359,41 @@ class KernelHostHarnessTest {
                 case "fill":
                     worst = compare(c, "dstOut", fill(c), c.a("dstOut"), true, failures);
                     break;
+                case "lstm_forward": {
+                    double[][] expected = lstmForward(c);
+                    worst = Math.max(compare(c, "gatesOut", expected[0], c.a("gatesOut"), false, failures),
+                            Math.max(compare(c, "hiddenOut", expected[1], c.a("hiddenOut"), false, failures),
+                                    compare(c, "cellOut", expected[2], c.a("cellOut"), false, failures)));
+                    break;
+                }
+                case "lstm_backward": { // tanh(c) is evaluated
+                    double[][] expected = lstmBackward(c);
+                    worst = Math.max(compare(c, "gatesOut", expected[0], c.a("gatesOut"), false, failures),
+                            compare(c, "cellCarryOut", expected[1], c.a("cellCarryOut"), false, failures));
+                    break;
+                }
+                case "gru_forward": {
+                    double[][] expected = gruForward(c);
+                    worst = Math.max(compare(c, "gatesOut", expected[0], c.a("gatesOut"), false, failures),
+                            Math.max(compare(c, "hiddenOut", expected[1], c.a("hiddenOut"), false, failures),
+                                    compare(c, "hiddenGatesAfter", c.a("hiddenGates"), c.a("hiddenGatesAfter"), true, failures)));
+                    break;
+                }
+                case "gru_backward": { // no libm call: bit for bit
+                    double[][] expected = gruBackward(c);
+                    worst = Math.max(compare(c, "gatesOut", expected[0], c.a("gatesOut"), true, failures),
+                            Math.max(compare(c, "hiddenGatesOut", expected[1], c.a("hiddenGatesOut"), true, failures),
+                                    compare(c, "carryOut", expected[2], c.a("carryOut"), true, failures)));
+                    break;
+                }
                 default:
                     throw new IllegalStateException("unknown kernel " + c.kernel);
             }
             CudaKernel.byFunctionName(c.kernel); // every harness case names a registered kernel
             perKernel.merge(c.kernel, 1, Integer::sum);
             System.out.printf("  %-17s %-70s max |diff| %.3g (%s)%n", c.kernel, c.ints, worst,
-                    family.startsWith("rnn") && tanh && (family.equals("rnn_forward") || c.i("residual") != 0)
+                    (family.startsWith("rnn") && tanh && (family.equals("rnn_forward") || c.i("residual") != 0))
+                            || family.startsWith("lstm") || family.equals("gru_forward")
                             ? "held to " + TANH_ULPS_OF_ONE + " ulp of max(1,|x|)" : "same bits");
         }
         System.out.println("cases per kernel: " + perKernel);

@@ -1,0 +1,210 @@
+package dev.bptt4j.backend.cpu;
+
+import dev.bptt4j.backend.ElementMath;
+import dev.bptt4j.tensor.DType;
+
+import java.util.Arrays;
+
+/**
+ * The CPU twins of the gated cells' pointwise kernels (cuda/lstm_cell.cu, cuda/gru_cell.cu), with
+ * the same names and element formulas; the contracts are on {@link dev.bptt4j.backend.Backend}.
+ * The GEMMs (input projection, recurrent product, weight gradients) run outside, in OpenBLAS.
+ *
+ * <p>LSTM (gates i, f, g, o): forward turns the gate pre-activations into activated gates in place
+ * and writes c_τ and h_τ; backward turns the stored gates back into gate deltas in place and
+ * passes dL/dc one step back through the cell-gradient carry. GRU (gates r, z, n): the recurrent
+ * product stays in its own storage because r multiplies it; backward writes the input-side deltas
+ * over the gates and the hidden-side deltas over that storage, and assigns the identity path
+ * g·z to the hidden-gradient carry. Every kernel assigns (activations are not accumulated).
+ *
+ * <p>Rows are copied into heap scratch and computed in double, σ and tanh from {@link ElementMath}
+ * (the Java twin of cuda/bptt4j_math.cuh); float32 tensors are widened on load and rounded once
+ * on store, so float32 results are at least as accurate as the kernels' float arithmetic but not
+ * bitwise equal to it. NaN propagates through every formula (σ and tanh of NaN are NaN; no
+ * comparison picks a branch).
+ * Biases are added as (pre + b_ih) + (hidden part + b_hh), PyTorch's grouping; a null bias adds
+ * nothing.
+ */
+final class CpuGatedPointwise {
+    private final double[][] scratch = new double[6][0];
+    private float[] staging = new float[0];
+    private double[] biasIh = new double[0], biasHh = new double[0];
+
+    private double[] scratch(int which, int n) {
+        if (scratch[which].length < n) scratch[which] = new double[n];
+        return scratch[which];
+    }
+
+    private void load(CpuBuffer b, int offset, double[] into, int n) {
+        if (b.dtype == DType.F64) {
+            b.doubles.get(offset, into, 0, n);
+            return;
+        }
+        if (staging.length < n) staging = new float[n];
+        b.floats.get(offset, staging, 0, n);
+        for (int i = 0; i < n; i++) into[i] = staging[i];
+    }
+
+    private void store(CpuBuffer b, int offset, double[] from, int n) {
+        if (b.dtype == DType.F64) {
+            b.doubles.put(offset, from, 0, n);
+            return;
+        }
+        if (staging.length < n) staging = new float[n];
+        for (int i = 0; i < n; i++) staging[i] = (float) from[i];
+        b.floats.put(offset, staging, 0, n);
+    }
+
+    /** Zeroes {@code n} elements: the dead rows of a slot. */
+    private void zero(CpuBuffer b, int offset, int n) {
+        if (n <= 0) return;
+        double[] z = scratch(5, n);
+        Arrays.fill(z, 0, n, 0.0);
+        store(b, offset, z, n);
+    }
+
+    /** Loads a bias vector, or returns null for an absent bias. */
+    private double[] bias(CpuBuffer b, boolean ih, int n) {
+        if (b == null) return null;
+        double[] into = ih ? biasIh : biasHh;
+        if (into.length < n) into = new double[n];
+        if (ih) biasIh = into;
+        else biasHh = into;
+        load(b, 0, into, n);
+        return into;
+    }
+
+    private static double plus(double v, double[] bias, int i) {
+        return bias == null ? v : v + bias[i];
+    }
+
+    private static double sigmoid(double z) {
+        return ElementMath.sigmoid(z);
+    }
+
+    private static double tanh(double z) {
+        return ElementMath.tanh(z);
+    }
+
+    void lstmForward(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer cellOut, int cellOutOff, CpuBuffer gates, int gatesOff,
+                     CpuBuffer bIh, CpuBuffer bHh, CpuBuffer cellPrev, int cellPrevOff, int rows, int hidden) {
+        int width = 4 * hidden, n = rows * hidden;
+        double[] a = scratch(0, rows * width), cp = scratch(1, n), c = scratch(2, n), h = scratch(3, n);
+        load(gates, gatesOff, a, rows * width);
+        load(cellPrev, cellPrevOff, cp, n);
+        double[] bi = bias(bIh, true, width), bh = bias(bHh, false, width);
+        for (int r = 0; r < rows; r++) {
+            int row = r * width;
+            for (int j = 0; j < hidden; j++) {
+                int gi = row + j, gf = gi + hidden, gg = gf + hidden, go = gg + hidden;
+                double i = sigmoid(plus(plus(a[gi], bi, j), bh, j));
+                double f = sigmoid(plus(plus(a[gf], bi, hidden + j), bh, hidden + j));
+                double g = tanh(plus(plus(a[gg], bi, 2 * hidden + j), bh, 2 * hidden + j));
+                double o = sigmoid(plus(plus(a[go], bi, 3 * hidden + j), bh, 3 * hidden + j));
+                int e = r * hidden + j;
+                c[e] = f * cp[e] + i * g;
+                h[e] = o * tanh(c[e]);
+                a[gi] = i;
+                a[gf] = f;
+                a[gg] = g;
+                a[go] = o;
+            }
+        }
+        store(gates, gatesOff, a, rows * width);
+        store(cellOut, cellOutOff, c, n);
+        store(hiddenOut, hiddenOutOff, h, n);
+    }
+
+    void lstmBackward(CpuBuffer gates, int gatesOff, CpuBuffer hiddenCarry, int hiddenCarryOff, CpuBuffer cellCarry, int cellCarryOff,
+                      CpuBuffer cellPrev, int cellPrevOff, CpuBuffer cell, int cellOff, CpuBuffer outputGrad, int outputGradOff,
+                      int alive, int slot, int hidden) {
+        int width = 4 * hidden, n = alive * hidden;
+        double[] a = scratch(0, alive * width), cp = scratch(1, n), c = scratch(2, n), dh = scratch(3, n), dcCarry = scratch(4, n);
+        load(gates, gatesOff, a, alive * width);
+        load(cellPrev, cellPrevOff, cp, n);
+        load(cell, cellOff, c, n);
+        load(outputGrad, outputGradOff, dh, n);
+        load(cellCarry, cellCarryOff, dcCarry, n);
+        double[] carry = scratch(5, n);
+        load(hiddenCarry, hiddenCarryOff, carry, n);
+        for (int e = 0; e < n; e++) dh[e] = dh[e] + carry[e];
+        for (int r = 0; r < alive; r++) {
+            int row = r * width;
+            for (int j = 0; j < hidden; j++) {
+                int gi = row + j, gf = gi + hidden, gg = gf + hidden, go = gg + hidden, e = r * hidden + j;
+                double i = a[gi], f = a[gf], g = a[gg], o = a[go];
+                double tc = tanh(c[e]);
+                double dc = dcCarry[e] + dh[e] * o * (1.0 - tc * tc);
+                a[gi] = dc * g * (i * (1.0 - i));
+                a[gf] = dc * cp[e] * (f * (1.0 - f));
+                a[gg] = dc * i * (1.0 - g * g);
+                a[go] = dh[e] * tc * (o * (1.0 - o));
+                dcCarry[e] = dc * f;
+            }
+        }
+        store(gates, gatesOff, a, alive * width);
+        zero(gates, gatesOff + alive * width, (slot - alive) * width);
+        store(cellCarry, cellCarryOff, dcCarry, n);
+    }
+
+    void gruForward(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff,
+                    CpuBuffer bIh, CpuBuffer bHh, CpuBuffer hiddenPrev, int hiddenPrevOff, int rows, int hidden) {
+        int width = 3 * hidden, n = rows * hidden;
+        double[] a = scratch(0, rows * width), gh = scratch(1, rows * width), hp = scratch(2, n), h = scratch(3, n);
+        load(gates, gatesOff, a, rows * width);
+        load(hiddenGates, hiddenGatesOff, gh, rows * width);
+        load(hiddenPrev, hiddenPrevOff, hp, n);
+        double[] bi = bias(bIh, true, width), bh = bias(bHh, false, width);
+        for (int r = 0; r < rows; r++) {
+            int row = r * width;
+            for (int j = 0; j < hidden; j++) {
+                int kr = row + j, kz = kr + hidden, kn = kz + hidden, e = r * hidden + j;
+                double rg = sigmoid(plus(a[kr], bi, j) + plus(gh[kr], bh, j));
+                double zg = sigmoid(plus(a[kz], bi, hidden + j) + plus(gh[kz], bh, hidden + j));
+                double ng = tanh(plus(a[kn], bi, 2 * hidden + j) + rg * plus(gh[kn], bh, 2 * hidden + j));
+                h[e] = ng + zg * (hp[e] - ng);
+                a[kr] = rg;
+                a[kz] = zg;
+                a[kn] = ng;
+            }
+        }
+        store(gates, gatesOff, a, rows * width);
+        store(hiddenOut, hiddenOutOff, h, n);
+    }
+
+    void gruBackward(CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff, CpuBuffer hiddenCarry, int carryOff,
+                     CpuBuffer hiddenPrev, int hiddenPrevOff, CpuBuffer outputGrad, int outputGradOff, CpuBuffer bHh,
+                     int alive, int slot, int hidden) {
+        int width = 3 * hidden, n = alive * hidden;
+        double[] a = scratch(0, alive * width), gh = scratch(1, alive * width), hp = scratch(2, n), g = scratch(3, n), carry = scratch(4, n);
+        load(gates, gatesOff, a, alive * width);
+        load(hiddenGates, hiddenGatesOff, gh, alive * width);
+        load(hiddenPrev, hiddenPrevOff, hp, n);
+        load(outputGrad, outputGradOff, g, n);
+        load(hiddenCarry, carryOff, carry, n);
+        double[] bh = bias(bHh, false, width);
+        for (int r = 0; r < alive; r++) {
+            int row = r * width;
+            for (int j = 0; j < hidden; j++) {
+                int kr = row + j, kz = kr + hidden, kn = kz + hidden, e = r * hidden + j;
+                double rg = a[kr], zg = a[kz], ng = a[kn];
+                double grad = g[e] + carry[e];
+                double dan = grad * (1.0 - zg) * (1.0 - ng * ng);
+                double daz = grad * (hp[e] - ng) * (zg * (1.0 - zg));
+                double dar = dan * plus(gh[kn], bh, 2 * hidden + j) * (rg * (1.0 - rg));
+                a[kr] = dar;
+                a[kz] = daz;
+                a[kn] = dan;
+                gh[kr] = dar;
+                gh[kz] = daz;
+                gh[kn] = dan * rg;
+                carry[e] = grad * zg;
+            }
+        }
+        store(gates, gatesOff, a, alive * width);
+        zero(gates, gatesOff + alive * width, (slot - alive) * width);
+        store(hiddenGates, hiddenGatesOff, gh, alive * width);
+        zero(hiddenGates, hiddenGatesOff + alive * width, (slot - alive) * width);
+        store(hiddenCarry, carryOff, carry, n);
+    }
+}
