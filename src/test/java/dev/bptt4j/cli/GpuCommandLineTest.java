@@ -23,7 +23,8 @@ class GpuCommandLineTest {
         CommandLineTest.Result r = run("check", "--device", "cuda-emulated");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("backend: cuda-emulated: emulated CUDA device"), r.out());
-        assertTrue(r.out().contains("7 passed, 0 failed"), r.out());
+        assertTrue(r.out().contains("9 passed, 0 failed"), r.out()); // LSTM and GRU included
+        assertTrue(!r.out().contains("SKIP") && !r.out().contains("skipped"), r.out());
 
         Path out = dir.resolve("out.safetensors");
         r = run("grad", bundled(dir, "rnn_tanh_lengths.safetensors").toString(), out.toString(), "--device", "cuda-emulated");
@@ -42,9 +43,10 @@ class GpuCommandLineTest {
         assertEquals(0, r.code(), r.out() + r.err());
         if (!CudaProbe.verdict().usable()) assertTrue(r.out().startsWith("no usable GPU ("), r.out());
         assertTrue(r.out().contains("rnn_tanh_bidir               grad.weight_hh_l0_reverse"), r.out());
-        assertTrue(r.out().contains("SKIP"), "the GRU case is skipped: " + r.out());
+        assertTrue(r.out().contains("gru_basic                    grad.bias_hh_l0"), "the GRU case is compared: " + r.out());
+        assertTrue(!r.out().contains("SKIP"), r.out());
         assertTrue(r.out().strip().lines().reduce((a, b) -> b).orElse("")
-                .matches("2 case\\(s\\), 20 tensor\\(s\\) compared: largest relative difference .* 0 above tolerance, 0 case\\(s\\) failed"), r.out());
+                .matches("3 case\\(s\\), 28 tensor\\(s\\) compared: largest relative difference .* 0 above tolerance, 0 case\\(s\\) failed"), r.out());
 
         r = run("compare", dir.resolve("rnn_tanh_bidir.safetensors").toString(), "--device", "cuda-emulated");
         assertEquals(0, r.code(), r.out());

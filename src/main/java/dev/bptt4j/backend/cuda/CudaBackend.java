@@ -237,6 +237,82 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer cellOut, long cellOutOffset,
+                            DeviceBuffer gates, long gatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
+                            DeviceBuffer cellPrev, long cellPrevOffset, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        CudaBuffer h = cuda(hiddenOut), c = cuda(cellOut), g = cuda(gates), cp = cuda(cellPrev);
+        CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
+        checkRange("lstmForward hiddenOut", h, hiddenOutOffset, n);
+        checkRange("lstmForward cellOut", c, cellOutOffset, n);
+        checkRange("lstmForward gates", g, gatesOffset, 4 * n);
+        checkRange("lstmForward cellPrev", cp, cellPrevOffset, n);
+        checkBias("lstmForward", bih, bhh, 4 * hiddenSize);
+        launch(CudaKernel.of("lstm_forward", h.dtype),
+                pointer(h, hiddenOutOffset), pointer(c, cellOutOffset), pointer(g, gatesOffset),
+                pointer(bih, 0), pointer(bhh, 0), pointer(cp, cellPrevOffset), rows, hiddenSize);
+    }
+
+    @Override
+    public void lstmBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGradCarry, long hiddenCarryOffset,
+                             DeviceBuffer cellGradCarry, long cellCarryOffset, DeviceBuffer cellPrev, long cellPrevOffset,
+                             DeviceBuffer cell, long cellOffset, DeviceBuffer outputGrad, long outputGradOffset,
+                             int aliveRows, int slotRows, int hiddenSize) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize;
+        CudaBuffer g = cuda(gatesInDeltaOut), hc = cuda(hiddenGradCarry), cc = cuda(cellGradCarry), cp = cuda(cellPrev),
+                c = cuda(cell), dy = cuda(outputGrad);
+        checkRange("lstmBackward gates", g, gatesOffset, 4L * slotRows * hiddenSize);
+        checkRange("lstmBackward hiddenGradCarry", hc, hiddenCarryOffset, alive);
+        checkRange("lstmBackward cellGradCarry", cc, cellCarryOffset, alive);
+        checkRange("lstmBackward cellPrev", cp, cellPrevOffset, alive);
+        checkRange("lstmBackward cell", c, cellOffset, alive);
+        checkRange("lstmBackward outputGrad", dy, outputGradOffset, alive);
+        launch(CudaKernel.of("lstm_backward", g.dtype),
+                pointer(g, gatesOffset), pointer(hc, hiddenCarryOffset), pointer(cc, cellCarryOffset),
+                pointer(cp, cellPrevOffset), pointer(c, cellOffset), pointer(dy, outputGradOffset),
+                aliveRows, slotRows, hiddenSize);
+    }
+
+    @Override
+    public void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer gates, long gatesOffset,
+                           DeviceBuffer hiddenGates, long hiddenGatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
+                           DeviceBuffer hiddenPrev, long hiddenPrevOffset, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        CudaBuffer h = cuda(hiddenOut), g = cuda(gates), gh = cuda(hiddenGates), hp = cuda(hiddenPrev);
+        CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
+        checkRange("gruForward hiddenOut", h, hiddenOutOffset, n);
+        checkRange("gruForward gates", g, gatesOffset, 3 * n);
+        checkRange("gruForward hiddenGates", gh, hiddenGatesOffset, 3 * n);
+        checkRange("gruForward hiddenPrev", hp, hiddenPrevOffset, n);
+        checkBias("gruForward", bih, bhh, 3 * hiddenSize);
+        launch(CudaKernel.of("gru_forward", h.dtype),
+                pointer(h, hiddenOutOffset), pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset),
+                pointer(bih, 0), pointer(bhh, 0), pointer(hp, hiddenPrevOffset), rows, hiddenSize);
+    }
+
+    @Override
+    public void gruBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGatesInDeltaOut, long hiddenGatesOffset,
+                            DeviceBuffer hiddenGradCarry, long carryOffset, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
+                            DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer biasHh,
+                            int aliveRows, int slotRows, int hiddenSize) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize, slot = 3L * slotRows * hiddenSize;
+        CudaBuffer g = cuda(gatesInDeltaOut), gh = cuda(hiddenGatesInDeltaOut), carry = cuda(hiddenGradCarry),
+                hp = cuda(hiddenPrev), dy = cuda(outputGrad), bhh = optional(biasHh);
+        checkRange("gruBackward gates", g, gatesOffset, slot);
+        checkRange("gruBackward hiddenGates", gh, hiddenGatesOffset, slot);
+        checkRange("gruBackward hiddenGradCarry", carry, carryOffset, alive);
+        checkRange("gruBackward hiddenPrev", hp, hiddenPrevOffset, alive);
+        checkRange("gruBackward outputGrad", dy, outputGradOffset, alive);
+        checkBias("gruBackward", null, bhh, 3 * hiddenSize);
+        launch(CudaKernel.of("gru_backward", g.dtype),
+                pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset), pointer(carry, carryOffset),
+                pointer(hp, hiddenPrevOffset), pointer(dy, outputGradOffset), pointer(bhh, 0),
+                aliveRows, slotRows, hiddenSize);
+    }
+
+    @Override
     public void gatherRows(DeviceBuffer dst, long dstOffset, int dstStride, int dstColumn,
                            DeviceBuffer src, long srcOffset, int srcStride, int srcColumn,
                            DeviceBuffer index, long indexOffset, int rows, int width, boolean accumulate) {
@@ -275,9 +351,10 @@ public final class CudaBackend implements Backend {
         return ElementMath.checkActivation(activation.code());
     }
 
-    private static void checkBias(String what, CudaBuffer bih, CudaBuffer bhh, int hiddenSize) {
-        if (bih != null) checkRange(what + " biasIh", bih, 0, hiddenSize);
-        if (bhh != null) checkRange(what + " biasHh", bhh, 0, hiddenSize);
+    /** A present bias must hold {@code width} elements (hiddenSize, or the 4H / 3H of the gated cells). */
+    private static void checkBias(String what, CudaBuffer bih, CudaBuffer bhh, int width) {
+        if (bih != null) checkRange(what + " biasIh", bih, 0, width);
+        if (bhh != null) checkRange(what + " biasHh", bhh, 0, width);
     }
 
     private void checkOpen() {

@@ -4,7 +4,8 @@ import dev.bptt4j.backend.ElementMath;
 import dev.bptt4j.tensor.DType;
 
 /**
- * The kernels of {@code cuda/rnn_cell.cu} and {@code cuda/packing.cu} in Java, for
+ * The kernels of {@code cuda/rnn_cell.cu}, {@code cuda/lstm_cell.cu}, {@code cuda/gru_cell.cu} and
+ * {@code cuda/packing.cu} in Java, for
  * {@link EmulatedCudaApi}: one method per kernel family, taking the {@code extern "C"} entry's
  * parameter list in its order, and following the {@code .cu} template line by line. The flat
  * index loop stands for the grid-stride loop (every element is visited once, by one thread, so
@@ -37,6 +38,26 @@ final class EmulatedKernels {
             case RNN_BACKWARD_F64:
                 rnnBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
                         ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9], (Integer) a[10]);
+                break;
+            case LSTM_FORWARD_F32:
+            case LSTM_FORWARD_F64:
+                lstmForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7]);
+                break;
+            case LSTM_BACKWARD_F32:
+            case LSTM_BACKWARD_F64:
+                lstmBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
+                break;
+            case GRU_FORWARD_F32:
+            case GRU_FORWARD_F64:
+                gruForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7]);
+                break;
+            case GRU_BACKWARD_F32:
+            case GRU_BACKWARD_F64:
+                gruBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
                 break;
             case GATHER_ROWS_F32:
             case GATHER_ROWS_F64:
@@ -108,6 +129,149 @@ final class EmulatedKernels {
 
     private static double activate(double z, int activation, boolean f32) {
         return f32 ? ElementMath.activate((float) z, activation) : ElementMath.activate(z, activation);
+    }
+
+    // lstm_cell.cu: lstm_forward_{f32,f64}(hiddenOut, cellOut, gates, biasIh, biasHh, cellPrev, rows, hiddenSize)
+    private void lstmForward(CudaKernel k, DType t, DevicePointer hiddenOut, DevicePointer cellOut, DevicePointer gates,
+                             DevicePointer biasIh, DevicePointer biasHh, DevicePointer cellPrev, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        View h = view(k, "hiddenOut", hiddenOut, t), cOut = view(k, "cellOut", cellOut, t), gt = view(k, "gates", gates, t);
+        View bih = view(k, "biasIh", biasIh, t), bhh = view(k, "biasHh", biasHh, t), cp = view(k, "cellPrev", cellPrev, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long r = e / hiddenSize, c = e - r * hiddenSize;
+            long row = r * 4 * hiddenSize;
+            double i = sigmoid(f32, preactivationWithBias(f32, gt.get(row + c), bih, bhh, c));
+            double f = sigmoid(f32, preactivationWithBias(f32, gt.get(row + hiddenSize + c), bih, bhh, hiddenSize + c));
+            double g = tanh(f32, preactivationWithBias(f32, gt.get(row + 2L * hiddenSize + c), bih, bhh, 2L * hiddenSize + c));
+            double o = sigmoid(f32, preactivationWithBias(f32, gt.get(row + 3L * hiddenSize + c), bih, bhh, 3L * hiddenSize + c));
+            double cell = round(f32, mul(f32, f, cp.get(e)) + mul(f32, i, g));
+            gt.set(row + c, i);
+            gt.set(row + hiddenSize + c, f);
+            gt.set(row + 2L * hiddenSize + c, g);
+            gt.set(row + 3L * hiddenSize + c, o);
+            cOut.set(e, cell);
+            h.set(e, mul(f32, o, tanh(f32, cell)));
+        }
+    }
+
+    // lstm_cell.cu: lstm_backward_{f32,f64}(gatesInDeltaOut, hiddenGradCarry, cellGradCarry, cellPrev, cell, outputGrad,
+    //                                      aliveRows, slotRows, hiddenSize)
+    private void lstmBackward(CudaKernel k, DType t, DevicePointer gatesInDeltaOut, DevicePointer hiddenGradCarry,
+                              DevicePointer cellGradCarry, DevicePointer cellPrev, DevicePointer cell, DevicePointer outputGrad,
+                              int aliveRows, int slotRows, int hiddenSize) {
+        long alive = (long) aliveRows * hiddenSize, n = (long) slotRows * hiddenSize;
+        View gt = view(k, "gatesInDeltaOut", gatesInDeltaOut, t), hc = view(k, "hiddenGradCarry", hiddenGradCarry, t);
+        View cc = view(k, "cellGradCarry", cellGradCarry, t), cp = view(k, "cellPrev", cellPrev, t);
+        View cl = view(k, "cell", cell, t), dy = view(k, "outputGrad", outputGrad, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long r = e / hiddenSize, c = e - r * hiddenSize;
+            long row = r * 4 * hiddenSize;
+            long ci = row + c, cf = ci + hiddenSize, cg = cf + hiddenSize, co = cg + hiddenSize;
+            if (e >= alive) {
+                gt.set(ci, 0.0);
+                gt.set(cf, 0.0);
+                gt.set(cg, 0.0);
+                gt.set(co, 0.0);
+                continue;
+            }
+            double i = gt.get(ci), f = gt.get(cf), g = gt.get(cg), o = gt.get(co);
+            double dh = round(f32, dy.get(e) + hc.get(e));
+            double tc = tanh(f32, cl.get(e));
+            double dc = round(f32, cc.get(e) + mul(f32, mul(f32, dh, o), tanhGrad(f32, tc)));
+            gt.set(ci, mul(f32, mul(f32, dc, g), sigmoidGrad(f32, i)));
+            gt.set(cf, mul(f32, mul(f32, dc, cp.get(e)), sigmoidGrad(f32, f)));
+            gt.set(cg, mul(f32, mul(f32, dc, i), tanhGrad(f32, g)));
+            gt.set(co, mul(f32, mul(f32, dh, tc), sigmoidGrad(f32, o)));
+            cc.set(e, mul(f32, dc, f));
+        }
+    }
+
+    // gru_cell.cu: gru_forward_{f32,f64}(hiddenOut, gates, hiddenGates, biasIh, biasHh, hiddenPrev, rows, hiddenSize)
+    private void gruForward(CudaKernel k, DType t, DevicePointer hiddenOut, DevicePointer gates, DevicePointer hiddenGates,
+                            DevicePointer biasIh, DevicePointer biasHh, DevicePointer hiddenPrev, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        View h = view(k, "hiddenOut", hiddenOut, t), gi = view(k, "gates", gates, t), gh = view(k, "hiddenGates", hiddenGates, t);
+        View bih = view(k, "biasIh", biasIh, t), bhh = view(k, "biasHh", biasHh, t), hp = view(k, "hiddenPrev", hiddenPrev, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long row = e / hiddenSize, c = e - row * hiddenSize;
+            long base = row * 3 * hiddenSize;
+            long cz = hiddenSize + c, cn = 2L * hiddenSize + c;
+            double r = sigmoid(f32, round(f32, withBias(f32, gi.get(base + c), bih, c) + withBias(f32, gh.get(base + c), bhh, c)));
+            double z = sigmoid(f32, round(f32, withBias(f32, gi.get(base + cz), bih, cz) + withBias(f32, gh.get(base + cz), bhh, cz)));
+            double candidate = tanh(f32, round(f32, withBias(f32, gi.get(base + cn), bih, cn)
+                    + mul(f32, r, withBias(f32, gh.get(base + cn), bhh, cn))));
+            gi.set(base + c, r);
+            gi.set(base + cz, z);
+            gi.set(base + cn, candidate);
+            h.set(e, round(f32, candidate + mul(f32, z, round(f32, hp.get(e) - candidate))));
+        }
+    }
+
+    // gru_cell.cu: gru_backward_{f32,f64}(gatesInDeltaOut, hiddenGatesInDeltaOut, hiddenGradCarry, hiddenPrev, outputGrad,
+    //                                    biasHh, aliveRows, slotRows, hiddenSize)
+    private void gruBackward(CudaKernel k, DType t, DevicePointer gatesInDeltaOut, DevicePointer hiddenGatesInDeltaOut,
+                             DevicePointer hiddenGradCarry, DevicePointer hiddenPrev, DevicePointer outputGrad, DevicePointer biasHh,
+                             int aliveRows, int slotRows, int hiddenSize) {
+        long alive = (long) aliveRows * hiddenSize, n = (long) slotRows * hiddenSize;
+        View gi = view(k, "gatesInDeltaOut", gatesInDeltaOut, t), gh = view(k, "hiddenGatesInDeltaOut", hiddenGatesInDeltaOut, t);
+        View carry = view(k, "hiddenGradCarry", hiddenGradCarry, t), hp = view(k, "hiddenPrev", hiddenPrev, t);
+        View dy = view(k, "outputGrad", outputGrad, t), bhh = view(k, "biasHh", biasHh, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long row = e / hiddenSize, c = e - row * hiddenSize;
+            long base = row * 3 * hiddenSize;
+            long cr = base + c, cz = base + hiddenSize + c, cn = base + 2L * hiddenSize + c;
+            if (e >= alive) {
+                gi.set(cr, 0.0);
+                gi.set(cz, 0.0);
+                gi.set(cn, 0.0);
+                gh.set(cr, 0.0);
+                gh.set(cz, 0.0);
+                gh.set(cn, 0.0);
+                continue;
+            }
+            double r = gi.get(cr), z = gi.get(cz), candidate = gi.get(cn);
+            double g = round(f32, dy.get(e) + carry.get(e));
+            double dan = mul(f32, mul(f32, g, round(f32, 1.0 - z)), tanhGrad(f32, candidate));
+            double daz = mul(f32, mul(f32, g, round(f32, hp.get(e) - candidate)), sigmoidGrad(f32, z));
+            double dar = mul(f32, mul(f32, dan, withBias(f32, gh.get(cn), bhh, 2L * hiddenSize + c)), sigmoidGrad(f32, r));
+            gi.set(cr, dar);
+            gi.set(cz, daz);
+            gi.set(cn, dan);
+            gh.set(cr, dar);
+            gh.set(cz, daz);
+            gh.set(cn, mul(f32, dan, r));
+            carry.set(e, mul(f32, g, z));
+        }
+    }
+
+    // gru_with_bias: v + bias[column], or v for a NULL bias.
+    private static double withBias(boolean f32, double v, View bias, long column) {
+        return bias.isNull() ? v : round(f32, v + bias.get(column));
+    }
+
+    // mul_rn: a product rounded on its own, never fused into a neighbouring add.
+    private static double mul(boolean f32, double a, double b) {
+        return round(f32, a * b);
+    }
+
+    private static double sigmoid(boolean f32, double z) {
+        return f32 ? ElementMath.sigmoid((float) z) : ElementMath.sigmoid(z);
+    }
+
+    private static double tanh(boolean f32, double z) {
+        return f32 ? ElementMath.tanh((float) z) : ElementMath.tanh(z);
+    }
+
+    private static double tanhGrad(boolean f32, double h) {
+        return f32 ? ElementMath.tanhGradFromOutput((float) h) : ElementMath.tanhGradFromOutput(h);
+    }
+
+    private static double sigmoidGrad(boolean f32, double s) {
+        return f32 ? ElementMath.sigmoidGradFromOutput((float) s) : ElementMath.sigmoidGradFromOutput(s);
     }
 
     // packing.cu: gather_rows_{f32,f64}(dst, src, rowIndex, rows, width, dstStride, dstColumn, srcStride, srcColumn, accumulate)

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every bundled Elman case through the whole CUDA backend (launchers, column-major mapping,
+ * Every bundled case (Elman, LSTM, GRU) through the whole CUDA backend (launchers, column-major mapping,
  * kernels) over the emulated device: against the CPU backend (float64 within 1e-12) and against
  * PyTorch (1e-10 float64, 1e-5 float32). The device must be left without live allocations.
  */
@@ -40,16 +40,16 @@ class CudaBackendCasesTest {
         cpu.close();
     }
 
-    static Stream<String> elmanCases() throws IOException {
+    static Stream<String> bundledCases() throws IOException {
         try (InputStream idx = CudaBackendCasesTest.class.getResourceAsStream("/cases/index.txt")) {
             assertNotNull(idx, "bundled case index");
             return Arrays.stream(new String(idx.readAllBytes(), StandardCharsets.UTF_8).split("\n"))
-                    .map(String::trim).filter(s -> s.startsWith("rnn_")).toList().stream();
+                    .map(String::trim).filter(s -> s.endsWith(".safetensors")).toList().stream();
         }
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("elmanCases")
+    @MethodSource("bundledCases")
     void emulatedCudaMatchesCpuAndPyTorch(String file) throws IOException {
         ReferenceCase c;
         try (InputStream in = getClass().getResourceAsStream("/cases/" + file)) {
@@ -79,5 +79,12 @@ class CudaBackendCasesTest {
             if (f64) assertTrue(vsCpu <= 1e-12, c.name() + ": " + name + " vs CPU " + vsCpu + " > 1e-12");
         }
         System.out.println(c.name() + ": " + device.countersSummary());
+    }
+
+    @org.junit.jupiter.api.Test
+    void theGatedCasesAreAmongThem() throws IOException {
+        java.util.List<String> all = bundledCases().toList();
+        assertEquals(9, all.size(), all.toString());
+        assertTrue(all.contains("lstm_basic.safetensors") && all.contains("gru_basic.safetensors"), all.toString());
     }
 }

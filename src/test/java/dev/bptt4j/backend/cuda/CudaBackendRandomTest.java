@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The CUDA backend over the emulator against the CPU backend where the PyTorch cases do not
  * reach: the row-major GEMM mapping for every transpose pair, and random configurations (relu,
  * residual, 1–3 layers, both directions, bias or not, lengths, given h0/dhn, float32) over two
- * accumulated training steps.
+ * accumulated training steps; and the same for LSTM and GRU (lengths, both directions, 1–2 layers,
+ * bias or not, given h0/c0 and dhn/dcn, float32 and float64).
  */
 class CudaBackendRandomTest {
 
@@ -63,16 +64,25 @@ class CudaBackendRandomTest {
 
     /** y, hn, dx, dh0 and every parameter gradient after two steps (gradients accumulate). */
     private static Map<String, Tensor> twoSteps(RnnConfig config, Backend backend, Tensor x, Tensor h0, int[] lengths, Tensor dy, Tensor dhn) {
+        return twoSteps(config, backend, x, h0, null, lengths, dy, dhn, null);
+    }
+
+    /** As above, with the LSTM's c0 and dcn (null for zeros), and cn and dc0 in the result for an LSTM. */
+    private static Map<String, Tensor> twoSteps(RnnConfig config, Backend backend, Tensor x, Tensor h0, Tensor c0, int[] lengths,
+                                                Tensor dy, Tensor dhn, Tensor dcn) {
         Map<String, Tensor> out = new LinkedHashMap<>();
+        boolean lstm = config.mode() == RnnMode.LSTM;
         try (Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(99);
             for (int step = 0; step < 2; step++) {
-                try (Rnn.Pass pass = rnn.forward(x, h0, lengths)) {
+                try (Rnn.Pass pass = lstm ? rnn.forward(x, h0, c0, lengths) : rnn.forward(x, h0, lengths)) {
                     out.put("y", pass.output());
                     out.put("hn", pass.finalHidden());
-                    Rnn.InputGradients g = pass.backward(dy, dhn);
+                    if (lstm) out.put("cn", pass.finalCell());
+                    Rnn.InputGradients g = lstm ? pass.backward(dy, dhn, dcn, true) : pass.backward(dy, dhn);
                     out.put("dx", g.input());
                     out.put("dh0", g.initialHidden());
+                    if (lstm) out.put("dc0", g.initialCell());
                 }
             }
             for (String name : rnn.parameterNames()) out.put("grad." + name, rnn.gradient(name));
@@ -126,5 +136,64 @@ class CudaBackendRandomTest {
                 assertTrue(worst <= tolerance, config + ": " + worstName + " " + worst);
             }
         }
+    }
+
+    @Test
+    void randomGatedConfigurationsMatchTheCpu() {
+        SplittableRandom r = new SplittableRandom(4711);
+        boolean[] covered = new boolean[4]; // lengths, bidirectional, two layers, float32
+        try (CpuBackend cpu = new CpuBackend(1)) {
+            for (int trial = 0; trial < 16; trial++) {
+                RnnMode mode = trial % 2 == 0 ? RnnMode.LSTM : RnnMode.GRU;
+                // Trials 6, 7, 14, 15 are float32; the first four (two of each mode) force two layers, both directions and lengths.
+                int layers = trial < 4 ? 2 : 1 + r.nextInt(2), input = 1 + r.nextInt(5), hidden = 1 + r.nextInt(5);
+                int steps = 1 + r.nextInt(5), batch = 1 + r.nextInt(4);
+                DType dtype = trial % 8 >= 6 ? DType.F32 : DType.F64;
+                boolean bidirectional = trial < 4 || r.nextBoolean();
+                RnnConfig config = RnnConfig.of(mode, input, hidden).withLayers(layers).withBidirectional(bidirectional)
+                        .withBias(r.nextInt(4) != 0).withDType(dtype);
+                int dirs = config.directions();
+                Tensor x = uniform(r, dtype, steps, batch, input), dy = uniform(r, dtype, steps, batch, dirs * hidden);
+                Tensor h0 = r.nextBoolean() ? uniform(r, dtype, layers * dirs, batch, hidden) : null;
+                Tensor dhn = r.nextBoolean() ? uniform(r, dtype, layers * dirs, batch, hidden) : null;
+                Tensor c0 = mode == RnnMode.LSTM && r.nextBoolean() ? uniform(r, dtype, layers * dirs, batch, hidden) : null;
+                Tensor dcn = mode == RnnMode.LSTM && r.nextBoolean() ? uniform(r, dtype, layers * dirs, batch, hidden) : null;
+                int[] lengths = null;
+                if (trial < 4 || r.nextBoolean()) {
+                    lengths = new int[batch];
+                    for (int b = 0; b < batch; b++) lengths[b] = 1 + r.nextInt(steps);
+                    lengths[r.nextInt(batch)] = steps;
+                    for (int t = 0; t < steps; t++) {
+                        for (int b = 0; b < batch; b++) {
+                            if (t >= lengths[b]) for (int c = 0; c < dirs * hidden; c++) dy.setDouble((t * batch + b) * dirs * hidden + c, 0);
+                        }
+                    }
+                    covered[0] = true;
+                }
+                if (bidirectional) covered[1] = true;
+                if (layers == 2) covered[2] = true;
+                if (dtype == DType.F32) covered[3] = true;
+                EmulatedCudaApi device = new EmulatedCudaApi();
+                Map<String, Tensor> want = twoSteps(config, cpu, x, h0, c0, lengths, dy, dhn, dcn);
+                Map<String, Tensor> got;
+                try (CudaBackend gpu = new CudaBackend(device, "cuda-emulated")) {
+                    got = twoSteps(config, gpu, x, h0, c0, lengths, dy, dhn, dcn);
+                }
+                device.checkNoLeaks();
+                double tolerance = dtype == DType.F64 ? 1e-12 : 1e-5, worst = 0;
+                String worstName = "";
+                for (Map.Entry<String, Tensor> e : want.entrySet()) {
+                    double err = got.get(e.getKey()).relativeError(e.getValue());
+                    if (!(err <= worst)) {
+                        worst = err;
+                        worstName = e.getKey();
+                    }
+                }
+                System.out.printf("%s%s: largest CUDA (emulated) vs CPU relative error %.3e (%s), tolerance %.0e%n", config,
+                        lengths == null ? "" : " lengths " + java.util.Arrays.toString(lengths), worst, worstName, tolerance);
+                assertTrue(worst <= tolerance, config + ": " + worstName + " " + worst);
+            }
+        }
+        for (boolean c : covered) assertTrue(c, "lengths, bidirectional, two layers and float32 are all covered");
     }
 }

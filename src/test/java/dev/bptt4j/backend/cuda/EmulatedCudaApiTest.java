@@ -187,4 +187,52 @@ class EmulatedCudaApiTest {
             assertEquals(0, d.launchCount(CudaKernel.RNN_BACKWARD_F64));
         }
     }
+
+    /** The gated backward kernels: alive rows by the .cu formula, dead rows zeroed, carries above aliveRows left alone, NULL biasHh. */
+    @Test
+    void gatedBackwardKernelsZeroDeadRowsAndLeaveCarriesAbove() {
+        try (EmulatedCudaApi d = new EmulatedCudaApi()) {
+            // LSTM, H = 1, slotRows = 2, aliveRows = 1.
+            double i = 0.6, f = 0.3, g = -0.4, o = 0.8, cPrev = 0.25, c = -0.5, dy = 0.7, dhCarry = -0.2, dcCarry = 0.1;
+            long gates = upload(d, new double[]{i, f, g, o, 9, 9, 9, 9});
+            long hc = upload(d, new double[]{dhCarry, 5}), cc = upload(d, new double[]{dcCarry, 7});
+            long cp = upload(d, new double[]{cPrev, 3}), cl = upload(d, new double[]{c, 3}), og = upload(d, new double[]{dy, 3});
+            d.launch(CudaKernel.LSTM_BACKWARD_F64, 1, 256, new DevicePointer(gates), new DevicePointer(hc), new DevicePointer(cc),
+                    new DevicePointer(cp), new DevicePointer(cl), new DevicePointer(og), 1, 2, 1);
+            double dh = dy + dhCarry, tc = Math.tanh(c), dc = dcCarry + dh * o * (1.0 - tc * tc);
+            double[] delta = download(d, gates, 8);
+            assertEquals(dc * g * (i * (1.0 - i)), delta[0], 1e-15);
+            assertEquals(dc * cPrev * (f * (1.0 - f)), delta[1], 1e-15);
+            assertEquals(dc * i * (1.0 - g * g), delta[2], 1e-15);
+            assertEquals(dh * tc * (o * (1.0 - o)), delta[3], 1e-15);
+            for (int k = 4; k < 8; k++) assertEquals(0.0, delta[k], "dead LSTM row zeroed");
+            double[] cellCarry = download(d, cc, 2);
+            assertEquals(dc * f, cellCarry[0], 1e-15);
+            assertEquals(7.0, cellCarry[1], "cell carry above aliveRows left alone");
+            assertEquals(5.0, download(d, hc, 2)[1], "hidden carry only read");
+
+            // GRU, H = 1, slotRows = 2, aliveRows = 1, no biasHh.
+            double r = 0.4, z = 0.7, n = -0.3, ghn = 0.9, hPrev = 0.2;
+            long gi = upload(d, new double[]{r, z, n, 9, 9, 9}), gh = upload(d, new double[]{1, 2, ghn, 9, 9, 9});
+            long carry = upload(d, new double[]{dhCarry, 5}), hp = upload(d, new double[]{hPrev, 3}), dyg = upload(d, new double[]{dy, 3});
+            d.launch(CudaKernel.GRU_BACKWARD_F64, 1, 256, new DevicePointer(gi), new DevicePointer(gh), new DevicePointer(carry),
+                    new DevicePointer(hp), new DevicePointer(dyg), null, 1, 2, 1);
+            double grad = dy + dhCarry, dan = grad * (1.0 - z) * (1.0 - n * n), daz = grad * (hPrev - n) * (z * (1.0 - z));
+            double dar = dan * ghn * (r * (1.0 - r));
+            double[] dIh = download(d, gi, 6), dHh = download(d, gh, 6), carried = download(d, carry, 2);
+            assertEquals(dar, dIh[0], 1e-15);
+            assertEquals(daz, dIh[1], 1e-15);
+            assertEquals(dan, dIh[2], 1e-15);
+            assertEquals(dar, dHh[0], 1e-15);
+            assertEquals(daz, dHh[1], 1e-15);
+            assertEquals(dan * r, dHh[2], 1e-15);
+            for (int k = 3; k < 6; k++) {
+                assertEquals(0.0, dIh[k], "dead GRU row zeroed (gates)");
+                assertEquals(0.0, dHh[k], "dead GRU row zeroed (hidden gates)");
+            }
+            assertEquals(grad * z, carried[0], 1e-15);
+            assertEquals(5.0, carried[1], "GRU carry above aliveRows left alone");
+            for (long p : new long[]{gates, hc, cc, cp, cl, og, gi, gh, carry, hp, dyg}) d.free(p);
+        }
+    }
 }
