@@ -2,6 +2,7 @@ package dev.bptt4j.cli;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
+import dev.bptt4j.backend.cuda.CudaProbe;
 
 import java.io.PrintStream;
 
@@ -24,7 +25,8 @@ final class InfoCommand implements Command {
         out.println("bptt4j " + (version == null ? "(development build)" : version));
         out.println("java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + "), "
                 + Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
-        for (String device : new String[]{"cpu", "gpu"}) {
+        out.println("gpu probe: " + CudaProbe.verdict());
+        for (String device : new String[]{"cpu", "gpu", "cuda-emulated"}) {
             try (Backend b = Backends.create(device)) {
                 out.println(device + ": available: " + b.description());
             } catch (Exception | LinkageError e) {

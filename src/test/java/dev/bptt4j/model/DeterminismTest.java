@@ -1,7 +1,6 @@
 package dev.bptt4j.model;
 
 import dev.bptt4j.backend.Backend;
-import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,20 +22,28 @@ class DeterminismTest {
     @ParameterizedTest(name = "{0}")
     @EnumSource(value = RnnMode.class, names = {"RNN_TANH", "LSTM", "GRU"})
     void threeRunsAreBitwiseIdentical(RnnMode mode) {
-        for (DType dtype : new DType[]{DType.F32, DType.F64}) {
+        for (String device : new String[]{"cpu", "cuda-emulated"}) {
+            for (DType dtype : new DType[]{DType.F32, DType.F64}) {
+                threeRuns(mode, device, dtype);
+            }
+        }
+    }
+
+    private static void threeRuns(RnnMode mode, String device, DType dtype) {
+        {
             RnnConfig cfg = RnnConfig.of(mode, 13, 24).withLayers(2).withBidirectional(true).withDType(dtype);
             Map<String, Tensor> first = null;
             for (int run = 0; run < RUNS; run++) {
-                try (Backend backend = new CpuBackend()) {
+                try (Backend backend = dev.bptt4j.backend.Backends.create(device)) {
                     Map<String, Tensor> results = TrainingRuns.run(backend, cfg, 7, 3, 5);
                     if (first == null) {
                         first = results;
                         continue;
                     }
                     List<String> differ = TrainingRuns.bitwiseDifferences(first, results);
-                    System.out.printf("%s %s (OpenBLAS %d thread(s)) run %d vs run 0: %d tensors, %d elements, %d differ bitwise%n", mode, dtype, ((CpuBackend) backend).threads(), run,
+                    System.out.printf("%s %s on %s run %d vs run 0: %d tensors, %d elements, %d differ bitwise%n", mode, dtype, backend.description(), run,
                             results.size(), TrainingRuns.elementCount(results), differ.size());
-                    assertEquals(List.of(), differ, mode + " " + dtype + " run " + run);
+                    assertEquals(List.of(), differ, mode + " " + dtype + " on " + device + " run " + run);
                 }
             }
         }

@@ -27,9 +27,7 @@ class SoakTest {
     private static final RnnMode[] MODES = {RnnMode.RNN_TANH, RnnMode.RNN_RELU, RnnMode.LSTM, RnnMode.GRU};
 
     static Stream<String> devices() {
-        return Stream.of("cpu"
-                // , "cuda-emulated"    // the host emulation of the CUDA backend, once the gpu branch is in main
-        );
+        return Stream.of("cpu", "cuda-emulated");  // the emulation counts live device allocations too
     }
 
     @ParameterizedTest(name = "{0}")

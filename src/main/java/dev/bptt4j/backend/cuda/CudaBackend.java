@@ -1,0 +1,374 @@
+package dev.bptt4j.backend.cuda;
+
+import dev.bptt4j.backend.Activation;
+import dev.bptt4j.backend.Backend;
+import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.ElementMath;
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
+
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The CUDA backend: cuBLAS for every GEMM, bptt4j's kernels ({@code cuda/*.cu}) for the pointwise
+ * steps, all queued on one stream of a {@link CudaApi} (real: {@link JCudaApi}; host emulation:
+ * {@link EmulatedCudaApi}). Nothing here waits for the device except {@link #download}, and
+ * nothing allocates except {@link #allocate}, which the algorithm's buffer pool calls once per
+ * shape; so a time loop is GEMMs and launches only.
+ *
+ * <p>Ranges are checked on the host before anything is queued, since a real GPU would not say
+ * that a kernel wrote past an allocation.
+ */
+public final class CudaBackend implements Backend {
+    private final CudaApi api;
+    private final String name;
+    private final Set<CudaBuffer> live = new LinkedHashSet<>();
+    private boolean closed;
+
+    /** A backend over {@code api}, which it owns and closes. */
+    public CudaBackend(CudaApi api, String name) {
+        this.api = api;
+        this.name = name;
+    }
+
+    /** The API this backend drives (for the emulator's counters). */
+    public CudaApi api() {
+        return api;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String description() {
+        return name + ": " + api.description();
+    }
+
+    // ---- memory ----
+
+    /** Device memory: an address in the API's space, and its size. */
+    private final class CudaBuffer implements DeviceBuffer {
+        final DType dtype;
+        final long elements;
+        final long address;
+        boolean freed;
+
+        CudaBuffer(DType dtype, long elements, long address) {
+            this.dtype = dtype;
+            this.elements = elements;
+            this.address = address;
+        }
+
+        /** The device address of element {@code offset}. */
+        CudaBackend owner() {
+            return CudaBackend.this;
+        }
+
+        long at(long offset) {
+            return address + offset * dtype.byteSize();
+        }
+
+        @Override
+        public DType dtype() {
+            return dtype;
+        }
+
+        @Override
+        public long elements() {
+            return elements;
+        }
+
+        @Override
+        public boolean isClosed() {
+            return freed;
+        }
+
+        @Override
+        public void close() {
+            if (freed) return;
+            freed = true;
+            live.remove(this);
+            api.free(address);
+        }
+
+        @Override
+        public String toString() {
+            return "CudaBuffer[" + elements + " " + dtype + "]";
+        }
+    }
+
+    @Override
+    public DeviceBuffer allocate(DType dtype, long elements) {
+        checkOpen();
+        if (elements < 0) throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
+        if (dtype != DType.F32 && dtype != DType.F64 && dtype != DType.I32) {
+            throw new IllegalArgumentException("dtype: the CUDA backend holds F32, F64 and I32 buffers, not " + dtype);
+        }
+        long n = Math.max(1, elements);
+        long address = api.allocate(dtype, n);
+        api.memsetZero(address, n * dtype.byteSize());
+        CudaBuffer b = new CudaBuffer(dtype, elements, address);
+        live.add(b);
+        return b;
+    }
+
+    @Override
+    public long liveBuffers() {
+        return live.size();
+    }
+
+    private CudaBuffer cuda(DeviceBuffer b) {
+        if (!(b instanceof CudaBuffer) || ((CudaBuffer) b).owner() != this) {
+            throw new IllegalArgumentException("buffer does not belong to this CUDA backend: " + b);
+        }
+        CudaBuffer c = (CudaBuffer) b;
+        if (c.freed) throw new IllegalStateException("buffer of " + c.elements + " " + c.dtype + " used after close");
+        return c;
+    }
+
+    private CudaBuffer optional(DeviceBuffer b) {
+        return b == null ? null : cuda(b);
+    }
+
+    private static void checkRange(String what, DeviceBuffer b, long offset, long count) {
+        if (offset < 0 || count < 0 || offset + count > b.elements()) {
+            throw new IndexOutOfBoundsException(what + ": elements [" + offset + ", " + (offset + count)
+                    + ") outside a buffer of " + b.elements());
+        }
+    }
+
+    /** A row-major rows×cols matrix with leading dimension ld must lie inside the buffer. */
+    private static void checkMatrix(String what, DeviceBuffer b, long offset, int rows, int cols, int ld) {
+        if (rows < 0 || cols < 0) throw new IllegalArgumentException(what + ": negative dimension " + rows + "x" + cols);
+        if (ld < Math.max(1, cols)) throw new IllegalArgumentException(what + ": leading dimension " + ld + " < columns " + cols);
+        if (rows == 0 || cols == 0) return;
+        checkRange(what, b, offset, (long) (rows - 1) * ld + cols);
+    }
+
+    @Override
+    public void upload(Tensor source, DeviceBuffer target, long targetOffset) {
+        CudaBuffer t = cuda(target);
+        if (source.dtype() != t.dtype) throw new IllegalArgumentException("upload: tensor is " + source.dtype() + ", buffer is " + t.dtype);
+        checkRange("upload", t, targetOffset, source.size());
+        if (source.size() > 0) api.copyHostToDevice(t.at(targetOffset), source);
+    }
+
+    @Override
+    public Tensor download(DeviceBuffer source, long sourceOffset, int... shape) {
+        CudaBuffer s = cuda(source);
+        Tensor out = Tensor.zeros(s.dtype, shape);
+        checkRange("download", s, sourceOffset, out.size());
+        api.synchronize();
+        if (out.size() > 0) api.copyDeviceToHost(s.at(sourceOffset), out);
+        return out;
+    }
+
+    // ---- GEMM ----
+
+    @Override
+    public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, double alpha,
+                     DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb,
+                     double beta, DeviceBuffer c, long cOffset, int ldc) {
+        if (m == 0 || n == 0) return;
+        CudaBuffer ca = cuda(a), cb = cuda(b), cc = cuda(c);
+        if (ca.dtype != cc.dtype || cb.dtype != cc.dtype || !cc.dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException("gemm: operand dtypes must be one floating-point type, got " + ca.dtype + ", " + cb.dtype + ", " + cc.dtype);
+        }
+        checkMatrix("gemm A", ca, aOffset, transposeA ? k : m, transposeA ? m : k, lda);
+        checkMatrix("gemm B", cb, bOffset, transposeB ? n : k, transposeB ? k : n, ldb);
+        checkMatrix("gemm C", cc, cOffset, m, n, ldc);
+        rowMajorGemm(cc.dtype, transposeA, transposeB, m, n, k, alpha, ca.at(aOffset), lda, cb.at(bOffset), ldb, beta, cc.at(cOffset), ldc);
+    }
+
+    /**
+     * The one place where row-major meets cuBLAS's column-major. A row-major matrix with leading
+     * dimension ld, read column-major with the same ld, is its transpose. So the row-major
+     * {@code C = op(A)·op(B)} (C m×n) is the column-major {@code Cᵀ = op(B)ᵀ·op(A)ᵀ} (Cᵀ n×m):
+     * swap A with B (and lda with ldb), swap m with n, and keep each operand's transpose flag,
+     * since the column-major view of the stored B already is Bᵀ.
+     */
+    private void rowMajorGemm(DType dtype, boolean transposeA, boolean transposeB, int m, int n, int k, double alpha,
+                              long a, int lda, long b, int ldb, double beta, long c, int ldc) {
+        api.gemm(dtype, transposeB, transposeA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
+    }
+
+    // ---- kernels: one short launcher each, arguments in the order of the .cu signature ----
+
+    @Override
+    public void rnnForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer pre, long preOffset,
+                           DeviceBuffer biasIh, DeviceBuffer biasHh, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
+                           int rows, int hiddenSize, Activation activation, boolean residual) {
+        long n = (long) rows * hiddenSize;
+        CudaBuffer out = cuda(hiddenOut), in = cuda(pre), bih = optional(biasIh), bhh = optional(biasHh);
+        CudaBuffer prev = residual ? cuda(hiddenPrev) : null;
+        checkRange("rnnForward hiddenOut", out, hiddenOutOffset, n);
+        checkRange("rnnForward pre", in, preOffset, n);
+        checkBias("rnnForward", bih, bhh, hiddenSize);
+        if (residual) checkRange("rnnForward hiddenPrev", prev, hiddenPrevOffset, n);
+        launch(CudaKernel.of("rnn_forward", out.dtype),
+                pointer(out, hiddenOutOffset), pointer(in, preOffset), pointer(bih, 0), pointer(bhh, 0),
+                pointer(prev, hiddenPrevOffset), rows, hiddenSize, code(activation), residual ? 1 : 0);
+    }
+
+    @Override
+    public void rnnBackward(DeviceBuffer deltaInOut, long deltaOffset, DeviceBuffer hiddenGradCarry, long carryOffset,
+                            DeviceBuffer hiddenStates, long hiddenOffset, DeviceBuffer outputGrad, long outputGradOffset,
+                            DeviceBuffer biasIh, DeviceBuffer biasHh, int aliveRows, int slotRows, int hiddenSize,
+                            Activation activation, boolean residual) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize;
+        CudaBuffer delta = cuda(deltaInOut), carry = cuda(hiddenGradCarry), dy = cuda(outputGrad);
+        // The kernel reads the hidden states only for a plain cell and the biases only for a residual one.
+        CudaBuffer h = residual ? null : cuda(hiddenStates);
+        CudaBuffer bih = residual ? optional(biasIh) : null, bhh = residual ? optional(biasHh) : null;
+        checkRange("rnnBackward delta", delta, deltaOffset, (long) slotRows * hiddenSize);
+        checkRange("rnnBackward carry", carry, carryOffset, alive);
+        if (h != null) checkRange("rnnBackward hidden", h, hiddenOffset, alive);
+        checkRange("rnnBackward outputGrad", dy, outputGradOffset, alive);
+        checkBias("rnnBackward", bih, bhh, hiddenSize);
+        launch(CudaKernel.of("rnn_backward", delta.dtype),
+                pointer(delta, deltaOffset), pointer(carry, carryOffset), pointer(h, hiddenOffset),
+                pointer(dy, outputGradOffset), pointer(bih, 0), pointer(bhh, 0),
+                aliveRows, slotRows, hiddenSize, code(activation), residual ? 1 : 0);
+    }
+
+    @Override
+    public void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer cellOut, long cellOutOffset,
+                            DeviceBuffer gates, long gatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
+                            DeviceBuffer cellPrev, long cellPrevOffset, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        CudaBuffer h = cuda(hiddenOut), c = cuda(cellOut), g = cuda(gates), cp = cuda(cellPrev);
+        CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
+        checkRange("lstmForward hiddenOut", h, hiddenOutOffset, n);
+        checkRange("lstmForward cellOut", c, cellOutOffset, n);
+        checkRange("lstmForward gates", g, gatesOffset, 4 * n);
+        checkRange("lstmForward cellPrev", cp, cellPrevOffset, n);
+        checkBias("lstmForward", bih, bhh, 4 * hiddenSize);
+        launch(CudaKernel.of("lstm_forward", h.dtype),
+                pointer(h, hiddenOutOffset), pointer(c, cellOutOffset), pointer(g, gatesOffset),
+                pointer(bih, 0), pointer(bhh, 0), pointer(cp, cellPrevOffset), rows, hiddenSize);
+    }
+
+    @Override
+    public void lstmBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGradCarry, long hiddenCarryOffset,
+                             DeviceBuffer cellGradCarry, long cellCarryOffset, DeviceBuffer cellPrev, long cellPrevOffset,
+                             DeviceBuffer cell, long cellOffset, DeviceBuffer outputGrad, long outputGradOffset,
+                             int aliveRows, int slotRows, int hiddenSize) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize;
+        CudaBuffer g = cuda(gatesInDeltaOut), hc = cuda(hiddenGradCarry), cc = cuda(cellGradCarry), cp = cuda(cellPrev),
+                c = cuda(cell), dy = cuda(outputGrad);
+        checkRange("lstmBackward gates", g, gatesOffset, 4L * slotRows * hiddenSize);
+        checkRange("lstmBackward hiddenGradCarry", hc, hiddenCarryOffset, alive);
+        checkRange("lstmBackward cellGradCarry", cc, cellCarryOffset, alive);
+        checkRange("lstmBackward cellPrev", cp, cellPrevOffset, alive);
+        checkRange("lstmBackward cell", c, cellOffset, alive);
+        checkRange("lstmBackward outputGrad", dy, outputGradOffset, alive);
+        launch(CudaKernel.of("lstm_backward", g.dtype),
+                pointer(g, gatesOffset), pointer(hc, hiddenCarryOffset), pointer(cc, cellCarryOffset),
+                pointer(cp, cellPrevOffset), pointer(c, cellOffset), pointer(dy, outputGradOffset),
+                aliveRows, slotRows, hiddenSize);
+    }
+
+    @Override
+    public void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer gates, long gatesOffset,
+                           DeviceBuffer hiddenGates, long hiddenGatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
+                           DeviceBuffer hiddenPrev, long hiddenPrevOffset, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        CudaBuffer h = cuda(hiddenOut), g = cuda(gates), gh = cuda(hiddenGates), hp = cuda(hiddenPrev);
+        CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
+        checkRange("gruForward hiddenOut", h, hiddenOutOffset, n);
+        checkRange("gruForward gates", g, gatesOffset, 3 * n);
+        checkRange("gruForward hiddenGates", gh, hiddenGatesOffset, 3 * n);
+        checkRange("gruForward hiddenPrev", hp, hiddenPrevOffset, n);
+        checkBias("gruForward", bih, bhh, 3 * hiddenSize);
+        launch(CudaKernel.of("gru_forward", h.dtype),
+                pointer(h, hiddenOutOffset), pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset),
+                pointer(bih, 0), pointer(bhh, 0), pointer(hp, hiddenPrevOffset), rows, hiddenSize);
+    }
+
+    @Override
+    public void gruBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGatesInDeltaOut, long hiddenGatesOffset,
+                            DeviceBuffer hiddenGradCarry, long carryOffset, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
+                            DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer biasHh,
+                            int aliveRows, int slotRows, int hiddenSize) {
+        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
+        long alive = (long) aliveRows * hiddenSize, slot = 3L * slotRows * hiddenSize;
+        CudaBuffer g = cuda(gatesInDeltaOut), gh = cuda(hiddenGatesInDeltaOut), carry = cuda(hiddenGradCarry),
+                hp = cuda(hiddenPrev), dy = cuda(outputGrad), bhh = optional(biasHh);
+        checkRange("gruBackward gates", g, gatesOffset, slot);
+        checkRange("gruBackward hiddenGates", gh, hiddenGatesOffset, slot);
+        checkRange("gruBackward hiddenGradCarry", carry, carryOffset, alive);
+        checkRange("gruBackward hiddenPrev", hp, hiddenPrevOffset, alive);
+        checkRange("gruBackward outputGrad", dy, outputGradOffset, alive);
+        checkBias("gruBackward", null, bhh, 3 * hiddenSize);
+        launch(CudaKernel.of("gru_backward", g.dtype),
+                pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset), pointer(carry, carryOffset),
+                pointer(hp, hiddenPrevOffset), pointer(dy, outputGradOffset), pointer(bhh, 0),
+                aliveRows, slotRows, hiddenSize);
+    }
+
+    @Override
+    public void gatherRows(DeviceBuffer dst, long dstOffset, int dstStride, int dstColumn,
+                           DeviceBuffer src, long srcOffset, int srcStride, int srcColumn,
+                           DeviceBuffer index, long indexOffset, int rows, int width, boolean accumulate) {
+        CudaBuffer d = cuda(dst), s = cuda(src), idx = cuda(index);
+        if (idx.dtype != DType.I32) throw new IllegalArgumentException("gatherRows index must be I32, got " + idx.dtype);
+        if (s.dtype != d.dtype) throw new IllegalArgumentException("gatherRows: dst is " + d.dtype + ", src is " + s.dtype);
+        checkRange("gatherRows index", idx, indexOffset, rows);
+        if (rows > 0 && width > 0) checkRange("gatherRows dst", d, dstOffset + dstColumn, (long) (rows - 1) * dstStride + width);
+        // Source rows come from the index, which lives on the device: the kernel's reads are not checked here.
+        launch(CudaKernel.of("gather_rows", d.dtype),
+                pointer(d, dstOffset), pointer(s, srcOffset), pointer(idx, indexOffset),
+                rows, width, dstStride, dstColumn, srcStride, srcColumn, accumulate ? 1 : 0);
+    }
+
+    @Override
+    public void fill(DeviceBuffer dst, long offset, long count, double value) {
+        CudaBuffer d = cuda(dst);
+        checkRange("fill", d, offset, count);
+        Object typedValue = d.dtype == DType.F32 ? (Object) (float) value : (Object) value;
+        launch(CudaKernel.of("fill", d.dtype), pointer(d, offset), typedValue, count);
+    }
+
+    /** Validates the arguments against the registry, then launches with the registry's geometry. */
+    private void launch(CudaKernel kernel, Object... args) {
+        checkOpen();
+        long elements = kernel.elementCount(args); // validates args against the signature
+        if (elements == 0) return;
+        api.launch(kernel, CudaKernel.gridSize(elements), CudaKernel.BLOCK_SIZE, args);
+    }
+
+    private static DevicePointer pointer(CudaBuffer b, long offset) {
+        return b == null ? null : new DevicePointer(b.at(offset));
+    }
+
+    private static int code(Activation activation) {
+        return ElementMath.checkActivation(activation.code());
+    }
+
+    /** A present bias must hold {@code width} elements (hiddenSize, or the 4H / 3H of the gated cells). */
+    private static void checkBias(String what, CudaBuffer bih, CudaBuffer bhh, int width) {
+        if (bih != null) checkRange(what + " biasIh", bih, 0, width);
+        if (bhh != null) checkRange(what + " biasHh", bhh, 0, width);
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException(name + " backend used after close");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        try {
+            for (CudaBuffer b : List.copyOf(live)) b.close();
+        } finally {
+            closed = true;
+            api.close();
+        }
+    }
+}

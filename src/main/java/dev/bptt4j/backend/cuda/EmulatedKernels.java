@@ -1,0 +1,366 @@
+package dev.bptt4j.backend.cuda;
+
+import dev.bptt4j.backend.ElementMath;
+import dev.bptt4j.tensor.DType;
+
+/**
+ * The kernels of {@code cuda/rnn_cell.cu}, {@code cuda/lstm_cell.cu}, {@code cuda/gru_cell.cu} and
+ * {@code cuda/packing.cu} in Java, for
+ * {@link EmulatedCudaApi}: one method per kernel family, taking the {@code extern "C"} entry's
+ * parameter list in its order, and following the {@code .cu} template line by line. The flat
+ * index loop stands for the grid-stride loop (every element is visited once, by one thread, so
+ * the order does not matter for these kernels).
+ *
+ * <p>Arithmetic is done in the kernel's precision: a float kernel's sums and products are rounded
+ * to float after each operation (a double carries the value; one rounding of an exact double sum
+ * or product of two floats is the float operation's result). The element math is
+ * {@link ElementMath}, the Java twin of {@code bptt4j_math.cuh}, including its NaN and signed-zero
+ * rules. Every element access is bounds-checked, and a NULL pointer is checked when it is read,
+ * as the kernels read some parameters only in some modes.
+ */
+final class EmulatedKernels {
+    private final EmulatedCudaApi device;
+
+    EmulatedKernels(EmulatedCudaApi device) {
+        this.device = device;
+    }
+
+    /** Dispatches a validated launch by kernel name. */
+    void run(CudaKernel kernel, Object[] a) {
+        DType t = kernel.dtype();
+        switch (kernel) {
+            case RNN_FORWARD_F32:
+            case RNN_FORWARD_F64:
+                rnnForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        (Integer) a[5], (Integer) a[6], (Integer) a[7], (Integer) a[8]);
+                break;
+            case RNN_BACKWARD_F32:
+            case RNN_BACKWARD_F64:
+                rnnBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9], (Integer) a[10]);
+                break;
+            case LSTM_FORWARD_F32:
+            case LSTM_FORWARD_F64:
+                lstmForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7]);
+                break;
+            case LSTM_BACKWARD_F32:
+            case LSTM_BACKWARD_F64:
+                lstmBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
+                break;
+            case GRU_FORWARD_F32:
+            case GRU_FORWARD_F64:
+                gruForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7]);
+                break;
+            case GRU_BACKWARD_F32:
+            case GRU_BACKWARD_F64:
+                gruBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
+                break;
+            case GATHER_ROWS_F32:
+            case GATHER_ROWS_F64:
+                gatherRows(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), (Integer) a[3], (Integer) a[4],
+                        (Integer) a[5], (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9]);
+                break;
+            case FILL_F32:
+                fill(kernel, t, ptr(kernel, a, 0), (Float) a[1], (Long) a[2]);
+                break;
+            case FILL_F64:
+                fill(kernel, t, ptr(kernel, a, 0), (Double) a[1], (Long) a[2]);
+                break;
+            default:
+                throw new EmulatedCudaException(kernel + ": no emulation (add one here beside its .cu twin)");
+        }
+    }
+
+    // rnn_cell.cu: rnn_forward_{f32,f64}(hiddenOut, preActivation, biasIh, biasHh, hiddenPrev, rows, hiddenSize, activation, residual)
+    private void rnnForward(CudaKernel k, DType t, DevicePointer hiddenOut, DevicePointer preActivation, DevicePointer biasIh,
+                            DevicePointer biasHh, DevicePointer hiddenPrev, int rows, int hiddenSize, int activation, int residual) {
+        long n = (long) rows * hiddenSize;
+        View out = view(k, "hiddenOut", hiddenOut, t), pre = view(k, "preActivation", preActivation, t);
+        View bih = view(k, "biasIh", biasIh, t), bhh = view(k, "biasHh", biasHh, t), prev = view(k, "hiddenPrev", hiddenPrev, t);
+        boolean f32 = t == DType.F32;
+        for (long i = 0; i < n; i++) {
+            long column = i % hiddenSize;
+            double activated = activate(preactivationWithBias(f32, pre.get(i), bih, bhh, column), activation, f32);
+            out.set(i, residual != 0 ? round(f32, prev.get(i) + activated) : activated);
+        }
+    }
+
+    // rnn_cell.cu: rnn_backward_{f32,f64}(deltaInOut, hiddenGradCarry, hidden, outputGrad, biasIh, biasHh,
+    //                                    aliveRows, slotRows, hiddenSize, activation, residual)
+    private void rnnBackward(CudaKernel k, DType t, DevicePointer deltaInOut, DevicePointer hiddenGradCarry, DevicePointer hidden,
+                             DevicePointer outputGrad, DevicePointer biasIh, DevicePointer biasHh,
+                             int aliveRows, int slotRows, int hiddenSize, int activation, int residual) {
+        long alive = (long) aliveRows * hiddenSize, n = (long) slotRows * hiddenSize;
+        View delta = view(k, "deltaInOut", deltaInOut, t), carry = view(k, "hiddenGradCarry", hiddenGradCarry, t);
+        View h = view(k, "hidden", hidden, t), dy = view(k, "outputGrad", outputGrad, t);
+        View bih = view(k, "biasIh", biasIh, t), bhh = view(k, "biasHh", biasHh, t);
+        boolean f32 = t == DType.F32;
+        for (long i = 0; i < n; i++) {
+            if (i >= alive) {
+                delta.set(i, 0.0);
+                continue;
+            }
+            double g = round(f32, dy.get(i) + carry.get(i));
+            double derivative;
+            if (residual != 0) {
+                double z = preactivationWithBias(f32, delta.get(i), bih, bhh, i % hiddenSize);
+                derivative = f32 ? ElementMath.activationGradFromPreactivation((float) z, activation)
+                        : ElementMath.activationGradFromPreactivation(z, activation);
+                carry.set(i, g);
+            } else {
+                derivative = f32 ? ElementMath.activationGradFromOutput((float) h.get(i), activation)
+                        : ElementMath.activationGradFromOutput(h.get(i), activation);
+            }
+            delta.set(i, round(f32, derivative * g)); // mul_rn: a product rounded on its own
+        }
+    }
+
+    // z = pre + b_ih + b_hh in that order; a NULL bias adds nothing, not even +0.
+    private static double preactivationWithBias(boolean f32, double pre, View biasIh, View biasHh, long column) {
+        double z = pre;
+        if (!biasIh.isNull()) z = round(f32, z + biasIh.get(column));
+        if (!biasHh.isNull()) z = round(f32, z + biasHh.get(column));
+        return z;
+    }
+
+    private static double activate(double z, int activation, boolean f32) {
+        return f32 ? ElementMath.activate((float) z, activation) : ElementMath.activate(z, activation);
+    }
+
+    // lstm_cell.cu: lstm_forward_{f32,f64}(hiddenOut, cellOut, gates, biasIh, biasHh, cellPrev, rows, hiddenSize)
+    private void lstmForward(CudaKernel k, DType t, DevicePointer hiddenOut, DevicePointer cellOut, DevicePointer gates,
+                             DevicePointer biasIh, DevicePointer biasHh, DevicePointer cellPrev, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        View h = view(k, "hiddenOut", hiddenOut, t), cOut = view(k, "cellOut", cellOut, t), gt = view(k, "gates", gates, t);
+        View bih = view(k, "biasIh", biasIh, t), bhh = view(k, "biasHh", biasHh, t), cp = view(k, "cellPrev", cellPrev, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long r = e / hiddenSize, c = e - r * hiddenSize;
+            long row = r * 4 * hiddenSize;
+            double i = sigmoid(f32, preactivationWithBias(f32, gt.get(row + c), bih, bhh, c));
+            double f = sigmoid(f32, preactivationWithBias(f32, gt.get(row + hiddenSize + c), bih, bhh, hiddenSize + c));
+            double g = tanh(f32, preactivationWithBias(f32, gt.get(row + 2L * hiddenSize + c), bih, bhh, 2L * hiddenSize + c));
+            double o = sigmoid(f32, preactivationWithBias(f32, gt.get(row + 3L * hiddenSize + c), bih, bhh, 3L * hiddenSize + c));
+            double cell = round(f32, mul(f32, f, cp.get(e)) + mul(f32, i, g));
+            gt.set(row + c, i);
+            gt.set(row + hiddenSize + c, f);
+            gt.set(row + 2L * hiddenSize + c, g);
+            gt.set(row + 3L * hiddenSize + c, o);
+            cOut.set(e, cell);
+            h.set(e, mul(f32, o, tanh(f32, cell)));
+        }
+    }
+
+    // lstm_cell.cu: lstm_backward_{f32,f64}(gatesInDeltaOut, hiddenGradCarry, cellGradCarry, cellPrev, cell, outputGrad,
+    //                                      aliveRows, slotRows, hiddenSize)
+    private void lstmBackward(CudaKernel k, DType t, DevicePointer gatesInDeltaOut, DevicePointer hiddenGradCarry,
+                              DevicePointer cellGradCarry, DevicePointer cellPrev, DevicePointer cell, DevicePointer outputGrad,
+                              int aliveRows, int slotRows, int hiddenSize) {
+        long alive = (long) aliveRows * hiddenSize, n = (long) slotRows * hiddenSize;
+        View gt = view(k, "gatesInDeltaOut", gatesInDeltaOut, t), hc = view(k, "hiddenGradCarry", hiddenGradCarry, t);
+        View cc = view(k, "cellGradCarry", cellGradCarry, t), cp = view(k, "cellPrev", cellPrev, t);
+        View cl = view(k, "cell", cell, t), dy = view(k, "outputGrad", outputGrad, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long r = e / hiddenSize, c = e - r * hiddenSize;
+            long row = r * 4 * hiddenSize;
+            long ci = row + c, cf = ci + hiddenSize, cg = cf + hiddenSize, co = cg + hiddenSize;
+            if (e >= alive) {
+                gt.set(ci, 0.0);
+                gt.set(cf, 0.0);
+                gt.set(cg, 0.0);
+                gt.set(co, 0.0);
+                continue;
+            }
+            double i = gt.get(ci), f = gt.get(cf), g = gt.get(cg), o = gt.get(co);
+            double dh = round(f32, dy.get(e) + hc.get(e));
+            double tc = tanh(f32, cl.get(e));
+            double dc = round(f32, cc.get(e) + mul(f32, mul(f32, dh, o), tanhGrad(f32, tc)));
+            gt.set(ci, mul(f32, mul(f32, dc, g), sigmoidGrad(f32, i)));
+            gt.set(cf, mul(f32, mul(f32, dc, cp.get(e)), sigmoidGrad(f32, f)));
+            gt.set(cg, mul(f32, mul(f32, dc, i), tanhGrad(f32, g)));
+            gt.set(co, mul(f32, mul(f32, dh, tc), sigmoidGrad(f32, o)));
+            cc.set(e, mul(f32, dc, f));
+        }
+    }
+
+    // gru_cell.cu: gru_forward_{f32,f64}(hiddenOut, gates, hiddenGates, biasIh, biasHh, hiddenPrev, rows, hiddenSize)
+    private void gruForward(CudaKernel k, DType t, DevicePointer hiddenOut, DevicePointer gates, DevicePointer hiddenGates,
+                            DevicePointer biasIh, DevicePointer biasHh, DevicePointer hiddenPrev, int rows, int hiddenSize) {
+        long n = (long) rows * hiddenSize;
+        View h = view(k, "hiddenOut", hiddenOut, t), gi = view(k, "gates", gates, t), gh = view(k, "hiddenGates", hiddenGates, t);
+        View bih = view(k, "biasIh", biasIh, t), bhh = view(k, "biasHh", biasHh, t), hp = view(k, "hiddenPrev", hiddenPrev, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long row = e / hiddenSize, c = e - row * hiddenSize;
+            long base = row * 3 * hiddenSize;
+            long cz = hiddenSize + c, cn = 2L * hiddenSize + c;
+            double r = sigmoid(f32, round(f32, withBias(f32, gi.get(base + c), bih, c) + withBias(f32, gh.get(base + c), bhh, c)));
+            double z = sigmoid(f32, round(f32, withBias(f32, gi.get(base + cz), bih, cz) + withBias(f32, gh.get(base + cz), bhh, cz)));
+            double candidate = tanh(f32, round(f32, withBias(f32, gi.get(base + cn), bih, cn)
+                    + mul(f32, r, withBias(f32, gh.get(base + cn), bhh, cn))));
+            gi.set(base + c, r);
+            gi.set(base + cz, z);
+            gi.set(base + cn, candidate);
+            h.set(e, round(f32, candidate + mul(f32, z, round(f32, hp.get(e) - candidate))));
+        }
+    }
+
+    // gru_cell.cu: gru_backward_{f32,f64}(gatesInDeltaOut, hiddenGatesInDeltaOut, hiddenGradCarry, hiddenPrev, outputGrad,
+    //                                    biasHh, aliveRows, slotRows, hiddenSize)
+    private void gruBackward(CudaKernel k, DType t, DevicePointer gatesInDeltaOut, DevicePointer hiddenGatesInDeltaOut,
+                             DevicePointer hiddenGradCarry, DevicePointer hiddenPrev, DevicePointer outputGrad, DevicePointer biasHh,
+                             int aliveRows, int slotRows, int hiddenSize) {
+        long alive = (long) aliveRows * hiddenSize, n = (long) slotRows * hiddenSize;
+        View gi = view(k, "gatesInDeltaOut", gatesInDeltaOut, t), gh = view(k, "hiddenGatesInDeltaOut", hiddenGatesInDeltaOut, t);
+        View carry = view(k, "hiddenGradCarry", hiddenGradCarry, t), hp = view(k, "hiddenPrev", hiddenPrev, t);
+        View dy = view(k, "outputGrad", outputGrad, t), bhh = view(k, "biasHh", biasHh, t);
+        boolean f32 = t == DType.F32;
+        for (long e = 0; e < n; e++) {
+            long row = e / hiddenSize, c = e - row * hiddenSize;
+            long base = row * 3 * hiddenSize;
+            long cr = base + c, cz = base + hiddenSize + c, cn = base + 2L * hiddenSize + c;
+            if (e >= alive) {
+                gi.set(cr, 0.0);
+                gi.set(cz, 0.0);
+                gi.set(cn, 0.0);
+                gh.set(cr, 0.0);
+                gh.set(cz, 0.0);
+                gh.set(cn, 0.0);
+                continue;
+            }
+            double r = gi.get(cr), z = gi.get(cz), candidate = gi.get(cn);
+            double g = round(f32, dy.get(e) + carry.get(e));
+            double dan = mul(f32, mul(f32, g, round(f32, 1.0 - z)), tanhGrad(f32, candidate));
+            double daz = mul(f32, mul(f32, g, round(f32, hp.get(e) - candidate)), sigmoidGrad(f32, z));
+            double dar = mul(f32, mul(f32, dan, withBias(f32, gh.get(cn), bhh, 2L * hiddenSize + c)), sigmoidGrad(f32, r));
+            gi.set(cr, dar);
+            gi.set(cz, daz);
+            gi.set(cn, dan);
+            gh.set(cr, dar);
+            gh.set(cz, daz);
+            gh.set(cn, mul(f32, dan, r));
+            carry.set(e, mul(f32, g, z));
+        }
+    }
+
+    // gru_with_bias: v + bias[column], or v for a NULL bias.
+    private static double withBias(boolean f32, double v, View bias, long column) {
+        return bias.isNull() ? v : round(f32, v + bias.get(column));
+    }
+
+    // mul_rn: a product rounded on its own, never fused into a neighbouring add.
+    private static double mul(boolean f32, double a, double b) {
+        return round(f32, a * b);
+    }
+
+    private static double sigmoid(boolean f32, double z) {
+        return f32 ? ElementMath.sigmoid((float) z) : ElementMath.sigmoid(z);
+    }
+
+    private static double tanh(boolean f32, double z) {
+        return f32 ? ElementMath.tanh((float) z) : ElementMath.tanh(z);
+    }
+
+    private static double tanhGrad(boolean f32, double h) {
+        return f32 ? ElementMath.tanhGradFromOutput((float) h) : ElementMath.tanhGradFromOutput(h);
+    }
+
+    private static double sigmoidGrad(boolean f32, double s) {
+        return f32 ? ElementMath.sigmoidGradFromOutput((float) s) : ElementMath.sigmoidGradFromOutput(s);
+    }
+
+    // packing.cu: gather_rows_{f32,f64}(dst, src, rowIndex, rows, width, dstStride, dstColumn, srcStride, srcColumn, accumulate)
+    private void gatherRows(CudaKernel k, DType t, DevicePointer dst, DevicePointer src, DevicePointer rowIndex, int rows, int width,
+                            int dstStride, int dstColumn, int srcStride, int srcColumn, int accumulate) {
+        long n = (long) rows * width;
+        View d = view(k, "dst", dst, t), s = view(k, "src", src, t), index = view(k, "rowIndex", rowIndex, DType.I32);
+        boolean f32 = t == DType.F32;
+        for (long i = 0; i < n; i++) {
+            long r = i / width, c = i - r * width;
+            int sourceRow = (int) index.get(r);
+            long target = r * dstStride + dstColumn + c;
+            if (sourceRow < 0) {
+                if (accumulate == 0) d.set(target, 0.0);
+                continue;
+            }
+            double v = s.get((long) sourceRow * srcStride + srcColumn + c);
+            d.set(target, accumulate != 0 ? round(f32, d.get(target) + v) : v);
+        }
+    }
+
+    // packing.cu: fill_{f32,f64}(dst, value, count)
+    private void fill(CudaKernel k, DType t, DevicePointer dst, double value, long count) {
+        View d = view(k, "dst", dst, t);
+        for (long i = 0; i < count; i++) d.set(i, value);
+    }
+
+    private static double round(boolean f32, double v) {
+        return f32 ? (double) (float) v : v;
+    }
+
+    private static DevicePointer ptr(CudaKernel k, Object[] args, int i) {
+        Object a = args[i];
+        if (a == null || a instanceof DevicePointer) return (DevicePointer) a;
+        throw new EmulatedCudaException(k + ": argument " + i + " (" + k.parameters().get(i) + ") is a "
+                + a.getClass().getSimpleName() + ", not a DevicePointer of this emulator");
+    }
+
+    private View view(CudaKernel k, String parameter, DevicePointer p, DType t) {
+        String what = k + " " + parameter;
+        if (p == null) return new View(what, null, 0, t);
+        EmulatedCudaApi.Allocation a = device.resolve(what, p.address(), t, 0);
+        return new View(what, a, EmulatedCudaApi.elementIndex(p.address(), t), t);
+    }
+
+    /** A kernel's view of one pointer argument: element i is at base + i, checked against the allocation. */
+    private static final class View {
+        private final String what;
+        private final EmulatedCudaApi.Allocation allocation;
+        private final long base;
+        private final DType dtype;
+
+        View(String what, EmulatedCudaApi.Allocation allocation, long base, DType dtype) {
+            this.what = what;
+            this.allocation = allocation;
+            this.base = base;
+            this.dtype = dtype;
+        }
+
+        boolean isNull() {
+            return allocation == null;
+        }
+
+        private int index(long i) {
+            if (allocation == null) throw new EmulatedCudaException(what + ": the kernel dereferences a NULL pointer");
+            if (allocation.freed) throw new EmulatedCudaException(what + ": use after free of " + allocation);
+            long at = base + i;
+            if (at < 0 || at >= allocation.elements) {
+                throw new EmulatedCudaException(what + ": out of bounds: element " + i + " from the pointer is element " + at + " of " + allocation);
+            }
+            return (int) at;
+        }
+
+        double get(long i) {
+            int at = index(i);
+            switch (dtype) {
+                case F64: return allocation.f64[at];
+                case F32: return allocation.f32[at];
+                default: return allocation.i32[at];
+            }
+        }
+
+        void set(long i, double v) {
+            int at = index(i);
+            switch (dtype) {
+                case F64: allocation.f64[at] = v; break;
+                case F32: allocation.f32[at] = (float) v; break;
+                default: allocation.i32[at] = (int) v;
+            }
+        }
+    }
+}
