@@ -104,8 +104,10 @@ public final class Plots {
                 cells.add(new Number[]{k, t, Math.log10(Math.max(n[t][k], 1e-30))});
             }
         }
-        chart.getStyler().setMin(lo);
-        chart.getStyler().setMax(hi > lo ? hi : lo + 1);
+        // The legend prints the range's bounds as they are: round them outwards to one decimal.
+        double min = Math.floor(lo * 10) / 10, max = Math.ceil((hi > lo ? hi : lo + 1) * 10) / 10;
+        chart.getStyler().setMin(min);
+        chart.getStyler().setMax(max);
         chart.addSeries("log10 norm", xs, ys, cells);
         return chart;
     }
