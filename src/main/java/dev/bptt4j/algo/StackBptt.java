@@ -7,6 +7,10 @@ import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
 /**
  * Backpropagation through time for a stack of Elman layers, written once over {@link Backend}.
  *
@@ -32,6 +36,9 @@ public final class StackBptt {
 
     private BatchLayout layout;
     private boolean backwardPending;
+    private BatchLayout indexLayout;
+    private final Map<String, DeviceBuffer> uploadedIndexes = new HashMap<>();
+    private DeviceBuffer onesBuffer;
 
     public StackBptt(RnnConfig config, Backend backend, LayerWeights[][] weights, BufferPool pool) {
         if (!config.mode().isElman()) {
@@ -56,9 +63,40 @@ public final class StackBptt {
         return "l" + layer + "d" + direction + "." + what;
     }
 
-    private DeviceBuffer indexBuffer(String role, int[] index) {
-        DeviceBuffer b = pool.get("index." + role, DType.I32, index.length);
-        backend.upload(Tensor.ofInts(index, index.length), b, 0);
+    /**
+     * The device copy of one of the layout's index maps. Maps are uploaded once per distinct
+     * layout: repeated steps with the same lengths (the common training loop) reuse them.
+     */
+    private DeviceBuffer indexBuffer(String role, Supplier<int[]> index) {
+        if (indexLayout == null || !indexLayout.sameAs(layout)) {
+            indexLayout = layout;
+            uploadedIndexes.clear();
+        }
+        DeviceBuffer cached = uploadedIndexes.get(role);
+        if (cached != null) return cached;
+        int[] values = index.get();
+        DeviceBuffer b = pool.get("index." + role, DType.I32, values.length);
+        backend.upload(Tensor.ofInts(values, values.length), b, 0);
+        uploadedIndexes.put(role, b);
+        return b;
+    }
+
+    private Supplier<int[]> reverseOf(int direction, java.util.function.Function<Boolean, int[]> map) {
+        return () -> map.apply(direction == 1);
+    }
+
+    private Supplier<int[]> crossRows(int fromDirection, int toDirection, int slotShift) {
+        BatchLayout l = layout;
+        return () -> l.crossDirectionRows(fromDirection == 1, toDirection == 1, slotShift);
+    }
+
+    /** A row of at least {@code n} ones, for column sums as GEMMs; filled only when it grows. */
+    private DeviceBuffer ones(long n) {
+        DeviceBuffer b = pool.get("ones", dtype, n);
+        if (b != onesBuffer) {
+            backend.fill(b, 0, b.elements(), 1.0);
+            onesBuffer = b;
+        }
         return b;
     }
 
@@ -95,18 +133,18 @@ public final class StackBptt {
         if (h0 == null) backend.fill(initial, 0, (long) layers * dirs * batch * hidden, 0.0);
         else backend.upload(h0, initial, 0);
 
-        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout.originalOfSorted());
+        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout::originalOfSorted);
         for (int l = 0; l < layers; l++) {
             final int inWidth = config.layerInputSize(l);
             for (int d = 0; d < dirs; d++) {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer in = input(l, d, packedRows);
                 if (l == 0) {
-                    DeviceBuffer rows = indexBuffer("packed" + d, layout.paddedRowOfPacked(d == 1));
+                    DeviceBuffer rows = indexBuffer("packed" + d, reverseOf(d, layout::paddedRowOfPacked));
                     backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, config.inputSize(), 0, rows, 0, packedRows, inWidth, false);
                 } else {
                     for (int src = 0; src < dirs; src++) {
-                        DeviceBuffer rows = indexBuffer("hiddenFor" + src + "to" + d, layout.crossDirectionRows(src == 1, d == 1, 1));
+                        DeviceBuffer rows = indexBuffer("hiddenFor" + src + "to" + d, crossRows(src, d, 1));
                         backend.gatherRows(in, 0, inWidth, src * hidden, hiddenStates(l - 1, src, hiddenRows), 0, hidden, 0,
                                 rows, 0, packedRows, hidden, false);
                     }
@@ -130,12 +168,12 @@ public final class StackBptt {
 
         DeviceBuffer output = pool.get("output.padded", dtype, (long) steps * batch * dirs * hidden);
         for (int d = 0; d < dirs; d++) {
-            DeviceBuffer rows = indexBuffer("outputOf" + d, layout.hiddenRowOfPadded(d == 1));
+            DeviceBuffer rows = indexBuffer("outputOf" + d, reverseOf(d, layout::hiddenRowOfPadded));
             backend.gatherRows(output, 0, dirs * hidden, d * hidden, hiddenStates(layers - 1, d, hiddenRows), 0, hidden, 0,
                     rows, 0, steps * batch, hidden, false);
         }
         DeviceBuffer finals = pool.get("hn", dtype, (long) layers * dirs * batch * hidden);
-        DeviceBuffer finalRows = indexBuffer("finalOfOriginal", layout.finalHiddenRowOfOriginal());
+        DeviceBuffer finalRows = indexBuffer("finalOfOriginal", layout::finalHiddenRowOfOriginal);
         for (int l = 0; l < layers; l++) {
             for (int d = 0; d < dirs; d++) {
                 backend.gatherRows(finals, (long) (l * dirs + d) * batch * hidden, hidden, 0, hiddenStates(l, d, hiddenRows), 0,
@@ -172,10 +210,10 @@ public final class StackBptt {
         else backend.upload(dhn, finalGrad, 0);
         DeviceBuffer initialGrad = pool.get("dh0", dtype, stateElements);
         DeviceBuffer carry = pool.get("hiddenGradCarry", dtype, (long) batch * hidden);
-        DeviceBuffer ones = pool.get("ones", dtype, packedRows);
-        if (config.bias()) backend.fill(ones, 0, packedRows, 1.0);
-        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout.originalOfSorted());
-        DeviceBuffer originalRows = indexBuffer("sortedOfOriginal", layout.sortedOfOriginal());
+        DeviceBuffer ones = config.bias() ? ones(packedRows) : null;
+        DeviceBuffer biasGradSum = config.bias() ? pool.get("biasGradSum", dtype, gates) : null;
+        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout::originalOfSorted);
+        DeviceBuffer originalRows = indexBuffer("sortedOfOriginal", layout::sortedOfOriginal);
 
         for (int l = layers - 1; l >= 0; l--) {
             final int inWidth = config.layerInputSize(l);
@@ -183,13 +221,13 @@ public final class StackBptt {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
                 if (l == layers - 1) {
-                    DeviceBuffer rows = indexBuffer("packed" + d, layout.paddedRowOfPacked(d == 1));
+                    DeviceBuffer rows = indexBuffer("packed" + d, reverseOf(d, layout::paddedRowOfPacked));
                     backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, 0, dirs * hidden, d * hidden, rows, 0,
                             packedRows, hidden, false);
                 } else {
                     // The layer above consumed this layer's outputs through both of its directions.
                     for (int src = 0; src < dirs; src++) {
-                        DeviceBuffer rows = indexBuffer("packedFor" + src + "to" + d, layout.crossDirectionRows(src == 1, d == 1, 0));
+                        DeviceBuffer rows = indexBuffer("packedFor" + src + "to" + d, crossRows(src, d, 0));
                         backend.gatherRows(outGrad, 0, hidden, 0, input(l + 1, src, packedRows), 0, dirs * hidden, d * hidden,
                                 rows, 0, packedRows, hidden, src > 0);
                     }
@@ -214,8 +252,10 @@ public final class StackBptt {
                 backend.gemm(true, false, gates, hidden, packedRows, 1.0, delta, 0, gates, hs, 0, hidden, 1.0, w.gradWeightHh(), 0, hidden);
                 backend.gemm(true, false, gates, inWidth, packedRows, 1.0, delta, 0, gates, in, 0, inWidth, 1.0, w.gradWeightIh(), 0, inWidth);
                 if (config.bias()) {
-                    backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 1.0, w.gradBiasIh(), 0, gates);
-                    backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
+                    // Both bias gradients are Σ_rows δ: one pass over δ, then two (1×1)·(1×G) GEMMs to accumulate it.
+                    backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 0.0, biasGradSum, 0, gates);
+                    backend.gemm(false, false, 1, gates, 1, 1.0, ones, 0, 1, biasGradSum, 0, gates, 1.0, w.gradBiasIh(), 0, gates);
+                    backend.gemm(false, false, 1, gates, 1, 1.0, ones, 0, 1, biasGradSum, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
                 }
                 if (l > 0 || inputGrad) {
                     // The layer input is no longer needed: its buffer receives dL/d(input).
@@ -228,7 +268,7 @@ public final class StackBptt {
         if (inputGrad) {
             DeviceBuffer dx = pool.get("inputGrad.padded", dtype, (long) steps * batch * config.inputSize());
             for (int d = 0; d < dirs; d++) {
-                DeviceBuffer rows = indexBuffer("paddedOf" + d, layout.packedRowOfPadded(d == 1));
+                DeviceBuffer rows = indexBuffer("paddedOf" + d, reverseOf(d, layout::packedRowOfPadded));
                 backend.gatherRows(dx, 0, config.inputSize(), 0, input(0, d, packedRows), 0, config.inputSize(), 0, rows, 0,
                         steps * batch, config.inputSize(), d > 0);
             }

@@ -16,7 +16,7 @@ public final class Main {
 
     static Map<String, Command> commands() {
         Map<String, Command> m = new LinkedHashMap<>();
-        for (Command c : List.of(new CheckCommand(), new GradCommand(), new InfoCommand())) m.put(c.name(), c);
+        for (Command c : List.of(new CheckCommand(), new GradCommand(), new InfoCommand(), new BenchCommand())) m.put(c.name(), c);
         return m;
     }
 

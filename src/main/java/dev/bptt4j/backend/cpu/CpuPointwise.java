@@ -4,8 +4,9 @@ import dev.bptt4j.backend.Activation;
 
 /**
  * The CPU twins of the CUDA pointwise kernels (cuda/rnn_cell.cu, cuda/packing.cu), with the same
- * names and element formulas. Each kernel copies its rows into heap scratch, works there, and
- * copies the result back. Bias is added as (pre + biasIh) + biasHh, in the kernels' order.
+ * names and element formulas. Each pointwise kernel copies its rows into heap scratch (bulk copies
+ * run at memory speed), works there in plain counted loops that C2 vectorises, and copies the
+ * result back. Bias is added as (pre + biasIh) + biasHh, in the kernels' order.
  */
 final class CpuPointwise {
     private float[] f0 = new float[0], f1 = new float[0], f2 = new float[0];
@@ -143,22 +144,36 @@ final class CpuPointwise {
         if (rowIndex.length < rows) rowIndex = new int[rows];
         index.ints.get(indexOff, rowIndex, 0, rows);
         boolean f32 = dst.dtype == dev.bptt4j.tensor.DType.F32;
+        // An assigning gather between two buffers copies directly, buffer to buffer, and merges
+        // runs of consecutive source rows into one copy when both sides are dense; a full batch's
+        // packing maps are then a single copy.
+        boolean direct = !accumulate && dst != src;
+        boolean dense = direct && srcStride == width && dstStride == width;
         float[] fs = f32 ? floats0(width) : null, fd = f32 ? floats1(width) : null;
         double[] ds = f32 ? null : doubles0(width), dd = f32 ? null : doubles1(width);
-        for (int r = 0; r < rows; r++) {
+        int r = 0;
+        while (r < rows) {
             int from = rowIndex[r];
             int to = dstOff + r * dstStride + dstCol;
             if (from < 0) {
-                if (accumulate) continue;
-                if (f32) dst.floats.put(to, zeroFloats(width), 0, width);
-                else dst.doubles.put(to, zeroDoubles(width), 0, width);
+                if (!accumulate) {
+                    if (f32) dst.floats.put(to, zeroFloats(width), 0, width);
+                    else dst.doubles.put(to, zeroDoubles(width), 0, width);
+                }
+                r++;
                 continue;
             }
+            int run = 1;
+            if (dense) while (r + run < rows && rowIndex[r + run] == from + run) run++;
             long at = srcOff + (long) from * srcStride + srcCol;
-            if (at < 0 || at + width > src.elements) {
-                throw new IndexOutOfBoundsException("gatherRows: row index " + from + " reads outside a source of " + src.elements);
+            long count = (long) run * width;
+            if (at < 0 || at + count > src.elements) {
+                throw new IndexOutOfBoundsException("gatherRows: row index " + (from + run - 1) + " reads outside a source of " + src.elements);
             }
-            if (f32) {
+            if (direct) {
+                if (f32) dst.floats.put(to, src.floats, (int) at, (int) count);
+                else dst.doubles.put(to, src.doubles, (int) at, (int) count);
+            } else if (f32) {
                 src.floats.get((int) at, fs, 0, width);
                 if (accumulate) {
                     dst.floats.get(to, fd, 0, width);
@@ -173,6 +188,7 @@ final class CpuPointwise {
                 }
                 dst.doubles.put(to, ds, 0, width);
             }
+            r += run;
         }
     }
 
