@@ -127,7 +127,11 @@ public final class StackBptt {
         final Activation act = config.mode().activation();
         final boolean residual = config.residual();
 
-        DeviceBuffer inputPadded = pool.get("input.padded", dtype, x.size());
+        // With every sequence of length T, the forward direction's slot layout is the padded (T, B, ·)
+        // layout row for row: x goes straight into layer 0's input and y comes straight out of the
+        // hidden states, with no gather.
+        final boolean padded = layout.isFull();
+        DeviceBuffer inputPadded = padded ? input(0, 0, packedRows) : pool.get("input.padded", dtype, x.size());
         backend.upload(x, inputPadded, 0);
         DeviceBuffer initial = pool.get("h0", dtype, (long) layers * dirs * batch * hidden);
         if (h0 == null) backend.fill(initial, 0, (long) layers * dirs * batch * hidden, 0.0);
@@ -140,8 +144,10 @@ public final class StackBptt {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer in = input(l, d, packedRows);
                 if (l == 0) {
-                    DeviceBuffer rows = indexBuffer("packed" + d, reverseOf(d, layout::paddedRowOfPacked));
-                    backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, config.inputSize(), 0, rows, 0, packedRows, inWidth, false);
+                    if (!(padded && d == 0)) {
+                        DeviceBuffer rows = indexBuffer("packed" + d, reverseOf(d, layout::paddedRowOfPacked));
+                        backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, config.inputSize(), 0, rows, 0, packedRows, inWidth, false);
+                    }
                 } else {
                     for (int src = 0; src < dirs; src++) {
                         DeviceBuffer rows = indexBuffer("hiddenFor" + src + "to" + d, crossRows(src, d, 1));
@@ -166,11 +172,18 @@ public final class StackBptt {
             }
         }
 
-        DeviceBuffer output = pool.get("output.padded", dtype, (long) steps * batch * dirs * hidden);
-        for (int d = 0; d < dirs; d++) {
-            DeviceBuffer rows = indexBuffer("outputOf" + d, reverseOf(d, layout::hiddenRowOfPadded));
-            backend.gatherRows(output, 0, dirs * hidden, d * hidden, hiddenStates(layers - 1, d, hiddenRows), 0, hidden, 0,
-                    rows, 0, steps * batch, hidden, false);
+        DeviceBuffer output;
+        long outputOffset = 0;
+        if (padded && dirs == 1) {
+            output = hiddenStates(layers - 1, 0, hiddenRows);
+            outputOffset = (long) batch * hidden;  // past h0's slot
+        } else {
+            output = pool.get("output.padded", dtype, (long) steps * batch * dirs * hidden);
+            for (int d = 0; d < dirs; d++) {
+                DeviceBuffer rows = indexBuffer("outputOf" + d, reverseOf(d, layout::hiddenRowOfPadded));
+                backend.gatherRows(output, 0, dirs * hidden, d * hidden, hiddenStates(layers - 1, d, hiddenRows), 0, hidden, 0,
+                        rows, 0, steps * batch, hidden, false);
+            }
         }
         DeviceBuffer finals = pool.get("hn", dtype, (long) layers * dirs * batch * hidden);
         DeviceBuffer finalRows = indexBuffer("finalOfOriginal", layout::finalHiddenRowOfOriginal);
@@ -181,7 +194,7 @@ public final class StackBptt {
             }
         }
         backwardPending = true;
-        return new Outputs(backend.download(output, 0, steps, batch, dirs * hidden),
+        return new Outputs(backend.download(output, outputOffset, steps, batch, dirs * hidden),
                 backend.download(finals, 0, layers * dirs, batch, hidden));
     }
 
@@ -202,7 +215,10 @@ public final class StackBptt {
         final Activation act = config.mode().activation();
         final boolean residual = config.residual();
 
-        DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
+        // As in the forward: a full, unidirectional batch needs no gather of dy or of dL/dx.
+        final boolean padded = layout.isFull() && dirs == 1;
+        DeviceBuffer outputGradPadded = padded ? pool.get(role(layers - 1, 0, "outputGrad"), dtype, (long) packedRows * hidden)
+                : pool.get("outputGrad.padded", dtype, dy.size());
         backend.upload(dy, outputGradPadded, 0);
         long stateElements = (long) layers * dirs * batch * hidden;
         DeviceBuffer finalGrad = pool.get("dhn", dtype, stateElements);
@@ -221,9 +237,11 @@ public final class StackBptt {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
                 if (l == layers - 1) {
-                    DeviceBuffer rows = indexBuffer("packed" + d, reverseOf(d, layout::paddedRowOfPacked));
-                    backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, 0, dirs * hidden, d * hidden, rows, 0,
-                            packedRows, hidden, false);
+                    if (!padded) {
+                        DeviceBuffer rows = indexBuffer("packed" + d, reverseOf(d, layout::paddedRowOfPacked));
+                        backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, 0, dirs * hidden, d * hidden, rows, 0,
+                                packedRows, hidden, false);
+                    }
                 } else {
                     // The layer above consumed this layer's outputs through both of its directions.
                     for (int src = 0; src < dirs; src++) {
@@ -266,8 +284,8 @@ public final class StackBptt {
 
         Tensor inputGradient = null;
         if (inputGrad) {
-            DeviceBuffer dx = pool.get("inputGrad.padded", dtype, (long) steps * batch * config.inputSize());
-            for (int d = 0; d < dirs; d++) {
+            DeviceBuffer dx = padded ? input(0, 0, packedRows) : pool.get("inputGrad.padded", dtype, (long) steps * batch * config.inputSize());
+            for (int d = 0; d < dirs && !padded; d++) {
                 DeviceBuffer rows = indexBuffer("paddedOf" + d, reverseOf(d, layout::packedRowOfPadded));
                 backend.gatherRows(dx, 0, config.inputSize(), 0, input(0, d, packedRows), 0, config.inputSize(), 0, rows, 0,
                         steps * batch, config.inputSize(), d > 0);
