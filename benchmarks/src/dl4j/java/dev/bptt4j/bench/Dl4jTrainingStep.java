@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * SimpleRnn has a single bias vector (PyTorch has two that add up); the FLOP are the same.
  * Runs in its own JVM and classpath: ND4J pins JavaCPP 1.5.8, bptt4j uses 1.5.13.
  */
-@BenchmarkMode(Mode.AverageTime)
+@BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
 @Fork(value = 1, jvmArgsAppend = {"-Xmx6g"})

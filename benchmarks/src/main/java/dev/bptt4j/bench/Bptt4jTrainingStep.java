@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * tensor, forward, backward of sum(y·dy) with dL/dx (or without, {@code inputGrad=false}), and
  * y, hn, dL/dx and dL/dh0 returned as host tensors. Parameter gradients accumulate on the device.
  */
-@BenchmarkMode(Mode.AverageTime)
+@BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
 @Fork(value = 1, jvmArgsAppend = {"-Xmx6g", "-Xms6g"})

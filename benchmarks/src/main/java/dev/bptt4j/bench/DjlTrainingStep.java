@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * y and dL/dx are copied back to host arrays. Two intra-op threads, one inter-op thread
  * (system properties set on the fork), offline (the native library comes from Maven).
  */
-@BenchmarkMode(Mode.AverageTime)
+@BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
 @Fork(value = 1, jvmArgsAppend = {"-Xmx6g", "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=2",
