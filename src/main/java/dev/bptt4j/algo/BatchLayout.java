@@ -124,6 +124,12 @@ public final class BatchLayout {
         return sortedLengths[j];
     }
 
+    /** True when both layouts pack the same way (same T, B, lengths and order), so their index maps agree. */
+    public boolean sameAs(BatchLayout other) {
+        return other == this || (other != null && steps == other.steps && batch == other.batch
+                && Arrays.equals(sortedLengths, other.sortedLengths) && Arrays.equals(sortedToOriginal, other.sortedToOriginal));
+    }
+
     /** True when every sequence has length T. */
     public boolean isFull() {
         return sortedLengths[batch - 1] == steps;

@@ -6,6 +6,10 @@ import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
 /**
  * Backpropagation through time for a stack of recurrent layers (Elman, LSTM, GRU), written once
  * over {@link Backend}; what differs between cells is the {@link CellKind}.
@@ -34,6 +38,9 @@ public final class StackBptt {
 
     private BatchLayout layout;
     private boolean backwardPending;
+    private BatchLayout indexLayout;
+    private final Map<String, DeviceBuffer> uploadedIndexes = new HashMap<>();
+    private DeviceBuffer onesBuffer;
     private CarryObserver carryObserver;
 
     /**
@@ -79,9 +86,45 @@ public final class StackBptt {
         return "l" + layer + "d" + direction + "." + what;
     }
 
-    private DeviceBuffer indexBuffer(String role, int[] index) {
-        DeviceBuffer b = pool.get("index." + role, DType.I32, index.length);
-        backend.upload(Tensor.ofInts(index, index.length), b, 0);
+    /**
+     * The device copy of one of the layout's index maps. Maps are uploaded once per distinct
+     * layout: repeated steps with the same lengths (the common training loop) reuse them.
+     */
+    private DeviceBuffer indexBuffer(String role, Supplier<int[]> index) {
+        if (indexLayout == null || !indexLayout.sameAs(layout)) {
+            indexLayout = layout;
+            uploadedIndexes.clear();
+        }
+        DeviceBuffer cached = uploadedIndexes.get(role);
+        if (cached != null) return cached;
+        int[] values = index.get();
+        DeviceBuffer b = pool.get("index." + role, DType.I32, values.length);
+        backend.upload(Tensor.ofInts(values, values.length), b, 0);
+        uploadedIndexes.put(role, b);
+        return b;
+    }
+
+    private Supplier<int[]> reverse(int direction, java.util.function.Function<Boolean, int[]> map) {
+        return () -> map.apply(direction == 1);
+    }
+
+    private Supplier<int[]> paddedRowsOfPacked(int direction) {
+        BatchLayout l = layout;
+        return () -> l.paddedRowOfPacked(direction == 1);
+    }
+
+    private Supplier<int[]> crossRows(int fromDirection, int toDirection, int slotShift) {
+        BatchLayout l = layout;
+        return () -> l.crossDirectionRows(fromDirection == 1, toDirection == 1, slotShift);
+    }
+
+    /** A row of at least {@code n} ones, for column sums as GEMMs; filled only when it grows. */
+    private DeviceBuffer ones(long n) {
+        DeviceBuffer b = pool.get("ones", dtype, n);
+        if (b != onesBuffer) {
+            backend.fill(b, 0, b.elements(), 1.0);
+            onesBuffer = b;
+        }
         return b;
     }
 
@@ -161,7 +204,10 @@ public final class StackBptt {
         final boolean hasCell = cell.hasCellState();
         final double recurrentBeta = cell.separateRecurrentGates() ? 0.0 : 1.0;
 
-        DeviceBuffer inputPadded = pool.get("input.padded", dtype, x.size());
+        // With every sequence of length T the forward direction's slot layout is the padded (T, B, I)
+        // layout row for row, so x goes straight into layer 0's input without a gather.
+        final boolean full = layout.isFull();
+        DeviceBuffer inputPadded = full ? input(0, 0, packedRows) : pool.get("input.padded", dtype, x.size());
         backend.upload(x, inputPadded, 0);
         DeviceBuffer initial = pool.get("h0", dtype, (long) layers * dirs * batch * hidden);
         if (h0 == null) backend.fill(initial, 0, (long) layers * dirs * batch * hidden, 0.0);
@@ -173,18 +219,20 @@ public final class StackBptt {
             else backend.upload(c0, initialCell, 0);
         }
 
-        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout.originalOfSorted());
+        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout::originalOfSorted);
         for (int l = 0; l < layers; l++) {
             final int inWidth = config.layerInputSize(l);
             for (int d = 0; d < dirs; d++) {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer in = input(l, d, packedRows);
                 if (l == 0) {
-                    DeviceBuffer rows = indexBuffer("packed" + d, layout.paddedRowOfPacked(d == 1));
-                    backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, config.inputSize(), 0, rows, 0, packedRows, inWidth, false);
+                    if (in != inputPadded) {
+                        DeviceBuffer rows = indexBuffer("packed" + d, paddedRowsOfPacked(d));
+                        backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, config.inputSize(), 0, rows, 0, packedRows, inWidth, false);
+                    }
                 } else {
                     for (int src = 0; src < dirs; src++) {
-                        DeviceBuffer rows = indexBuffer("hiddenFor" + src + "to" + d, layout.crossDirectionRows(src == 1, d == 1, 1));
+                        DeviceBuffer rows = indexBuffer("hiddenFor" + src + "to" + d, crossRows(src, d, 1));
                         backend.gatherRows(in, 0, inWidth, src * hidden, hiddenStates(l - 1, src, hiddenRows), 0, hidden, 0,
                                 rows, 0, packedRows, hidden, false);
                     }
@@ -215,12 +263,12 @@ public final class StackBptt {
 
         DeviceBuffer output = pool.get("output.padded", dtype, (long) steps * batch * dirs * hidden);
         for (int d = 0; d < dirs; d++) {
-            DeviceBuffer rows = indexBuffer("outputOf" + d, layout.hiddenRowOfPadded(d == 1));
+            DeviceBuffer rows = indexBuffer("outputOf" + d, reverse(d, layout::hiddenRowOfPadded));
             backend.gatherRows(output, 0, dirs * hidden, d * hidden, hiddenStates(layers - 1, d, hiddenRows), 0, hidden, 0,
                     rows, 0, steps * batch, hidden, false);
         }
         DeviceBuffer finals = pool.get("hn", dtype, (long) layers * dirs * batch * hidden);
-        DeviceBuffer finalRows = indexBuffer("finalOfOriginal", layout.finalHiddenRowOfOriginal());
+        DeviceBuffer finalRows = indexBuffer("finalOfOriginal", layout::finalHiddenRowOfOriginal);
         for (int l = 0; l < layers; l++) {
             for (int d = 0; d < dirs; d++) {
                 backend.gatherRows(finals, (long) (l * dirs + d) * batch * hidden, hidden, 0, hiddenStates(l, d, hiddenRows), 0,
@@ -248,7 +296,11 @@ public final class StackBptt {
      * @param inputGrad whether to form dL/dx (skipping saves one GEMM over all steps)
      */
     public InputGradients backward(Tensor dy, Tensor dhn, Tensor dcn, boolean inputGrad) {
-        DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
+        // A full, one-direction batch has the padded layout in slot order: dy goes straight to the
+        // top layer's output-gradient buffer, which the backward then reads without a gather.
+        DeviceBuffer outputGradPadded = layout.isFull() && config.directions() == 1
+                ? pool.get(role(config.numLayers() - 1, 0, "outputGrad"), dtype, dy.size())
+                : pool.get("outputGrad.padded", dtype, dy.size());
         backend.upload(dy, outputGradPadded, 0);
         return backwardOnDevice(outputGradPadded, 0, dhn, dcn, inputGrad);
     }
@@ -277,10 +329,9 @@ public final class StackBptt {
             initialCellGrad = pool.get("dc0", dtype, stateElements);
             cellCarry = pool.get("cellGradCarry", dtype, (long) batch * hidden);
         }
-        DeviceBuffer ones = pool.get("ones", dtype, packedRows);
-        if (config.bias()) backend.fill(ones, 0, packedRows, 1.0);
-        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout.originalOfSorted());
-        DeviceBuffer originalRows = indexBuffer("sortedOfOriginal", layout.sortedOfOriginal());
+        DeviceBuffer ones = config.bias() ? ones(packedRows) : null;
+        DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout::originalOfSorted);
+        DeviceBuffer originalRows = indexBuffer("sortedOfOriginal", layout::sortedOfOriginal);
 
         for (int l = layers - 1; l >= 0; l--) {
             final int inWidth = config.layerInputSize(l);
@@ -288,13 +339,15 @@ public final class StackBptt {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
                 if (l == layers - 1) {
-                    DeviceBuffer rows = indexBuffer("packed" + d, layout.paddedRowOfPacked(d == 1));
-                    backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, dyOffset, dirs * hidden, d * hidden, rows, 0,
-                            packedRows, hidden, false);
+                    if (outGrad != outputGradPadded) {
+                        DeviceBuffer rows = indexBuffer("packed" + d, paddedRowsOfPacked(d));
+                        backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, dyOffset, dirs * hidden, d * hidden, rows, 0,
+                                packedRows, hidden, false);
+                    }
                 } else {
                     // The layer above consumed this layer's outputs through both of its directions.
                     for (int src = 0; src < dirs; src++) {
-                        DeviceBuffer rows = indexBuffer("packedFor" + src + "to" + d, layout.crossDirectionRows(src == 1, d == 1, 0));
+                        DeviceBuffer rows = indexBuffer("packedFor" + src + "to" + d, crossRows(src, d, 0));
                         backend.gatherRows(outGrad, 0, hidden, 0, input(l + 1, src, packedRows), 0, dirs * hidden, d * hidden,
                                 rows, 0, packedRows, hidden, src > 0);
                     }
@@ -350,10 +403,13 @@ public final class StackBptt {
             }
         }
         Tensor inputGradient = null;
-        if (inputGrad) {
+        if (inputGrad && layout.isFull() && dirs == 1) {
+            // Slot order is padded order: layer 0's input buffer already holds dL/dx as (T, B, I).
+            inputGradient = backend.download(input(0, 0, packedRows), 0, steps, batch, config.inputSize());
+        } else if (inputGrad) {
             DeviceBuffer dx = pool.get("inputGrad.padded", dtype, (long) steps * batch * config.inputSize());
             for (int d = 0; d < dirs; d++) {
-                DeviceBuffer rows = indexBuffer("paddedOf" + d, layout.packedRowOfPadded(d == 1));
+                DeviceBuffer rows = indexBuffer("paddedOf" + d, reverse(d, layout::packedRowOfPadded));
                 backend.gatherRows(dx, 0, config.inputSize(), 0, input(0, d, packedRows), 0, config.inputSize(), 0, rows, 0,
                         steps * batch, config.inputSize(), d > 0);
             }

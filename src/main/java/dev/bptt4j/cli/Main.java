@@ -16,7 +16,10 @@ public final class Main {
 
     static Map<String, Command> commands() {
         Map<String, Command> m = new LinkedHashMap<>();
-        for (Command c : List.of(new DemoCommand(), new CheckCommand(), new GradCommand(), new CompareCommand(), new InfoCommand())) m.put(c.name(), c);
+        for (Command c : List.of(new DemoCommand(), new CheckCommand(), new GradCommand(), new CompareCommand(), new BenchCommand(),
+                new InfoCommand())) {
+            m.put(c.name(), c);
+        }
         return m;
     }
 

@@ -4,13 +4,17 @@ import dev.bptt4j.backend.Activation;
 
 /**
  * The CPU twins of the CUDA pointwise kernels (cuda/rnn_cell.cu, cuda/packing.cu), with the same
- * names and element formulas. Each kernel copies its rows into heap scratch, works there, and
- * copies the result back. Bias is added as (pre + biasIh) + biasHh, in the kernels' order.
+ * names and element formulas. Each pointwise kernel copies its rows into heap scratch (bulk copies
+ * run at memory speed), works there in plain counted loops that C2 vectorises, and copies the
+ * result back. Bias is added as (pre + biasIh) + biasHh, in the kernels' order.
  */
 final class CpuPointwise {
     private float[] f0 = new float[0], f1 = new float[0], f2 = new float[0];
     private double[] d0 = new double[0], d1 = new double[0], d2 = new double[0];
     private int[] rowIndex = new int[0];
+    // Read-only zeros (dead rows, absent biases): only ever replaced by a larger new array, never written.
+    private float[] zerosF = new float[0];
+    private double[] zerosD = new double[0];
 
     private float[] floats0(int n) { if (f0.length < n) f0 = new float[n]; return f0; }
     private float[] floats1(int n) { if (f1.length < n) f1 = new float[n]; return f1; }
@@ -18,21 +22,18 @@ final class CpuPointwise {
     private double[] doubles0(int n) { if (d0.length < n) d0 = new double[n]; return d0; }
     private double[] doubles1(int n) { if (d1.length < n) d1 = new double[n]; return d1; }
     private double[] doubles2(int n) { if (d2.length < n) d2 = new double[n]; return d2; }
+    private float[] zeroFloats(int n) { if (zerosF.length < n) zerosF = new float[n]; return zerosF; }
+    private double[] zeroDoubles(int n) { if (zerosD.length < n) zerosD = new double[n]; return zerosD; }
 
     void rnnForward(CpuBuffer out, int outOff, CpuBuffer pre, int preOff, CpuBuffer biasIh, CpuBuffer biasHh,
                     CpuBuffer prev, int prevOff, int rows, int hidden, Activation act, boolean residual) {
         int n = rows * hidden;
         if (out.dtype == dev.bptt4j.tensor.DType.F32) {
-            float[] z = floats0(n), bih = floats1(hidden), bhh = floats2(hidden);
+            float[] z = floats0(n);
+            float[] bih = loadBias(biasIh, floats1(hidden), hidden), bhh = loadBias(biasHh, floats2(hidden), hidden);
             pre.floats.get(preOff, z, 0, n);
-            loadBias(biasIh, bih, hidden);
-            loadBias(biasHh, bhh, hidden);
-            for (int r = 0; r < rows; r++) {
-                int base = r * hidden;
-                for (int c = 0; c < hidden; c++) z[base + c] = z[base + c] + bih[c] + bhh[c];
-            }
-            if (act == Activation.TANH) CpuMath.tanh(z, n);
-            else CpuMath.relu(z, n);
+            if (act == Activation.TANH) CpuMath.tanhWithBias(z, bih, bhh, rows, hidden);
+            else CpuMath.reluWithBias(z, bih, bhh, rows, hidden);
             if (residual) {
                 float[] hp = floats1(n);
                 prev.floats.get(prevOff, hp, 0, n);
@@ -40,16 +41,11 @@ final class CpuPointwise {
             }
             out.floats.put(outOff, z, 0, n);
         } else {
-            double[] z = doubles0(n), bih = doubles1(hidden), bhh = doubles2(hidden);
+            double[] z = doubles0(n);
+            double[] bih = loadBias(biasIh, doubles1(hidden), hidden), bhh = loadBias(biasHh, doubles2(hidden), hidden);
             pre.doubles.get(preOff, z, 0, n);
-            loadBias(biasIh, bih, hidden);
-            loadBias(biasHh, bhh, hidden);
-            for (int r = 0; r < rows; r++) {
-                int base = r * hidden;
-                for (int c = 0; c < hidden; c++) z[base + c] = z[base + c] + bih[c] + bhh[c];
-            }
-            if (act == Activation.TANH) CpuMath.tanh(z, n);
-            else CpuMath.relu(z, n);
+            if (act == Activation.TANH) CpuMath.tanhWithBias(z, bih, bhh, rows, hidden);
+            else CpuMath.reluWithBias(z, bih, bhh, rows, hidden);
             if (residual) {
                 double[] hp = doubles1(n);
                 prev.doubles.get(prevOff, hp, 0, n);
@@ -65,66 +61,70 @@ final class CpuPointwise {
         int n = alive * h;
         int dead = (slot - alive) * h;
         if (delta.dtype == dev.bptt4j.tensor.DType.F32) {
-            float[] g = floats0(n), d = floats1(n), aux = floats2(Math.max(n, dead));
+            float[] g = floats0(n), d = floats1(n), aux = floats2(n);
             dy.floats.get(dyOff, g, 0, n);
             carry.floats.get(carryOff, aux, 0, n);
-            for (int i = 0; i < n; i++) g[i] = g[i] + aux[i];
-            if (residual) {
-                carry.floats.put(carryOff, g, 0, n);
-                delta.floats.get(deltaOff, d, 0, n);
-                float[] bih = floats2(h);
-                addBias(d, biasIh, bih, alive, h);
-                addBias(d, biasHh, bih, alive, h);
-                if (act == Activation.TANH) CpuMath.tanhDerivativeFromInput(d, n);
-                else CpuMath.reluDerivativeFromInput(d, n);
-            } else {
+            if (!residual && act == Activation.TANH) {
+                // The common cell in one pass: δ = (1 − h²)·(dy + carry).
                 hidden.floats.get(hiddenOff, d, 0, n);
-                if (act == Activation.TANH) CpuMath.tanhDerivativeFromOutput(d, n);
-                else CpuMath.reluDerivativeFromOutput(d, n);
+                for (int i = 0; i < n; i++) d[i] = (1f - d[i] * d[i]) * (g[i] + aux[i]);
+            } else {
+                for (int i = 0; i < n; i++) g[i] = g[i] + aux[i];
+                if (residual) {
+                    carry.floats.put(carryOff, g, 0, n);
+                    delta.floats.get(deltaOff, d, 0, n);
+                    float[] bias = floats2(h);
+                    addBias(d, biasIh, bias, alive, h);
+                    addBias(d, biasHh, bias, alive, h);
+                    if (act == Activation.TANH) CpuMath.tanhDerivativeFromInput(d, n);
+                    else CpuMath.reluDerivativeFromInput(d, n);
+                } else {
+                    hidden.floats.get(hiddenOff, d, 0, n);
+                    CpuMath.reluDerivativeFromOutput(d, n);
+                }
+                for (int i = 0; i < n; i++) d[i] = d[i] * g[i];
             }
-            for (int i = 0; i < n; i++) d[i] = d[i] * g[i];
             delta.floats.put(deltaOff, d, 0, n);
-            if (dead > 0) {
-                float[] zeros = floats2(dead);
-                java.util.Arrays.fill(zeros, 0, dead, 0f);
-                delta.floats.put(deltaOff + n, zeros, 0, dead);
-            }
+            if (dead > 0) delta.floats.put(deltaOff + n, zeroFloats(dead), 0, dead);
         } else {
-            double[] g = doubles0(n), d = doubles1(n), aux = doubles2(Math.max(n, dead));
+            double[] g = doubles0(n), d = doubles1(n), aux = doubles2(n);
             dy.doubles.get(dyOff, g, 0, n);
             carry.doubles.get(carryOff, aux, 0, n);
-            for (int i = 0; i < n; i++) g[i] = g[i] + aux[i];
-            if (residual) {
-                carry.doubles.put(carryOff, g, 0, n);
-                delta.doubles.get(deltaOff, d, 0, n);
-                double[] bih = doubles2(h);
-                addBias(d, biasIh, bih, alive, h);
-                addBias(d, biasHh, bih, alive, h);
-                if (act == Activation.TANH) CpuMath.tanhDerivativeFromInput(d, n);
-                else CpuMath.reluDerivativeFromInput(d, n);
-            } else {
+            if (!residual && act == Activation.TANH) {
                 hidden.doubles.get(hiddenOff, d, 0, n);
-                if (act == Activation.TANH) CpuMath.tanhDerivativeFromOutput(d, n);
-                else CpuMath.reluDerivativeFromOutput(d, n);
+                for (int i = 0; i < n; i++) d[i] = (1.0 - d[i] * d[i]) * (g[i] + aux[i]);
+            } else {
+                for (int i = 0; i < n; i++) g[i] = g[i] + aux[i];
+                if (residual) {
+                    carry.doubles.put(carryOff, g, 0, n);
+                    delta.doubles.get(deltaOff, d, 0, n);
+                    double[] bias = doubles2(h);
+                    addBias(d, biasIh, bias, alive, h);
+                    addBias(d, biasHh, bias, alive, h);
+                    if (act == Activation.TANH) CpuMath.tanhDerivativeFromInput(d, n);
+                    else CpuMath.reluDerivativeFromInput(d, n);
+                } else {
+                    hidden.doubles.get(hiddenOff, d, 0, n);
+                    CpuMath.reluDerivativeFromOutput(d, n);
+                }
+                for (int i = 0; i < n; i++) d[i] = d[i] * g[i];
             }
-            for (int i = 0; i < n; i++) d[i] = d[i] * g[i];
             delta.doubles.put(deltaOff, d, 0, n);
-            if (dead > 0) {
-                double[] zeros = doubles2(dead);
-                java.util.Arrays.fill(zeros, 0, dead, 0.0);
-                delta.doubles.put(deltaOff + n, zeros, 0, dead);
-            }
+            if (dead > 0) delta.doubles.put(deltaOff + n, zeroDoubles(dead), 0, dead);
         }
     }
 
-    private static void loadBias(CpuBuffer bias, float[] into, int n) {
-        if (bias == null) java.util.Arrays.fill(into, 0, n, 0f);
-        else bias.floats.get(0, into, 0, n);
+    /** The bias, or a shared array of zeros when there is none. */
+    private float[] loadBias(CpuBuffer bias, float[] into, int n) {
+        if (bias == null) return zeroFloats(n);
+        bias.floats.get(0, into, 0, n);
+        return into;
     }
 
-    private static void loadBias(CpuBuffer bias, double[] into, int n) {
-        if (bias == null) java.util.Arrays.fill(into, 0, n, 0.0);
-        else bias.doubles.get(0, into, 0, n);
+    private double[] loadBias(CpuBuffer bias, double[] into, int n) {
+        if (bias == null) return zeroDoubles(n);
+        bias.doubles.get(0, into, 0, n);
+        return into;
     }
 
     private static void addBias(float[] z, CpuBuffer bias, float[] scratch, int rows, int h) {
@@ -144,22 +144,36 @@ final class CpuPointwise {
         if (rowIndex.length < rows) rowIndex = new int[rows];
         index.ints.get(indexOff, rowIndex, 0, rows);
         boolean f32 = dst.dtype == dev.bptt4j.tensor.DType.F32;
+        // An assigning gather between two buffers copies directly, buffer to buffer, and merges
+        // runs of consecutive source rows into one copy when both sides are dense; a full batch's
+        // packing maps are then a single copy.
+        boolean direct = !accumulate && dst != src;
+        boolean dense = direct && srcStride == width && dstStride == width;
         float[] fs = f32 ? floats0(width) : null, fd = f32 ? floats1(width) : null;
         double[] ds = f32 ? null : doubles0(width), dd = f32 ? null : doubles1(width);
-        for (int r = 0; r < rows; r++) {
+        int r = 0;
+        while (r < rows) {
             int from = rowIndex[r];
             int to = dstOff + r * dstStride + dstCol;
             if (from < 0) {
-                if (accumulate) continue;
-                if (f32) { java.util.Arrays.fill(fs, 0, width, 0f); dst.floats.put(to, fs, 0, width); }
-                else { java.util.Arrays.fill(ds, 0, width, 0.0); dst.doubles.put(to, ds, 0, width); }
+                if (!accumulate) {
+                    if (f32) dst.floats.put(to, zeroFloats(width), 0, width);
+                    else dst.doubles.put(to, zeroDoubles(width), 0, width);
+                }
+                r++;
                 continue;
             }
+            int run = 1;
+            if (dense) while (r + run < rows && rowIndex[r + run] == from + run) run++;
             long at = srcOff + (long) from * srcStride + srcCol;
-            if (at < 0 || at + width > src.elements) {
-                throw new IndexOutOfBoundsException("gatherRows: row index " + from + " reads outside a source of " + src.elements);
+            long count = (long) run * width;
+            if (at < 0 || at + count > src.elements) {
+                throw new IndexOutOfBoundsException("gatherRows: row index " + (from + run - 1) + " reads outside a source of " + src.elements);
             }
-            if (f32) {
+            if (direct) {
+                if (f32) dst.floats.put(to, src.floats, (int) at, (int) count);
+                else dst.doubles.put(to, src.doubles, (int) at, (int) count);
+            } else if (f32) {
                 src.floats.get((int) at, fs, 0, width);
                 if (accumulate) {
                     dst.floats.get(to, fd, 0, width);
@@ -174,13 +188,26 @@ final class CpuPointwise {
                 }
                 dst.doubles.put(to, ds, 0, width);
             }
+            r += run;
         }
     }
 
     void fill(CpuBuffer dst, int off, int count, double value) {
+        // Bulk puts of a block at a time: element-wise puts into a direct buffer are several times slower.
+        final int block = 4096;
         switch (dst.dtype) {
-            case F32: { for (int i = 0; i < count; i++) dst.floats.put(off + i, (float) value); break; }
-            case F64: { for (int i = 0; i < count; i++) dst.doubles.put(off + i, value); break; }
+            case F32: {
+                float[] v = value == 0 ? zeroFloats(block) : floats0(block);
+                if (value != 0) java.util.Arrays.fill(v, 0, block, (float) value);
+                for (int i = 0; i < count; i += block) dst.floats.put(off + i, v, 0, Math.min(block, count - i));
+                break;
+            }
+            case F64: {
+                double[] v = value == 0 ? zeroDoubles(block) : doubles0(block);
+                if (value != 0) java.util.Arrays.fill(v, 0, block, value);
+                for (int i = 0; i < count; i += block) dst.doubles.put(off + i, v, 0, Math.min(block, count - i));
+                break;
+            }
             case I32: { for (int i = 0; i < count; i++) dst.ints.put(off + i, (int) value); break; }
             default: throw new AssertionError(dst.dtype);
         }

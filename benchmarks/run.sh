@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds bptt4j, then runs the JMH suite: bptt4j (f32, f64), the OpenBLAS GEMM ceiling and
+# PyTorch through DJL in one JVM classpath, then Deeplearning4j in its own (ND4J pins an older
+# JavaCPP). Results go to benchmarks/results/: JMH JSON and text per part.
+#
+#   benchmarks/run.sh                 # everything, ~20 min on 2 cores
+#   QUICK=1 benchmarks/run.sh         # first config only, short iterations (smoke test)
+#   PARTS="main" benchmarks/run.sh    # skip DL4J
+#   JMH_EXTRA="-prof gc" ...          # extra JMH options (e.g. the GC profiler for B/op)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+out="$here/results"
+mkdir -p "$out"
+
+( cd "$root" && mvn -B -q -DskipTests install )
+cd "$here"
+parts="${PARTS:-main dl4j}"
+for p in $parts; do
+  mvn -B -q -P "$p" compile dependency:build-classpath -Dmdep.outputFile="target/$p/classpath.txt"
+done
+
+# Sane, not exhaustive: one fork, a few warm-up and measured iterations per configuration. The
+# benchmarks sample every operation (Mode.SampleTime), so the JSON holds the median and minimum
+# per step as well as the mean: on a machine shared with other work the median is the figure to read.
+jmh=(-f 1 -wi "${WARMUP:-2}" -i "${ITERATIONS:-4}" -w "${WARMUP_TIME:-3s}" -r "${TIME:-5s}" -tu ms)
+filter=()
+if [[ -n "${QUICK:-}" ]]; then
+  jmh=(-f 1 -wi 1 -i 2 -w 2s -r 2s -tu ms)
+  filter=(-p config=100x64x256x256 -p shape=64x256x256,1024x1024x1024)
+fi
+
+{ lscpu | grep -E 'Model name|^CPU\(s\)|Thread|Flags' | cut -c1-200; java -version 2>&1; date -u; } > "$out/machine.txt"
+
+run() {  # name, classpath flavour, benchmark regexp, env...
+  local name="$1" flavour="$2" regexp="$3"; shift 3
+  env "$@" java -cp "target/$flavour/classes:$(cat "target/$flavour/classpath.txt")" org.openjdk.jmh.Main \
+    "${jmh[@]}" "${filter[@]}" ${JMH_EXTRA:-} -rf json -rff "$out/$name.json" -o "$out/$name.txt" "$regexp"
+  tail -n 40 "$out/$name.txt"
+}
+
+for p in $parts; do
+  case "$p" in
+    main) run main main 'Bptt4jTrainingStep|GemmCeiling|DjlTrainingStep' ;;
+    # DL4J is fastest single-threaded on this machine (OpenMP threads fight the JVM's).
+    dl4j) run dl4j dl4j 'Dl4jTrainingStep' OMP_NUM_THREADS=1 ;;
+  esac
+done

@@ -1,0 +1,67 @@
+package dev.bptt4j.bench;
+
+import dev.bptt4j.backend.cpu.CpuBackend;
+import dev.bptt4j.model.Rnn;
+import dev.bptt4j.model.RnnConfig;
+import dev.bptt4j.model.RnnMode;
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
+import org.openjdk.jmh.annotations.*;
+import org.openjdk.jmh.infra.Blackhole;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One bptt4j training step on the CPU backend (OpenBLAS, 2 threads): x uploaded from a host
+ * tensor, forward, backward of sum(y·dy) with dL/dx (or without, {@code inputGrad=false}), and
+ * y, hn, dL/dx and dL/dh0 returned as host tensors. Parameter gradients accumulate on the device.
+ */
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@State(Scope.Benchmark)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx6g", "-Xms6g"})
+public class Bptt4jTrainingStep {
+    @Param({"100x64x256x256", "50x256x512x512", "200x32x128x128", "20x1024x1024x1024",
+            "50x64x256x256", "200x64x256x256", "400x64x256x256"})
+    public String config;
+
+    @Param({"f32", "f64"})
+    public String dtype;
+
+    @Param({"true"})
+    public boolean inputGrad;
+
+    @Param({"2"})
+    public int threads;
+
+    private CpuBackend backend;
+    private Rnn rnn;
+    private Tensor x, dy;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        Shapes s = Shapes.parse(config);
+        DType d = DType.parseFloat(dtype);
+        backend = new CpuBackend(threads);
+        rnn = new Rnn(RnnConfig.of(RnnMode.RNN_TANH, s.input, s.hidden).withDType(d), backend);
+        rnn.initialize(42);
+        SplittableRandom r = new SplittableRandom(1);
+        x = Tensor.of(Shapes.random(r, s.steps * s.batch * s.input), s.steps, s.batch, s.input).to(d);
+        dy = Tensor.of(Shapes.random(r, s.steps * s.batch * s.hidden), s.steps, s.batch, s.hidden).to(d);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        rnn.close();
+        backend.close();
+    }
+
+    @Benchmark
+    public void trainingStep(Blackhole bh) {
+        try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+            bh.consume(pass.output());
+            bh.consume(pass.backward(dy, null, inputGrad));
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.bptt4j.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.recurrent.RNN;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import org.openjdk.jmh.annotations.*;
+import org.openjdk.jmh.infra.Blackhole;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The same training step in PyTorch (libtorch 2.7.1 CPU) through DJL's PyTorch engine: DJL's
+ * {@link RNN} block (tanh, one layer, biases, time-major) runs torch's fused {@code rnn_tanh}.
+ * Per step, as bptt4j: x and dy are copied from host float[] into fresh NDArrays, forward in
+ * training mode, backward of sum(y·dy) with x requiring a gradient (so dL/dx is formed), and
+ * y and dL/dx are copied back to host arrays. Two intra-op threads, one inter-op thread
+ * (system properties set on the fork), offline (the native library comes from Maven).
+ */
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@State(Scope.Benchmark)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx6g", "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=2",
+        "-Dai.djl.pytorch.num_interop_threads=1"})
+public class DjlTrainingStep {
+    @Param({"100x64x256x256", "50x256x512x512", "200x32x128x128", "20x1024x1024x1024"})
+    public String config;
+
+    private Shapes s;
+    private NDManager manager;
+    private RNN block;
+    private ParameterStore parameters;
+    private float[] x, dy;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        s = Shapes.parse(config);
+        manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+        block = RNN.builder().setStateSize(s.hidden).setNumLayers(1).setActivation(RNN.Activation.TANH)
+                .optBatchFirst(false).optHasBiases(true).optReturnState(false).build();
+        block.initialize(manager, DataType.FLOAT32, new Shape(s.steps, s.batch, s.input));
+        parameters = new ParameterStore(manager, false);
+        SplittableRandom r = new SplittableRandom(1);
+        x = Shapes.random(r, s.steps * s.batch * s.input);
+        dy = Shapes.random(r, s.steps * s.batch * s.hidden);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        manager.close();
+    }
+
+    @Benchmark
+    public void trainingStep(Blackhole bh) {
+        try (NDManager step = manager.newSubManager();
+             GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray input = step.create(x, new Shape(s.steps, s.batch, s.input));
+            input.setRequiresGradient(true);
+            NDArray outputGrad = step.create(dy, new Shape(s.steps, s.batch, s.hidden));
+            NDList out = block.forward(parameters, new NDList(input), true);
+            NDArray y = out.singletonOrThrow();
+            collector.backward(y.mul(outputGrad).sum());
+            bh.consume(y.toFloatArray());
+            bh.consume(input.getGradient().toFloatArray());
+        }
+    }
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Turns benchmarks/results/*.json (JMH, SampleTime) into the markdown tables of RESULTS.md.
+
+Per configuration: the median ms per training step (robust on a shared machine), GFLOP/s at the
+median with FLOP = 6*T*B*H*(I+H), the GEMM ceiling measured in the same run (sgemm 1024^3, GFLOP/s
+at its median), a GEMM-only floor built from the measured shapes (4 whole-sequence GEMMs of
+(T*B)xHxI-type plus 2*T per-step BxHxH GEMMs, all timed as the NT shape), and the ratio of each
+peer's median to bptt4j's.
+"""
+import json
+import sys
+from pathlib import Path
+
+results = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results")
+rows = []
+for f in sorted(results.glob("*.json")):
+    rows += json.loads(f.read_text())
+
+
+def stat(bench, **params):
+    for r in rows:
+        if r["benchmark"].endswith(bench) and all(r["params"].get(k) == v for k, v in params.items()):
+            p = r["primaryMetric"]
+            return {"median": p["scorePercentiles"]["50.0"], "min": p["scorePercentiles"]["0.0"],
+                    "mean": p["score"], "n": sum(len(x) for x in p.get("rawDataHistogram", [[]])) or None}
+    return None
+
+
+def shape(cfg):
+    return tuple(int(v) for v in cfg.split("x"))
+
+
+def gemm_ms(m, n, k):
+    s = stat("GemmCeiling.gemm", shape=f"{m}x{n}x{k}")
+    return s["median"] if s else None
+
+
+def gflops(flop, ms):
+    return flop / (ms * 1e6)
+
+
+ceiling_ms = gemm_ms(1024, 1024, 1024)
+ceiling = gflops(2 * 1024 ** 3, ceiling_ms) if ceiling_ms else None
+print(f"GEMM ceiling (sgemm 1024x1024x1024, 2 threads, median): "
+      + (f"{ceiling:.0f} GFLOP/s" if ceiling else "not measured"))
+print()
+print("| shape M×N×K | median ms | GFLOP/s |")
+print("|---|---:|---:|")
+for r in rows:
+    if r["benchmark"].endswith("GemmCeiling.gemm"):
+        m, n, k = shape(r["params"]["shape"])
+        ms = r["primaryMetric"]["scorePercentiles"]["50.0"]
+        print(f"| {m}×{n}×{k} | {ms:.4f} | {gflops(2 * m * n * k, ms):.0f} |")
+print()
+
+configs = ["100x64x256x256", "50x256x512x512", "200x32x128x128", "20x1024x1024x1024"]
+print("| T | B | I | H | bptt4j f32 median (min) ms | GFLOP/s | % of ceiling | GEMM-only floor ms | DJL/PyTorch ms | DL4J ms | fastest peer ÷ bptt4j |")
+print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for c in configs:
+    t, b, i, h = shape(c)
+    flop = 6.0 * t * b * h * (i + h)
+    me = stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f32")
+    djl = stat("DjlTrainingStep.trainingStep", config=c)
+    dl4j = stat("Dl4jTrainingStep.trainingStep", config=c)
+    whole, step = gemm_ms(t * b, h, i), gemm_ms(b, h, h)
+    floor = 4 * whole + 2 * t * step if whole and step else None
+    if me is None:
+        continue
+    g = gflops(flop, me["median"])
+    peers = [p["median"] for p in (djl, dl4j) if p]
+    ratio = f"{min(peers) / me['median']:.2f}×" if peers else "–"
+    fmt = lambda s: f"{s['median']:.1f}" if s else "–"
+    print(f"| {t} | {b} | {i} | {h} | {me['median']:.1f} ({me['min']:.1f}) | {g:.0f} | "
+          + (f"{100 * g / ceiling:.0f}%" if ceiling else "–") + " | "
+          + (f"{floor:.1f}" if floor else "–") + f" | {fmt(djl)} | {fmt(dl4j)} | {ratio} |")
+print()
+
+print("| T (B=64, I=H=256) | f32 median ms | ms per time step | f64 median ms | f64 speed ÷ f32 speed |")
+print("|---:|---:|---:|---:|---:|")
+for t in (50, 100, 200, 400):
+    c = f"{t}x64x256x256"
+    f32, f64 = stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f32"), stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f64")
+    if not f32:
+        continue
+    print(f"| {t} | {f32['median']:.1f} | {f32['median'] / t:.3f} | " + (f"{f64['median']:.1f} | {f32['median'] / f64['median']:.2f} |" if f64 else "– | – |"))
+print()
+print("| config | f32 ms | f64 ms | f64 speed ÷ f32 speed |")
+print("|---|---:|---:|---:|")
+for c in configs:
+    f32, f64 = stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f32"), stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f64")
+    if f32 and f64:
+        print(f"| {c} | {f32['median']:.1f} | {f64['median']:.1f} | {f32['median'] / f64['median']:.2f} |")

@@ -1,0 +1,97 @@
+package dev.bptt4j.cli;
+
+import dev.bptt4j.backend.Backend;
+import dev.bptt4j.backend.Backends;
+import dev.bptt4j.model.Rnn;
+import dev.bptt4j.model.RnnConfig;
+import dev.bptt4j.model.RnnMode;
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * {@code bench}: times training steps (forward, then backward of sum(y·dy) with dL/dx unless
+ * {@code --no-input-grad}) on random x and dy, after warm-up steps, and prints the median.
+ *
+ * <p>FLOP per step, summed over layers l and directions (G = gates·H, I_l the layer's input
+ * width): forward 2·T·B·G·(I_l + H); backward dW_ih, dW_hh and dh each 2·T·B·G·(I_l or H); dL/dx
+ * 2·T·B·G·I_l (counted only when it is formed). With dL/dx this is the usual 6·T·B·G·(I_l + H).
+ */
+final class BenchCommand implements Command {
+    @Override
+    public String name() {
+        return "bench";
+    }
+
+    @Override
+    public String usage() {
+        return "bench [--mode RNN_TANH] [--T 100] [--B 64] [--I 256] [--H 256] [--L 1] [--steps 30] [--warmup 10]"
+                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad]";
+    }
+
+    /** FLOP of one training step; see the class comment. */
+    static double flopPerStep(RnnConfig c, int steps, int batch, boolean inputGrad) {
+        double flop = 0;
+        double g = c.gateRows(), h = c.hiddenSize();
+        for (int l = 0; l < c.numLayers(); l++) {
+            double in = c.layerInputSize(l);
+            boolean dx = l > 0 || inputGrad;
+            double perRow = 2 * g * (in + h) + 2 * g * in + 2 * g * h + 2 * g * h + (dx ? 2 * g * in : 0);
+            flop += c.directions() * (double) steps * batch * perRow;
+        }
+        return flop;
+    }
+
+    @Override
+    public int run(Args args, PrintStream out) throws Exception {
+        RnnMode mode = RnnMode.parse(args.option("mode", "RNN_TANH"));
+        int steps = args.intOption("T", 100), batch = args.intOption("B", 64);
+        int input = args.intOption("I", 256), hidden = args.intOption("H", 256), layers = args.intOption("L", 1);
+        int timed = args.intOption("steps", 30), warmup = args.intOption("warmup", 10);
+        String device = args.option("device", null);
+        DType dtype = DType.parseFloat(args.option("dtype", "f32"));
+        boolean inputGrad = !args.flag("no-input-grad");
+        args.finish(0);
+        if (timed < 1) throw new UsageException("--steps: expected >= 1, got " + timed);
+        if (warmup < 0) throw new UsageException("--warmup: expected >= 0, got " + warmup);
+
+        RnnConfig config = RnnConfig.of(mode, input, hidden).withLayers(layers).withDType(dtype);
+        SplittableRandom random = new SplittableRandom(1);
+        Tensor x = randomTensor(random, dtype, steps, batch, input);
+        Tensor dy = randomTensor(random, dtype, steps, batch, hidden);
+        double flop = flopPerStep(config, steps, batch, inputGrad);
+        double[] ms = new double[timed];
+        try (Backend backend = Backends.create(device); Rnn rnn = new Rnn(config, backend)) {
+            rnn.initialize(42);
+            out.println(backend.description());
+            out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: %d warm-up + %d timed steps%n", mode, steps, batch, input, hidden,
+                    layers, dtype, inputGrad ? "" : " no-input-grad", warmup, timed);
+            for (int i = 0; i < warmup + timed; i++) {
+                long t0 = System.nanoTime();
+                try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+                    pass.backward(dy, null, inputGrad);
+                }
+                long t1 = System.nanoTime();
+                if (i >= warmup) ms[i - warmup] = (t1 - t0) / 1e6;
+            }
+        }
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        double median = timed % 2 == 1 ? sorted[timed / 2] : 0.5 * (sorted[timed / 2 - 1] + sorted[timed / 2]);
+        out.printf("ms/step: median %.3f, min %.3f, max %.3f%n", median, sorted[0], sorted[timed - 1]);
+        out.printf("GFLOP/s at the median: %.1f (%.3g FLOP/step; forward 2·T·B·G·(I+H) + backward 2·T·B·G·(I+2H)"
+                + " + dL/dx 2·T·B·G·I when formed, G = gates·H, per layer and direction)%n", flop / (median * 1e6), flop);
+        out.printf("ms_per_step=%.4f%n", median);
+        return 0;
+    }
+
+    private static Tensor randomTensor(SplittableRandom random, DType dtype, int... shape) {
+        Tensor t = Tensor.zeros(DType.F64, shape);
+        double[] v = t.f64();
+        for (int i = 0; i < v.length; i++) v[i] = random.nextDouble() * 2 - 1;
+        return t.to(dtype);
+    }
+}

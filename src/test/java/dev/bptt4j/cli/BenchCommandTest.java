@@ -1,0 +1,34 @@
+package dev.bptt4j.cli;
+
+import dev.bptt4j.model.RnnConfig;
+import dev.bptt4j.model.RnnMode;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class BenchCommandTest {
+    @Test
+    void tinyRunPrintsMillisecondsPerStepLast() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(new String[]{"bench", "--T", "3", "--B", "2", "--I", "4", "--H", "5", "--steps", "3",
+                        "--warmup", "1", "--device", "cpu", "--dtype", "f64", "--no-input-grad"},
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        String text = out.toString(StandardCharsets.UTF_8).trim();
+        System.out.println(text);
+        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+        String last = text.substring(text.lastIndexOf('\n') + 1);
+        assertTrue(last.matches("ms_per_step=[0-9.]+"), "last line: " + last);
+    }
+
+    @Test
+    void flopIsSixTBHTimesIPlusHWithInputGradient() {
+        RnnConfig c = RnnConfig.of(RnnMode.RNN_TANH, 256, 128);
+        assertEquals(6.0 * 100 * 64 * 128 * (256 + 128), BenchCommand.flopPerStep(c, 100, 64, true));
+        assertEquals(6.0 * 100 * 64 * 128 * (256 + 128) - 2.0 * 100 * 64 * 128 * 256, BenchCommand.flopPerStep(c, 100, 64, false));
+    }
+}
