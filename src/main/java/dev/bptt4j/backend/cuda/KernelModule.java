@@ -17,7 +17,9 @@ public enum KernelModule {
     RNN_CELL("rnn_cell", List.of("bptt4j_math.cuh")),
     LSTM_CELL("lstm_cell", List.of("bptt4j_math.cuh")),
     GRU_CELL("gru_cell", List.of("bptt4j_math.cuh")),
-    PACKING("packing", List.of());
+    PACKING("packing", List.of()),
+    TRAINING("training", List.of()),
+    FINITE("finite", List.of());
 
     /** Classpath folder holding every bundled PTX, .cu and .cuh file. */
     public static final String RESOURCE_DIRECTORY = "/dev/bptt4j/cuda/";

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class KernelSourceSignatureTest {
     private static final Pattern KERNEL = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(([^)]*)\\)");
-    private static final Pattern POINTER = Pattern.compile("(?:const\\s+)?(float|double|int)\\s*\\*\\s*(\\w+)");
+    private static final Pattern POINTER = Pattern.compile("(?:const\\s+)?(float|double|int|unsigned long long)\\s*\\*\\s*(\\w+)");
     private static final Pattern SCALAR = Pattern.compile("(float|double|int|long long)\\s+(\\w+)");
     private static final Pattern INCLUDE = Pattern.compile("^#include\\s+\"([^\"]+)\"", Pattern.MULTILINE);
 
@@ -29,7 +29,13 @@ class KernelSourceSignatureTest {
         String p = cParameter.trim().replaceAll("\\s+", " ");
         Matcher m = POINTER.matcher(p);
         if (m.matches()) {
-            DType pointee = m.group(1).equals("float") ? DType.F32 : m.group(1).equals("double") ? DType.F64 : DType.I32;
+            DType pointee;
+            switch (m.group(1)) {
+                case "float": pointee = DType.F32; break;
+                case "double": pointee = DType.F64; break;
+                case "int": pointee = DType.I32; break;
+                default: pointee = DType.I64; break; // unsigned long long: a 64-bit counter
+            }
             return pointee + "* " + m.group(2);
         }
         m = SCALAR.matcher(p);
