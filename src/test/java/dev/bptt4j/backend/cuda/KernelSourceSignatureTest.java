@@ -95,4 +95,24 @@ class KernelSourceSignatureTest {
         }
         assertEquals(CudaKernel.values().length, checked, ".cu kernels checked vs kernels registered");
     }
+
+    /** The classpath's sources are cuda/ itself (pom.xml maps it), not a copy that could drift. */
+    @Test
+    void classpathSourcesAreTheFilesInCudaDirectory() throws java.io.IOException {
+        java.nio.file.Path cuda = java.nio.file.Path.of(System.getProperty("basedir", ".")).toAbsolutePath().resolve("cuda");
+        java.util.Set<String> headers = new java.util.TreeSet<>();
+        for (KernelModule module : KernelModule.values()) {
+            assertEquals(java.nio.file.Files.readString(cuda.resolve(module.baseName() + ".cu")), module.source(), module.sourceResource());
+            headers.addAll(module.headers());
+        }
+        for (String header : headers) assertEquals(java.nio.file.Files.readString(cuda.resolve(header)), KernelModule.header(header), header);
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(cuda)) {
+            List<String> kernelFiles = files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".cu")).sorted().toList();
+            List<String> modules = new ArrayList<>();
+            for (KernelModule module : KernelModule.values()) modules.add(module.baseName() + ".cu");
+            java.util.Collections.sort(modules);
+            System.out.println("cuda/*.cu " + kernelFiles + ", KernelModule " + modules + ", headers " + headers);
+            assertEquals(kernelFiles, modules, "every cuda/*.cu is a KernelModule");
+        }
+    }
 }
