@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Compiles every cuda/*.cu to PTX for compute_75 and keeps the bundled copies honest.
+# Compiles every cuda/*.cu to PTX for compute_75 and keeps the committed PTX honest.
 #
 #   cuda/build.sh [--out DIR]            compile into DIR (default target/cuda)
-#   cuda/build.sh --check [--out DIR]    compile, then fail if the committed PTX or the bundled
-#                                        sources under src/main/resources/dev/bptt4j/cuda differ
-#   cuda/build.sh --update [--out DIR]   compile, then copy PTX and sources into the resources
+#   cuda/build.sh --check [--out DIR]    compile, then fail if the committed PTX under
+#                                        src/main/resources/dev/bptt4j/cuda differs, or if a .cu
+#                                        has no committed .ptx or a .ptx no .cu
+#   cuda/build.sh --update [--out DIR]   compile, then copy the PTX into the resources
 #
-# Without nvcc, --check still compares the bundled sources with cuda/ and skips the PTX rebuild
-# with a note. With an nvcc other than the one that wrote the committed PTX (its header names the
-# release), --check compiles (so warnings still fail) but cannot expect identical bytes, and says
-# so. `mvn verify` runs --check (exec-maven-plugin, see pom.xml); -Dexec.skip skips it.
+# The .cu/.cuh sources are not copied anywhere: Maven puts cuda/*.cu and cuda/*.cuh on the
+# classpath beside the PTX (a <resource> in pom.xml). Without nvcc, --check still checks that
+# every .cu has its committed .ptx and skips the rebuild with a note. With an nvcc other than the
+# one that wrote the committed PTX (its header names the release), --check compiles (so warnings
+# still fail) but cannot expect identical bytes, and says so. `mvn verify` runs --check
+# (exec-maven-plugin, see pom.xml); -Dexec.skip skips it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +29,7 @@ while [ $# -gt 0 ]; do
         --check) MODE=check ;;
         --update) MODE=update ;;
         --out) OUT="$2"; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "cuda/build.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -39,24 +42,23 @@ fail() { echo "[cuda/build.sh] FAIL: $*" >&2; failures=$((failures + 1)); }
 cd "$CUDA_DIR"
 shopt -s nullglob
 KERNEL_FILES=(*.cu)
-SOURCE_FILES=(*.cuh *.cu)
 [ ${#KERNEL_FILES[@]} -gt 0 ] || { echo "cuda/build.sh: no .cu files in $CUDA_DIR" >&2; exit 2; }
 
-# The bundled sources must be byte-identical to cuda/, and nothing else may sit beside them.
-check_sources() {
-    local f base
-    for f in "${SOURCE_FILES[@]}"; do
-        if [ ! -f "$RESOURCES/$f" ]; then fail "$f is not bundled in ${RESOURCES#$ROOT/} (run cuda/build.sh --update)"
-        elif ! cmp -s "$f" "$RESOURCES/$f"; then fail "bundled $f differs from cuda/$f (stale; run cuda/build.sh --update)"
-        else say "source $f: bundled copy identical"; fi
+# Every .cu has a committed .ptx, and the resources hold nothing else: no .ptx without its .cu,
+# and no copy of a source (Maven bundles cuda/ itself).
+check_pairs() {
+    local f base before=$failures
+    for f in "${KERNEL_FILES[@]}"; do
+        [ -f "$RESOURCES/${f%.cu}.ptx" ] || fail "${f%.cu}.ptx is not committed in ${RESOURCES#$ROOT/} (run cuda/build.sh --update)"
     done
     for f in "$RESOURCES"/*; do
         base="$(basename "$f")"
         case "$base" in
-            *.ptx) [ -f "${base%.ptx}.cu" ] || fail "bundled $base has no cuda/${base%.ptx}.cu" ;;
-            *) [ -f "$base" ] || fail "bundled $base has no cuda/$base" ;;
+            *.ptx) [ -f "${base%.ptx}.cu" ] || fail "committed $base has no cuda/${base%.ptx}.cu" ;;
+            *) fail "${RESOURCES#$ROOT/}/$base should not be there: only generated PTX is committed beside the classes (sources come from cuda/)" ;;
         esac
     done
+    [ "$failures" -ne "$before" ] || say "every cuda/*.cu has its committed .ptx and nothing else is there"
 }
 
 nvcc_release() { "$NVCC" --version | grep -m1 'Cuda compilation tools' || true; }
@@ -66,10 +68,10 @@ if ! command -v "$NVCC" >/dev/null 2>&1; then
         update) echo "cuda/build.sh: --update needs nvcc (set NVCC=/path/to/nvcc)" >&2; exit 1 ;;
         build) say "note: nvcc not found; nothing compiled"; exit 0 ;;
         check)
-            say "note: nvcc not found; skipping the PTX rebuild, checking only the bundled sources"
-            check_sources
+            say "note: nvcc not found; skipping the PTX rebuild, checking only that every .cu has its .ptx"
+            check_pairs
             [ "$failures" -eq 0 ] || exit 1
-            say "ok (sources only)"
+            say "ok (pairs only)"
             exit 0 ;;
     esac
 fi
@@ -98,11 +100,10 @@ case "$MODE" in
         mkdir -p "$RESOURCES"
         rm -f "$RESOURCES"/*
         for cu in "${KERNEL_FILES[@]}"; do cp "$OUT/${cu%.cu}.ptx" "$RESOURCES/"; done
-        cp "${SOURCE_FILES[@]}" "$RESOURCES/"
         say "updated ${RESOURCES#$ROOT/}: $(cd "$RESOURCES" && ls | tr '\n' ' ')"
         ;;
     check)
-        check_sources
+        check_pairs
         for cu in "${KERNEL_FILES[@]}"; do
             name="${cu%.cu}.ptx"
             committed="$RESOURCES/$name"

@@ -33,7 +33,9 @@ __device__ inline double regularised(double g, double p, double weightDecay, dou
 }
 
 // n = rows. For target t = targets[r] >= 0: rowLoss[r] = log Σ_c exp(z_c − max) − (z_t − max),
-// logits[r, c] = gradScale·(exp(z_c − max)/Σ − [c == t]); for t < 0 both become 0.
+// logits[r, c] = gradScale·(exp(z_c − max)/Σ − [c == t]); for t < 0 both become 0; for t >= classes
+// (which the host rejects before upload, as the Java twin throws) both become NaN. max is taken
+// with fmax, which skips a NaN logit; the NaN still reaches the sum and so every output.
 template <typename T>
 __device__ void softmax_xent(T* logits, const int* targets, T* rowLoss, int rows, int classes, double gradScale) {
 #pragma unroll 1
@@ -44,6 +46,11 @@ __device__ void softmax_xent(T* logits, const int* targets, T* rowLoss, int rows
         if (t < 0) {
             for (int c = 0; c < classes; c++) z[c] = T(0);
             rowLoss[r] = T(0);
+            continue;
+        }
+        if (t >= classes) { // the host validates targets; never read past the row, poison it instead
+            for (int c = 0; c < classes; c++) z[c] = (T)nan("");
+            rowLoss[r] = (T)nan("");
             continue;
         }
         double maxLogit = -INFINITY;

@@ -1,6 +1,8 @@
-// kernel_host_harness.cpp: the kernels of rnn_cell.cu, lstm_cell.cu, gru_cell.cu and packing.cu compiled for the host and run
-// one emulated thread at a time, so their indexing, NULL handling and row bookkeeping can be
-// checked without a GPU. Grids are deliberately small (e.g. 2 blocks of 4 threads) so every
+// kernel_host_harness.cpp: the kernels of rnn_cell.cu, lstm_cell.cu, gru_cell.cu, packing.cu and
+// training.cu compiled for the host and run one emulated thread at a time, so their indexing, NULL
+// handling and row bookkeeping can be checked without a GPU. Kernels whose threads share data
+// (sum_of_squares in training.cu: shared memory and __syncthreads; finite.cu: warp shuffles) cannot
+// run one thread at a time and are left out; EmulatedKernels follows their block structure instead. Grids are deliberately small (e.g. 2 blocks of 4 threads) so every
 // grid-stride loop goes round more than once. KernelHostHarnessTest compiles this with g++ and
 // holds every output against a Java reference written from the kernels' contracts.
 //
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <math.h>
 #include <vector>
 
 // What nvcc would provide: launch coordinates and the kernel qualifiers.
@@ -24,6 +27,13 @@ static Coordinates threadIdx, blockIdx, blockDim, gridDim;
 #include "../packing.cu"
 #include "../lstm_cell.cu"
 #include "../gru_cell.cu"
+
+// What training.cu needs beyond that. sum_of_squares compiles against these stubs but is not run.
+#define __shared__ static
+static inline void __syncthreads() {}
+static inline double atomicAdd(double* address, double value) { const double old = *address; *address += value; return old; }
+static inline double __dmul_rn(double a, double b) { return a * b; }  // -ffp-contract=off keeps it unfused
+#include "../training.cu"
 
 // Runs call once per (block, thread), in order; these kernels never share data between threads.
 #define LAUNCH(grid, block, call)                                      \
@@ -79,6 +89,11 @@ template <> struct Kernels<float> {
     static constexpr const char* lstmBackward = "lstm_backward_f32";
     static constexpr const char* gruForward = "gru_forward_f32";
     static constexpr const char* gruBackward = "gru_backward_f32";
+    static constexpr const char* softmaxXent = "softmax_xent_f32";
+    static constexpr const char* sgdStep = "sgd_step_f32";
+    static constexpr const char* adamStep = "adam_step_f32";
+    static constexpr const char* scale = "scale_f32";
+    static constexpr const char* clamp = "clamp_f32";
 };
 template <> struct Kernels<double> {
     static constexpr const char* forward = "rnn_forward_f64";
@@ -89,6 +104,11 @@ template <> struct Kernels<double> {
     static constexpr const char* lstmBackward = "lstm_backward_f64";
     static constexpr const char* gruForward = "gru_forward_f64";
     static constexpr const char* gruBackward = "gru_backward_f64";
+    static constexpr const char* softmaxXent = "softmax_xent_f64";
+    static constexpr const char* sgdStep = "sgd_step_f64";
+    static constexpr const char* adamStep = "adam_step_f64";
+    static constexpr const char* scale = "scale_f64";
+    static constexpr const char* clamp = "clamp_f64";
 };
 static void launch_forward(float* h, const float* p, const float* bi, const float* bh, const float* prev, int rows,
                            int hidden, int act, int res, unsigned grid, unsigned block) {
@@ -313,6 +333,121 @@ static void gru_backward_case(int alive, int slot, int hidden, int biases) {
     std::printf("end\n");
 }
 
+// Training kernels (LAUNCH's loop variables are b and t, so no parameter here is called that).
+// Their double scalars are printed as one array, "scalars", in signature order.
+static void launch_softmax_xent(float* z, const int* targets, float* loss, int rows, int classes, double scale, unsigned grid,
+                                unsigned block) {
+    LAUNCH(grid, block, softmax_xent_f32(z, targets, loss, rows, classes, scale));
+}
+static void launch_softmax_xent(double* z, const int* targets, double* loss, int rows, int classes, double scale,
+                                unsigned grid, unsigned block) {
+    LAUNCH(grid, block, softmax_xent_f64(z, targets, loss, rows, classes, scale));
+}
+static void launch_sgd_step(float* p, const float* g, float* buffer, long long n, const double* s, int nesterov, int first,
+                            unsigned grid, unsigned block) {
+    LAUNCH(grid, block, sgd_step_f32(p, g, buffer, n, s[0], s[1], s[2], s[3], s[4], nesterov, first));
+}
+static void launch_sgd_step(double* p, const double* g, double* buffer, long long n, const double* s, int nesterov,
+                            int first, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, sgd_step_f64(p, g, buffer, n, s[0], s[1], s[2], s[3], s[4], nesterov, first));
+}
+static void launch_adam_step(float* p, const float* g, float* m, float* v, long long n, const double* s, unsigned grid,
+                             unsigned block) {
+    LAUNCH(grid, block, adam_step_f32(p, g, m, v, n, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]));
+}
+static void launch_adam_step(double* p, const double* g, double* m, double* v, long long n, const double* s,
+                             unsigned grid, unsigned block) {
+    LAUNCH(grid, block, adam_step_f64(p, g, m, v, n, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]));
+}
+static void launch_scale(float* x, long long n, double a, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, scale_f32(x, n, a));
+}
+static void launch_scale(double* x, long long n, double a, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, scale_f64(x, n, a));
+}
+static void launch_clamp(float* x, long long n, double lo, double hi, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, clamp_f32(x, n, lo, hi));
+}
+static void launch_clamp(double* x, long long n, double lo, double hi, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, clamp_f64(x, n, lo, hi));
+}
+
+template <typename T>
+static void softmax_xent_case(int rows, int classes) {
+    std::printf("case %s rows=%d classes=%d\n", Kernels<T>::softmaxXent, rows, classes);
+    std::vector<T> logits = random_vector<T>((std::size_t)rows * classes, -4, 4), rowLoss = random_vector<T>(rows, -1, 1);
+    std::vector<int> targets(rows);
+    for (int r = 0; r < rows; r++) targets[r] = r % 4 == 1 ? -1 : (int)next_uniform(0, classes - 0.5);
+    const std::vector<double> scalars = {0.375};
+    print_array("scalars", scalars);
+    print_array("logitsIn", logits);
+    print_array("targets", targets);
+    launch_softmax_xent(logits.data(), targets.data(), rowLoss.data(), rows, classes, scalars[0], 2, 2);
+    print_array("logitsOut", logits);
+    print_array("rowLossOut", rowLoss);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void sgd_step_case(int momentum, int nesterov, int firstStep) {
+    const int count = 11;
+    std::printf("case %s count=%d momentum=%d nesterov=%d firstStep=%d\n", Kernels<T>::sgdStep, count, momentum, nesterov,
+                firstStep);
+    std::vector<T> param = random_vector<T>(count + 2, -1, 1), grad = random_vector<T>(count + 2, -1, 1),
+                   buffer = random_vector<T>(count + 2, -1, 1);
+    param[3] = 0;  // signum(0) in the L1 term
+    const std::vector<double> scalars = {0.1, momentum ? 0.9 : 0.0, 0.1, 0.01, 0.002};  // lr, momentum, dampening, wd, l1
+    print_array("scalars", scalars);
+    print_array("paramIn", param);
+    print_array("grad", grad);
+    print_array("bufferIn", buffer);
+    launch_sgd_step(param.data(), grad.data(), momentum ? buffer.data() : nullptr, count, scalars.data(), nesterov,
+                    firstStep, 2, 4);
+    print_array("paramOut", param);
+    print_array("bufferOut", buffer);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void adam_step_case(int step) {
+    const int count = 11;
+    std::printf("case %s count=%d step=%d\n", Kernels<T>::adamStep, count, step);
+    std::vector<T> param = random_vector<T>(count + 2, -1, 1), grad = random_vector<T>(count + 2, -1, 1),
+                   expAvg = random_vector<T>(count + 2, -0.1, 0.1), expAvgSq = random_vector<T>(count + 2, 0, 0.1);
+    // lr, beta1, beta2, eps, weightDecay, l1, then the host's two bias corrections for this step.
+    const std::vector<double> scalars = {0.01, 0.9, 0.999, 1e-8, 0.01, 0.001, 1 - pow(0.9, step), sqrt(1 - pow(0.999, step))};
+    print_array("scalars", scalars);
+    print_array("paramIn", param);
+    print_array("grad", grad);
+    print_array("expAvgIn", expAvg);
+    print_array("expAvgSqIn", expAvgSq);
+    launch_adam_step(param.data(), grad.data(), expAvg.data(), expAvgSq.data(), count, scalars.data(), 2, 4);
+    print_array("paramOut", param);
+    print_array("expAvgOut", expAvg);
+    print_array("expAvgSqOut", expAvgSq);
+    std::printf("end\n");
+}
+
+template <typename T>
+static void scale_clamp_case() {
+    const int count = 11;
+    std::vector<T> x = random_vector<T>(count + 2, -2, 2);
+    x[4] = (T)NAN;  // stays NaN through both
+    const std::vector<double> scalars = {-0.625, -0.5, 0.75};  // alpha, lo, hi
+    std::printf("case %s count=%d\n", Kernels<T>::scale, count);
+    print_array("scalars", scalars);
+    print_array("xIn", x);
+    launch_scale(x.data(), count, scalars[0], 2, 4);
+    print_array("xOut", x);
+    std::printf("end\n");
+    std::printf("case %s count=%d\n", Kernels<T>::clamp, count);
+    print_array("scalars", scalars);
+    print_array("xIn", x);
+    launch_clamp(x.data(), count, scalars[1], scalars[2], 2, 4);
+    print_array("xOut", x);
+    std::printf("end\n");
+}
+
 int main() {
     for (int activation = 0; activation <= 1; activation++) {
         for (int residual = 0; residual <= 1; residual++) {
@@ -343,5 +478,19 @@ int main() {
         gru_backward_case<float>(2, 4, 3, biases);
         gru_backward_case<double>(3, 3, 5, biases);
     }
+    softmax_xent_case<float>(9, 5);
+    softmax_xent_case<double>(9, 5);
+    for (int momentum = 0; momentum <= 1; momentum++)
+        for (int nesterov = 0; nesterov <= momentum; nesterov++)
+            for (int firstStep = 0; firstStep <= momentum; firstStep++) {
+                sgd_step_case<float>(momentum, nesterov, firstStep);
+                sgd_step_case<double>(momentum, nesterov, firstStep);
+            }
+    for (int step = 1; step <= 5; step += 4) {
+        adam_step_case<float>(step);
+        adam_step_case<double>(step);
+    }
+    scale_clamp_case<float>();
+    scale_clamp_case<double>();
     return 0;
 }

@@ -335,6 +335,116 @@ public final class CudaBackend implements Backend {
         launch(CudaKernel.of("fill", d.dtype), pointer(d, offset), typedValue, count);
     }
 
+    // ---- training kernels (cuda/training.cu): the same contracts as Backend's host defaults ----
+
+    @Override
+    public void softmaxCrossEntropy(DeviceBuffer logits, long logitsOffset, DeviceBuffer targets, long targetsOffset,
+                                    DeviceBuffer rowLoss, long rowLossOffset, int rows, int classes, double gradScale) {
+        CudaBuffer z = cuda(logits), t = cuda(targets), loss = cuda(rowLoss);
+        checkFloat("softmaxCrossEntropy logits", z);
+        if (loss.dtype != z.dtype) throw new IllegalArgumentException("softmaxCrossEntropy: logits are " + z.dtype + ", rowLoss is " + loss.dtype);
+        if (t.dtype != DType.I32) throw new IllegalArgumentException("softmaxCrossEntropy targets must be I32, got " + t.dtype);
+        if (rows < 0 || classes < 1) throw new IllegalArgumentException("softmaxCrossEntropy: " + rows + " rows of " + classes + " classes");
+        checkRange("softmaxCrossEntropy logits", z, logitsOffset, (long) rows * classes);
+        checkRange("softmaxCrossEntropy targets", t, targetsOffset, rows);
+        checkRange("softmaxCrossEntropy rowLoss", loss, rowLossOffset, rows);
+        // Targets live on the device, so a class id >= classes is not seen here: the kernel turns
+        // its row into NaN (SoftmaxHead checks the ids on the host before uploading them).
+        launch(CudaKernel.of("softmax_xent", z.dtype),
+                pointer(z, logitsOffset), pointer(t, targetsOffset), pointer(loss, rowLossOffset), rows, classes, gradScale);
+    }
+
+    @Override
+    public void sgdStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer momentumBuffer, long count, double lr,
+                        double momentum, double dampening, double weightDecay, double l1, boolean nesterov, boolean firstStep) {
+        CudaBuffer p = cuda(param), g = cuda(grad), b = momentum != 0 ? cuda(momentumBuffer) : null;
+        checkFloat("sgdStep param", p);
+        checkSameDType("sgdStep", p, g, b);
+        checkRange("sgdStep param", p, 0, count);
+        checkRange("sgdStep grad", g, 0, count);
+        if (b != null) checkRange("sgdStep momentumBuffer", b, 0, count);
+        launch(CudaKernel.of("sgd_step", p.dtype),
+                pointer(p, 0), pointer(g, 0), pointer(b, 0), count, lr, momentum, dampening, weightDecay, l1,
+                nesterov ? 1 : 0, firstStep ? 1 : 0);
+    }
+
+    @Override
+    public void adamStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer expAvg, DeviceBuffer expAvgSq, long count,
+                         double lr, double beta1, double beta2, double eps, double weightDecay, double l1, long step) {
+        CudaBuffer p = cuda(param), g = cuda(grad), m = cuda(expAvg), v = cuda(expAvgSq);
+        checkFloat("adamStep param", p);
+        checkSameDType("adamStep", p, g, m, v);
+        if (step < 1) throw new IllegalArgumentException("adamStep step: expected >= 1, got " + step);
+        checkRange("adamStep param", p, 0, count);
+        checkRange("adamStep grad", g, 0, count);
+        checkRange("adamStep expAvg", m, 0, count);
+        checkRange("adamStep expAvgSq", v, 0, count);
+        // The bias corrections as TrainingKernels.adam computes them, so that f64 steps agree bit for bit.
+        double biasCorrection1 = 1 - Math.pow(beta1, step);
+        double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+        launch(CudaKernel.of("adam_step", p.dtype),
+                pointer(p, 0), pointer(g, 0), pointer(m, 0), pointer(v, 0), count, lr, beta1, beta2, eps, weightDecay, l1,
+                biasCorrection1, biasCorrection2Sqrt);
+    }
+
+    @Override
+    public void sumOfSquares(DeviceBuffer x, long offset, long count, DeviceBuffer out, long outOffset) {
+        CudaBuffer in = cuda(x), acc = cuda(out);
+        checkFloat("sumOfSquares x", in);
+        if (acc.dtype != DType.F64) throw new IllegalArgumentException("sumOfSquares out must be F64, got " + acc.dtype);
+        checkRange("sumOfSquares x", in, offset, count);
+        checkRange("sumOfSquares out", acc, outOffset, 1);
+        launch(CudaKernel.of("sum_of_squares", in.dtype), pointer(in, offset), count, pointer(acc, outOffset));
+    }
+
+    @Override
+    public void scale(DeviceBuffer x, long offset, long count, double alpha) {
+        CudaBuffer b = cuda(x);
+        checkFloat("scale", b);
+        checkRange("scale", b, offset, count);
+        launch(CudaKernel.of("scale", b.dtype), pointer(b, offset), count, alpha);
+    }
+
+    @Override
+    public void clamp(DeviceBuffer x, long offset, long count, double min, double max) {
+        CudaBuffer b = cuda(x);
+        checkFloat("clamp", b);
+        checkRange("clamp", b, offset, count);
+        launch(CudaKernel.of("clamp", b.dtype), pointer(b, offset), count, min, max);
+    }
+
+    // ---- finite check (cuda/finite.cu) ----
+
+    /** Device address of the 8-byte counter count_non_finite adds into; allocated on first use, freed by close. */
+    private long nonFiniteCounter;
+
+    /** Zeroes the counter, counts on the device and reads the one number back: one synchronisation. */
+    @Override
+    public long countNonFinite(DeviceBuffer buffer, long offset, long count) {
+        CudaBuffer b = cuda(buffer);
+        checkFloat("countNonFinite", b);
+        checkRange("countNonFinite", b, offset, count);
+        if (count == 0) return 0;
+        if (nonFiniteCounter == 0) nonFiniteCounter = api.allocate(DType.I64, 1);
+        api.memsetZero(nonFiniteCounter, DType.I64.byteSize());
+        launch(CudaKernel.of("count_non_finite", b.dtype), pointer(b, offset), count, new DevicePointer(nonFiniteCounter));
+        Tensor counted = Tensor.zeros(DType.I64, 1);
+        api.synchronize();
+        api.copyDeviceToHost(nonFiniteCounter, counted);
+        return counted.i64()[0];
+    }
+
+    private static void checkFloat(String what, CudaBuffer b) {
+        if (!b.dtype.isFloatingPoint()) throw new IllegalArgumentException(what + ": expected an F32 or F64 buffer, got " + b.dtype);
+    }
+
+    /** The kernel takes every tensor in one type T; absent (null) buffers are skipped. */
+    private static void checkSameDType(String what, CudaBuffer first, CudaBuffer... others) {
+        for (CudaBuffer o : others) {
+            if (o != null && o.dtype != first.dtype) throw new IllegalArgumentException(what + ": buffers are " + first.dtype + " and " + o.dtype);
+        }
+    }
+
     /** Validates the arguments against the registry, then launches with the registry's geometry. */
     private void launch(CudaKernel kernel, Object... args) {
         checkOpen();
@@ -366,6 +476,7 @@ public final class CudaBackend implements Backend {
         if (closed) return;
         try {
             for (CudaBuffer b : List.copyOf(live)) b.close();
+            if (nonFiniteCounter != 0) api.free(nonFiniteCounter);
         } finally {
             closed = true;
             api.close();

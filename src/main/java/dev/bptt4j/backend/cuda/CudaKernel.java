@@ -38,7 +38,23 @@ public enum CudaKernel {
     GATHER_ROWS_F32(KernelModule.PACKING, DType.F32, gatherRows(DType.F32), "rows", "width"),
     GATHER_ROWS_F64(KernelModule.PACKING, DType.F64, gatherRows(DType.F64), "rows", "width"),
     FILL_F32(KernelModule.PACKING, DType.F32, fill(DType.F32), "count"),
-    FILL_F64(KernelModule.PACKING, DType.F64, fill(DType.F64), "count");
+    FILL_F64(KernelModule.PACKING, DType.F64, fill(DType.F64), "count"),
+    // cuda/training.cu (softmax_xent: one thread per row)
+    SOFTMAX_XENT_F32(KernelModule.TRAINING, DType.F32, softmaxXent(DType.F32), "rows"),
+    SOFTMAX_XENT_F64(KernelModule.TRAINING, DType.F64, softmaxXent(DType.F64), "rows"),
+    SGD_STEP_F32(KernelModule.TRAINING, DType.F32, sgdStep(DType.F32), "count"),
+    SGD_STEP_F64(KernelModule.TRAINING, DType.F64, sgdStep(DType.F64), "count"),
+    ADAM_STEP_F32(KernelModule.TRAINING, DType.F32, adamStep(DType.F32), "count"),
+    ADAM_STEP_F64(KernelModule.TRAINING, DType.F64, adamStep(DType.F64), "count"),
+    SUM_OF_SQUARES_F32(KernelModule.TRAINING, DType.F32, sumOfSquares(DType.F32), "count"),
+    SUM_OF_SQUARES_F64(KernelModule.TRAINING, DType.F64, sumOfSquares(DType.F64), "count"),
+    SCALE_F32(KernelModule.TRAINING, DType.F32, scale(DType.F32), "count"),
+    SCALE_F64(KernelModule.TRAINING, DType.F64, scale(DType.F64), "count"),
+    CLAMP_F32(KernelModule.TRAINING, DType.F32, clamp(DType.F32), "count"),
+    CLAMP_F64(KernelModule.TRAINING, DType.F64, clamp(DType.F64), "count"),
+    // cuda/finite.cu
+    COUNT_NON_FINITE_F32(KernelModule.FINITE, DType.F32, countNonFinite(DType.F32), "n"),
+    COUNT_NON_FINITE_F64(KernelModule.FINITE, DType.F64, countNonFinite(DType.F64), "n");
 
     /** Threads per block for every kernel. */
     public static final int BLOCK_SIZE = 256;
@@ -226,7 +242,78 @@ public enum CudaKernel {
         return List.of(
                 pointer("dst", real),
                 new Parameter("value", ParamType.scalarOf(real), null, false),
-                new Parameter("count", ParamType.INT64, null, false));
+                int64("count"));
+    }
+
+    private static List<Parameter> softmaxXent(DType real) {
+        return List.of(
+                pointer("logits", real), // rows × classes: logits in, gradScale·(softmax − onehot) out
+                pointer("targets", DType.I32),
+                pointer("rowLoss", real),
+                int32("rows"),
+                int32("classes"),
+                float64("gradScale"));
+    }
+
+    private static List<Parameter> sgdStep(DType real) {
+        return List.of(
+                pointer("param", real),
+                pointer("grad", real), // read only
+                nullablePointer("momentumBuffer", real), // read and written only when momentum != 0
+                int64("count"),
+                float64("lr"),
+                float64("momentum"),
+                float64("dampening"),
+                float64("weightDecay"),
+                float64("l1"),
+                int32("nesterov"),
+                int32("firstStep"));
+    }
+
+    private static List<Parameter> adamStep(DType real) {
+        return List.of(
+                pointer("param", real),
+                pointer("grad", real), // read only
+                pointer("expAvg", real),
+                pointer("expAvgSq", real),
+                int64("count"),
+                float64("lr"),
+                float64("beta1"),
+                float64("beta2"),
+                float64("eps"),
+                float64("weightDecay"),
+                float64("l1"),
+                float64("biasCorrection1"), // 1 − β1^step, from the host
+                float64("biasCorrection2Sqrt")); // √(1 − β2^step), from the host
+    }
+
+    private static List<Parameter> sumOfSquares(DType real) {
+        return List.of(
+                pointer("x", real),
+                int64("count"),
+                pointer("out", DType.F64)); // one double, added to atomically
+    }
+
+    private static List<Parameter> scale(DType real) {
+        return List.of(
+                pointer("x", real),
+                int64("count"),
+                float64("alpha"));
+    }
+
+    private static List<Parameter> clamp(DType real) {
+        return List.of(
+                pointer("x", real),
+                int64("count"),
+                float64("lo"),
+                float64("hi"));
+    }
+
+    private static List<Parameter> countNonFinite(DType real) {
+        return List.of(
+                pointer("x", real),
+                int64("n"),
+                pointer("count", DType.I64)); // unsigned long long, zeroed by the host, added to atomically
     }
 
     private static Parameter pointer(String name, DType pointee) {
@@ -239,6 +326,14 @@ public enum CudaKernel {
 
     private static Parameter int32(String name) {
         return new Parameter(name, ParamType.INT32, null, false);
+    }
+
+    private static Parameter int64(String name) {
+        return new Parameter(name, ParamType.INT64, null, false);
+    }
+
+    private static Parameter float64(String name) {
+        return new Parameter(name, ParamType.FLOAT64, null, false);
     }
 
     // ---- lookups ----

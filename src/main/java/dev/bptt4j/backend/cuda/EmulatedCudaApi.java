@@ -63,6 +63,7 @@ public final class EmulatedCudaApi implements CudaApi {
         final double[] f64;
         final float[] f32;
         final int[] i32;
+        final long[] i64;
         boolean freed;
 
         Allocation(long id, DType dtype, int elements) {
@@ -72,9 +73,11 @@ public final class EmulatedCudaApi implements CudaApi {
             f64 = dtype == DType.F64 ? new double[elements] : null;
             f32 = dtype == DType.F32 ? new float[elements] : null;
             i32 = dtype == DType.I32 ? new int[elements] : null;
+            i64 = dtype == DType.I64 ? new long[elements] : null;
             if (f64 != null) Arrays.fill(f64, Double.NaN);
             if (f32 != null) Arrays.fill(f32, Float.NaN);
             if (i32 != null) Arrays.fill(i32, -1);
+            if (i64 != null) Arrays.fill(i64, -1);
         }
 
         long address() {
@@ -111,8 +114,8 @@ public final class EmulatedCudaApi implements CudaApi {
     @Override
     public long allocate(DType dtype, long elements) {
         checkOpen();
-        if (dtype != DType.F32 && dtype != DType.F64 && dtype != DType.I32) {
-            throw new EmulatedCudaException("allocate: the emulator holds F32, F64 and I32 memory, not " + dtype);
+        if (dtype != DType.F32 && dtype != DType.F64 && dtype != DType.I32 && dtype != DType.I64) {
+            throw new EmulatedCudaException("allocate: the emulator holds F32, F64, I32 and I64 memory, not " + dtype);
         }
         if (elements < 1 || elements > Integer.MAX_VALUE - 8) {
             throw new EmulatedCudaException("allocate: " + elements + " elements is outside the emulator's 1.." + (Integer.MAX_VALUE - 8));
@@ -190,6 +193,7 @@ public final class EmulatedCudaApi implements CudaApi {
         if (a.f64 != null) Arrays.fill(a.f64, from, to, 0.0);
         if (a.f32 != null) Arrays.fill(a.f32, from, to, 0f);
         if (a.i32 != null) Arrays.fill(a.i32, from, to, 0);
+        if (a.i64 != null) Arrays.fill(a.i64, from, to, 0L);
         log(Kind.MEMSET, null, 0, 0, 0, bytes);
     }
 
@@ -202,6 +206,7 @@ public final class EmulatedCudaApi implements CudaApi {
             case F64: System.arraycopy(host.f64(), 0, a.f64, at, host.size()); break;
             case F32: System.arraycopy(host.f32(), 0, a.f32, at, host.size()); break;
             case I32: System.arraycopy(host.i32(), 0, a.i32, at, host.size()); break;
+            case I64: System.arraycopy(host.i64(), 0, a.i64, at, host.size()); break;
             default: throw new AssertionError(a.dtype);
         }
         long bytes = (long) host.size() * a.dtype.byteSize();
@@ -218,6 +223,7 @@ public final class EmulatedCudaApi implements CudaApi {
             case F64: System.arraycopy(a.f64, at, host.f64(), 0, host.size()); break;
             case F32: System.arraycopy(a.f32, at, host.f32(), 0, host.size()); break;
             case I32: System.arraycopy(a.i32, at, host.i32(), 0, host.size()); break;
+            case I64: System.arraycopy(a.i64, at, host.i64(), 0, host.size()); break;
             default: throw new AssertionError(a.dtype);
         }
         long bytes = (long) host.size() * a.dtype.byteSize();

@@ -4,12 +4,12 @@ import dev.bptt4j.backend.ElementMath;
 import dev.bptt4j.tensor.DType;
 
 /**
- * The kernels of {@code cuda/rnn_cell.cu}, {@code cuda/lstm_cell.cu}, {@code cuda/gru_cell.cu} and
- * {@code cuda/packing.cu} in Java, for
+ * The kernels of {@code cuda/rnn_cell.cu}, {@code cuda/lstm_cell.cu}, {@code cuda/gru_cell.cu},
+ * {@code cuda/packing.cu}, {@code cuda/training.cu} and {@code cuda/finite.cu} in Java, for
  * {@link EmulatedCudaApi}: one method per kernel family, taking the {@code extern "C"} entry's
  * parameter list in its order, and following the {@code .cu} template line by line. The flat
  * index loop stands for the grid-stride loop (every element is visited once, by one thread, so
- * the order does not matter for these kernels).
+ * the order does not matter for these kernels; the reductions say how they stand for theirs).
  *
  * <p>Arithmetic is done in the kernel's precision: a float kernel's sums and products are rounded
  * to float after each operation (a double carries the value; one rounding of an exact double sum
@@ -69,6 +69,38 @@ final class EmulatedKernels {
                 break;
             case FILL_F64:
                 fill(kernel, t, ptr(kernel, a, 0), (Double) a[1], (Long) a[2]);
+                break;
+            case SOFTMAX_XENT_F32:
+            case SOFTMAX_XENT_F64:
+                softmaxXent(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), (Integer) a[3], (Integer) a[4],
+                        (Double) a[5]);
+                break;
+            case SGD_STEP_F32:
+            case SGD_STEP_F64:
+                sgdStep(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), (Long) a[3], (Double) a[4],
+                        (Double) a[5], (Double) a[6], (Double) a[7], (Double) a[8], (Integer) a[9], (Integer) a[10]);
+                break;
+            case ADAM_STEP_F32:
+            case ADAM_STEP_F64:
+                adamStep(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), (Long) a[4],
+                        (Double) a[5], (Double) a[6], (Double) a[7], (Double) a[8], (Double) a[9], (Double) a[10],
+                        (Double) a[11], (Double) a[12]);
+                break;
+            case SUM_OF_SQUARES_F32:
+            case SUM_OF_SQUARES_F64:
+                sumOfSquares(kernel, t, ptr(kernel, a, 0), (Long) a[1], ptr(kernel, a, 2));
+                break;
+            case SCALE_F32:
+            case SCALE_F64:
+                scale(kernel, t, ptr(kernel, a, 0), (Long) a[1], (Double) a[2]);
+                break;
+            case CLAMP_F32:
+            case CLAMP_F64:
+                clamp(kernel, t, ptr(kernel, a, 0), (Long) a[1], (Double) a[2], (Double) a[3]);
+                break;
+            case COUNT_NON_FINITE_F32:
+            case COUNT_NON_FINITE_F64:
+                countNonFinite(kernel, t, ptr(kernel, a, 0), (Long) a[1], ptr(kernel, a, 2));
                 break;
             default:
                 throw new EmulatedCudaException(kernel + ": no emulation (add one here beside its .cu twin)");
@@ -299,6 +331,147 @@ final class EmulatedKernels {
         for (long i = 0; i < count; i++) d.set(i, value);
     }
 
+    // ---- training.cu. Every value is a double, rounded to T once when stored (View.set), as there;
+    // products are plain Java products, which are never fused (the kernels' mul). exp and log are
+    // StrictMath's where the kernel calls CUDA's libm. ----
+
+    // training.cu: softmax_xent_{f32,f64}(logits, targets, rowLoss, rows, classes, gradScale)
+    private void softmaxXent(CudaKernel k, DType t, DevicePointer logits, DevicePointer targets, DevicePointer rowLoss,
+                             int rows, int classes, double gradScale) {
+        View z = view(k, "logits", logits, t), target = view(k, "targets", targets, DType.I32), loss = view(k, "rowLoss", rowLoss, t);
+        for (long r = 0; r < rows; r++) {
+            long row = r * classes;
+            int tc = (int) target.get(r);
+            if (tc < 0) {
+                for (int c = 0; c < classes; c++) z.set(row + c, 0.0);
+                loss.set(r, 0.0);
+                continue;
+            }
+            if (tc >= classes) {
+                for (int c = 0; c < classes; c++) z.set(row + c, Double.NaN);
+                loss.set(r, Double.NaN);
+                continue;
+            }
+            double maxLogit = Double.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) maxLogit = fmax(maxLogit, z.get(row + c));
+            double shiftedTarget = z.get(row + tc) - maxLogit;
+            double sum = 0.0;
+            for (int c = 0; c < classes; c++) sum += StrictMath.exp(z.get(row + c) - maxLogit);
+            loss.set(r, StrictMath.log(sum) - shiftedTarget);
+            double inv = 1.0 / sum;
+            for (int c = 0; c < classes; c++) {
+                double e = StrictMath.exp(z.get(row + c) - maxLogit);
+                z.set(row + c, gradScale * (e * inv - (c == tc ? 1.0 : 0.0)));
+            }
+        }
+    }
+
+    // C's fmax: a NaN argument is ignored (Math.max would return it).
+    private static double fmax(double a, double b) {
+        if (Double.isNaN(a)) return b;
+        if (Double.isNaN(b)) return a;
+        return Math.max(a, b);
+    }
+
+    // training.cu regularised: g + wd·p + l1·sign(p), each term only for a nonzero coefficient.
+    private static double regularised(double g, double p, double weightDecay, double l1) {
+        if (weightDecay != 0.0) g = g + weightDecay * p;
+        if (l1 != 0.0) g = g + l1 * Math.signum(p); // signum_of: ±1, or p itself for ±0 and NaN
+        return g;
+    }
+
+    // training.cu: sgd_step_{f32,f64}(param, grad, momentumBuffer, count, lr, momentum, dampening, weightDecay, l1,
+    //                                 nesterov, firstStep)
+    private void sgdStep(CudaKernel k, DType t, DevicePointer param, DevicePointer grad, DevicePointer momentumBuffer,
+                         long count, double lr, double momentum, double dampening, double weightDecay, double l1,
+                         int nesterov, int firstStep) {
+        View p = view(k, "param", param, t), g = view(k, "grad", grad, t), buf = view(k, "momentumBuffer", momentumBuffer, t);
+        for (long i = 0; i < count; i++) {
+            double pv = p.get(i);
+            double d = regularised(g.get(i), pv, weightDecay, l1);
+            if (momentum != 0.0) {
+                double b = firstStep != 0 ? d : momentum * buf.get(i) + (1.0 - dampening) * d;
+                buf.set(i, b);
+                d = nesterov != 0 ? d + momentum * b : b;
+            }
+            p.set(i, pv - lr * d);
+        }
+    }
+
+    // training.cu: adam_step_{f32,f64}(param, grad, expAvg, expAvgSq, count, lr, beta1, beta2, eps, weightDecay, l1,
+    //                                  biasCorrection1, biasCorrection2Sqrt)
+    private void adamStep(CudaKernel k, DType t, DevicePointer param, DevicePointer grad, DevicePointer expAvg,
+                          DevicePointer expAvgSq, long count, double lr, double beta1, double beta2, double eps,
+                          double weightDecay, double l1, double biasCorrection1, double biasCorrection2Sqrt) {
+        View p = view(k, "param", param, t), g = view(k, "grad", grad, t);
+        View m1 = view(k, "expAvg", expAvg, t), m2 = view(k, "expAvgSq", expAvgSq, t);
+        double stepSize = lr / biasCorrection1;
+        for (long i = 0; i < count; i++) {
+            double pv = p.get(i);
+            double d = regularised(g.get(i), pv, weightDecay, l1);
+            double m = beta1 * m1.get(i) + (1.0 - beta1) * d;
+            double v = beta2 * m2.get(i) + (1.0 - beta2) * d * d;
+            m1.set(i, m);
+            m2.set(i, v);
+            double denom = Math.sqrt(v) / biasCorrection2Sqrt + eps;
+            p.set(i, pv - stepSize * (m / denom));
+        }
+    }
+
+    // training.cu: sum_of_squares_{f32,f64}(x, count, out). Unlike the other kernels its threads
+    // share data, so this follows the launch as the .cu runs it: each thread's grid-stride sum,
+    // each block's tree in shared memory, and the blocks' atomicAdds in block order (one of the
+    // orders a GPU may take).
+    private void sumOfSquares(CudaKernel k, DType t, DevicePointer x, long count, DevicePointer out) {
+        View in = view(k, "x", x, t), total = view(k, "out", out, DType.F64);
+        int grid = CudaKernel.gridSize(count), block = CudaKernel.BLOCK_SIZE;
+        long stride = (long) grid * block;
+        double[] partial = new double[block];
+        for (int b = 0; b < grid; b++) {
+            for (int thread = 0; thread < block; thread++) {
+                double s = 0.0;
+                for (long i = (long) b * block + thread; i < count; i += stride) {
+                    double v = in.get(i);
+                    s += v * v;
+                }
+                partial[thread] = s;
+            }
+            for (int half = block / 2; half > 0; half /= 2) {
+                for (int thread = 0; thread < half; thread++) partial[thread] += partial[thread + half];
+            }
+            total.set(0, total.get(0) + partial[0]);
+        }
+    }
+
+    // training.cu: scale_{f32,f64}(x, count, alpha)
+    private void scale(CudaKernel k, DType t, DevicePointer x, long count, double alpha) {
+        View v = view(k, "x", x, t);
+        for (long i = 0; i < count; i++) v.set(i, alpha * v.get(i));
+    }
+
+    // training.cu: clamp_{f32,f64}(x, count, lo, hi); NaN fails both comparisons and stays.
+    private void clamp(CudaKernel k, DType t, DevicePointer x, long count, double lo, double hi) {
+        View v = view(k, "x", x, t);
+        for (long i = 0; i < count; i++) {
+            double e = v.get(i);
+            if (e < lo) v.set(i, lo);
+            else if (e > hi) v.set(i, hi);
+        }
+    }
+
+    // finite.cu: count_non_finite_{f32,f64}(x, n, count). The warps' partial counts are integers,
+    // so their sum does not depend on the order; one add of the total stands for the atomics.
+    private void countNonFinite(CudaKernel k, DType t, DevicePointer x, long n, DevicePointer count) {
+        View in = view(k, "x", x, t), counter = view(k, "count", count, DType.I64);
+        long nonFinite = 0;
+        for (long i = 0; i < n; i++) {
+            double v = in.get(i);
+            double d = v - v; // is_non_finite: 0 for finite v, NaN for NaN and ±Inf (also for floats widened)
+            if (d != d) nonFinite++;
+        }
+        counter.setLong(0, counter.getLong(0) + nonFinite);
+    }
+
     private static double round(boolean f32, double v) {
         return f32 ? (double) (float) v : v;
     }
@@ -350,8 +523,19 @@ final class EmulatedKernels {
             switch (dtype) {
                 case F64: return allocation.f64[at];
                 case F32: return allocation.f32[at];
-                default: return allocation.i32[at];
+                case I32: return allocation.i32[at];
+                default: throw new EmulatedCudaException(what + ": " + dtype + " memory is read with getLong");
             }
+        }
+
+        long getLong(long i) {
+            if (dtype != DType.I64) throw new EmulatedCudaException(what + ": getLong on " + dtype + " memory");
+            return allocation.i64[index(i)];
+        }
+
+        void setLong(long i, long v) {
+            if (dtype != DType.I64) throw new EmulatedCudaException(what + ": setLong on " + dtype + " memory");
+            allocation.i64[index(i)] = v;
         }
 
         void set(long i, double v) {
@@ -359,7 +543,8 @@ final class EmulatedKernels {
             switch (dtype) {
                 case F64: allocation.f64[at] = v; break;
                 case F32: allocation.f32[at] = (float) v; break;
-                default: allocation.i32[at] = (int) v;
+                case I32: allocation.i32[at] = (int) v; break;
+                default: throw new EmulatedCudaException(what + ": " + dtype + " memory is written with setLong");
             }
         }
     }

@@ -295,6 +295,7 @@ public final class JCudaApi implements CudaApi {
             case F32: return Pointer.to(t.f32());
             case F64: return Pointer.to(t.f64());
             case I32: return Pointer.to(t.i32());
+            case I64: return Pointer.to(t.i64());
             default: throw new IllegalArgumentException("no device copies of " + t.dtype());
         }
     }

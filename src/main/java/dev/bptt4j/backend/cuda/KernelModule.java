@@ -7,8 +7,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * One compiled kernel file: its PTX (built by {@code cuda/build.sh} with CUDA 13 for compute_75)
- * and its CUDA source with the headers it includes, all bundled under {@code dev/bptt4j/cuda/}.
+ * One compiled kernel file: its PTX (built by {@code cuda/build.sh} with CUDA 13 for compute_75,
+ * committed under {@code src/main/resources}) and its CUDA source with the headers it includes
+ * (put on the classpath straight from {@code cuda/} by pom.xml), all under {@code dev/bptt4j/cuda/}.
  * A driver older than R580 rejects CUDA 13's PTX (CUDA_ERROR_UNSUPPORTED_PTX_VERSION); the runtime
  * then compiles {@link #source()} with NVRTC, passing {@link #headers()} by name, for the device's
  * own architecture.
@@ -17,7 +18,9 @@ public enum KernelModule {
     RNN_CELL("rnn_cell", List.of("bptt4j_math.cuh")),
     LSTM_CELL("lstm_cell", List.of("bptt4j_math.cuh")),
     GRU_CELL("gru_cell", List.of("bptt4j_math.cuh")),
-    PACKING("packing", List.of());
+    PACKING("packing", List.of()),
+    TRAINING("training", List.of()),
+    FINITE("finite", List.of());
 
     /** Classpath folder holding every bundled PTX, .cu and .cuh file. */
     public static final String RESOURCE_DIRECTORY = "/dev/bptt4j/cuda/";

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class KernelSourceSignatureTest {
     private static final Pattern KERNEL = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(([^)]*)\\)");
-    private static final Pattern POINTER = Pattern.compile("(?:const\\s+)?(float|double|int)\\s*\\*\\s*(\\w+)");
+    private static final Pattern POINTER = Pattern.compile("(?:const\\s+)?(float|double|int|unsigned long long)\\s*\\*\\s*(\\w+)");
     private static final Pattern SCALAR = Pattern.compile("(float|double|int|long long)\\s+(\\w+)");
     private static final Pattern INCLUDE = Pattern.compile("^#include\\s+\"([^\"]+)\"", Pattern.MULTILINE);
 
@@ -29,7 +29,13 @@ class KernelSourceSignatureTest {
         String p = cParameter.trim().replaceAll("\\s+", " ");
         Matcher m = POINTER.matcher(p);
         if (m.matches()) {
-            DType pointee = m.group(1).equals("float") ? DType.F32 : m.group(1).equals("double") ? DType.F64 : DType.I32;
+            DType pointee;
+            switch (m.group(1)) {
+                case "float": pointee = DType.F32; break;
+                case "double": pointee = DType.F64; break;
+                case "int": pointee = DType.I32; break;
+                default: pointee = DType.I64; break; // unsigned long long: a 64-bit counter
+            }
             return pointee + "* " + m.group(2);
         }
         m = SCALAR.matcher(p);
@@ -88,5 +94,25 @@ class KernelSourceSignatureTest {
             assertTrue(!source.contains("#include <"), module.sourceResource() + " must not include system headers (NVRTC has none)");
         }
         assertEquals(CudaKernel.values().length, checked, ".cu kernels checked vs kernels registered");
+    }
+
+    /** The classpath's sources are cuda/ itself (pom.xml maps it), not a copy that could drift. */
+    @Test
+    void classpathSourcesAreTheFilesInCudaDirectory() throws java.io.IOException {
+        java.nio.file.Path cuda = java.nio.file.Path.of(System.getProperty("basedir", ".")).toAbsolutePath().resolve("cuda");
+        java.util.Set<String> headers = new java.util.TreeSet<>();
+        for (KernelModule module : KernelModule.values()) {
+            assertEquals(java.nio.file.Files.readString(cuda.resolve(module.baseName() + ".cu")), module.source(), module.sourceResource());
+            headers.addAll(module.headers());
+        }
+        for (String header : headers) assertEquals(java.nio.file.Files.readString(cuda.resolve(header)), KernelModule.header(header), header);
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(cuda)) {
+            List<String> kernelFiles = files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".cu")).sorted().toList();
+            List<String> modules = new ArrayList<>();
+            for (KernelModule module : KernelModule.values()) modules.add(module.baseName() + ".cu");
+            java.util.Collections.sort(modules);
+            System.out.println("cuda/*.cu " + kernelFiles + ", KernelModule " + modules + ", headers " + headers);
+            assertEquals(kernelFiles, modules, "every cuda/*.cu is a KernelModule");
+        }
     }
 }
