@@ -41,7 +41,10 @@ run() {  # name, classpath flavour, benchmark regexp, env...
 
 for p in $parts; do
   case "$p" in
-    main) run main main 'Bptt4jTrainingStep|GemmCeiling|DjlTrainingStep' ;;
+    main) run main main 'Bptt4jTrainingStep|GemmCeiling|DjlTrainingStep'
+          # The LSTM row (issue 5): bptt4j's LSTM at the first config, f32.
+          [[ -n "${QUICK:-}" ]] || filter=(-p mode=LSTM -p config=100x64x256x256 -p dtype=f32)
+          run lstm main 'Bptt4jTrainingStep' ;;
     # DL4J is fastest single-threaded on this machine (OpenMP threads fight the JVM's).
     dl4j) run dl4j dl4j 'Dl4jTrainingStep' OMP_NUM_THREADS=1 ;;
   esac

@@ -13,7 +13,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One bptt4j training step on the CPU backend (OpenBLAS, 2 threads): x uploaded from a host
+ * One bptt4j training step (tanh RNN by default, or the {@code mode} cell) on the CPU backend (OpenBLAS, 2 threads): x uploaded from a host
  * tensor, forward, backward of sum(y·dy) with dL/dx (or without, {@code inputGrad=false}), and
  * y, hn, dL/dx and dL/dh0 returned as host tensors. Parameter gradients accumulate on the device.
  */
@@ -35,6 +35,10 @@ public class Bptt4jTrainingStep {
     @Param({"2"})
     public int threads;
 
+    /** The cell; run.sh adds an LSTM row with {@code -p mode=LSTM}. */
+    @Param({"RNN_TANH"})
+    public String mode;
+
     private CpuBackend backend;
     private Rnn rnn;
     private Tensor x, dy;
@@ -44,7 +48,7 @@ public class Bptt4jTrainingStep {
         Shapes s = Shapes.parse(config);
         DType d = DType.parseFloat(dtype);
         backend = new CpuBackend(threads);
-        rnn = new Rnn(RnnConfig.of(RnnMode.RNN_TANH, s.input, s.hidden).withDType(d), backend);
+        rnn = new Rnn(RnnConfig.of(RnnMode.parse(mode), s.input, s.hidden).withDType(d), backend);
         rnn.initialize(42);
         SplittableRandom r = new SplittableRandom(1);
         x = Tensor.of(Shapes.random(r, s.steps * s.batch * s.input), s.steps, s.batch, s.input).to(d);
