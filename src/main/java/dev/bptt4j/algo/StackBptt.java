@@ -384,7 +384,14 @@ public final class StackBptt {
 
                 backend.gemm(true, false, gates, hidden, packedRows, 1.0, recurrentDelta, 0, gates, hs, 0, hidden, 1.0, w.gradWeightHh(), 0, hidden);
                 backend.gemm(true, false, gates, inWidth, packedRows, 1.0, delta, 0, gates, in, 0, inWidth, 1.0, w.gradWeightIh(), 0, inWidth);
-                if (config.bias()) {
+                if (config.bias() && delta == recurrentDelta) {
+                    // db_ih = db_hh = Σ_rows δ: one pass over δ (a memory-bound 1×N·N×G product),
+                    // then two 1×1·1×G products to accumulate it into both gradients.
+                    DeviceBuffer columnSum = pool.get("biasGradSum", dtype, gates);
+                    backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 0.0, columnSum, 0, gates);
+                    backend.gemm(false, false, 1, gates, 1, 1.0, ones, 0, 1, columnSum, 0, gates, 1.0, w.gradBiasIh(), 0, gates);
+                    backend.gemm(false, false, 1, gates, 1, 1.0, ones, 0, 1, columnSum, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
+                } else if (config.bias()) {
                     backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 1.0, w.gradBiasIh(), 0, gates);
                     backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, recurrentDelta, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
                 }

@@ -125,11 +125,17 @@ class TrainingStepCountsTest {
                 assertEquals(T, count(loop, e -> launchOf(e, backwardKernel)), mode + ": " + backwardKernel + " launches in a backward loop");
                 assertEquals(2 * T, loop.size(), mode + ": a backward loop is exactly its GEMMs and launches: " + loop);
             }
-            long weightGradients = count(backward, e -> e.kind() == Kind.GEMM && e.k() == T * B); // reduce over all steps
-            assertEquals(LD * 4, weightGradients, "one GEMM each for dW_hh, dW_ih, db_ih, db_hh");
+            // Reductions over all steps: dW_hh, dW_ih and the bias gradients. Where δ_ih and δ_hh are one
+            // buffer (Elman, LSTM), one column sum serves both biases and two 1×1·1×G products add it
+            // to each; the GRU's two deltas differ and need a column sum each.
+            boolean sharedDelta = mode != RnnMode.GRU;
+            long weightGradients = count(backward, e -> e.kind() == Kind.GEMM && e.k() == T * B);
+            assertEquals(LD * (sharedDelta ? 3 : 4), weightGradients, "one GEMM each for dW_hh, dW_ih and the bias column sum(s)");
+            long biasAccumulations = count(backward, e -> e.kind() == Kind.GEMM && e.n() == 1 && e.k() == 1); // column-major: n is the row-major m
+            assertEquals(sharedDelta ? LD * 2 : 0, biasAccumulations, "1×1·1×G products adding the shared column sum to db_ih and db_hh");
             long inputGradients = count(backward, e -> e.kind() == Kind.GEMM && e.n() == T * B && e.k() == g);
             assertEquals(LD, inputGradients, "one dL/d(input) GEMM per layer-direction");
-            assertEquals(LD * (T + 5), count(backward, e -> e.kind() == Kind.GEMM), "backward GEMMs");
+            assertEquals(LD * (T + (sharedDelta ? 6 : 5)), count(backward, e -> e.kind() == Kind.GEMM), "backward GEMMs");
 
             List<Event> step = new ArrayList<>(forward);
             step.addAll(backward);
