@@ -18,8 +18,12 @@ for f in sorted(results.glob("*.json")):
 
 
 def stat(bench, **params):
+    # bptt4j's rows carry the cell as the `mode` parameter; the main tables are the tanh RNN's.
+    if bench.startswith("Bptt4jTrainingStep"):
+        params.setdefault("mode", "RNN_TANH")
     for r in rows:
-        if r["benchmark"].endswith(bench) and all(r["params"].get(k) == v for k, v in params.items()):
+        if r["benchmark"].endswith(bench) and all(r["params"].get(k, "RNN_TANH" if k == "mode" else None) == v
+                                                  for k, v in params.items()):
             p = r["primaryMetric"]
             return {"median": p["scorePercentiles"]["50.0"], "min": p["scorePercentiles"]["0.0"],
                     "mean": p["score"], "n": sum(len(x) for x in p.get("rawDataHistogram", [[]])) or None}
@@ -90,3 +94,12 @@ for c in configs:
     f32, f64 = stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f32"), stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f64")
     if f32 and f64:
         print(f"| {c} | {f32['median']:.1f} | {f64['median']:.1f} | {f32['median'] / f64['median']:.2f} |")
+
+
+lstm = stat("Bptt4jTrainingStep.trainingStep", config="100x64x256x256", dtype="f32", mode="LSTM")
+if lstm:
+    flop = 4 * 6 * 100 * 64 * 256 * (256 + 256)
+    print()
+    print("| cell | T | B | I | H | bptt4j f32 median (min) ms | GFLOP/s |")
+    print("|---|---|---|---|---|---:|---:|")
+    print(f"| LSTM | 100 | 64 | 256 | 256 | {lstm['median']:.1f} ({lstm['min']:.1f}) | {gflops(flop, lstm['median']):.0f} |")

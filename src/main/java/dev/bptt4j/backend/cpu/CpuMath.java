@@ -35,6 +35,19 @@ final class CpuMath {
         for (int i = 0; i < n; i++) z[i] = tanh(z[i]);
     }
 
+    /** tanh over z[from, to), in place. */
+    static void tanh(float[] z, int from, int to) {
+        for (int i = from; i < to; i++) z[i] = tanh(z[i]);
+    }
+
+    /**
+     * σ over z[from, to), in place, as σ(x) = ½·tanh(x/2) + ½ with the float32 tanh above: one
+     * vectorisable rational function, max |error| ≈ 2.1e-7 (half of tanh's).
+     */
+    static void sigmoid(float[] z, int from, int to) {
+        for (int i = from; i < to; i++) z[i] = 0.5f * tanh(0.5f * z[i]) + 0.5f;
+    }
+
     /**
      * z = f((z + biasIh[column]) + biasHh[column]) over rows × width, adding in the CUDA kernel's
      * order. Two passes on purpose: JDK 17's C2 does not vectorise the fused loop (a row offset on
@@ -61,7 +74,7 @@ final class CpuMath {
         relu(z, rows * width);
     }
 
-    private static void addBiases(float[] z, float[] bih, float[] bhh, int rows, int width) {
+    static void addBiases(float[] z, float[] bih, float[] bhh, int rows, int width) {
         for (int r = 0; r < rows; r++) {
             int base = r * width;
             for (int c = 0; c < width; c++) z[base + c] = z[base + c] + bih[c] + bhh[c];
