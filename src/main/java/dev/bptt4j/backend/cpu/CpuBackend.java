@@ -8,6 +8,9 @@ import dev.bptt4j.tensor.Tensor;
 
 import java.util.concurrent.atomic.AtomicLong;
 
+import static dev.bptt4j.backend.BufferChecks.checkMatrix;
+import static dev.bptt4j.backend.BufferChecks.checkRange;
+
 /**
  * The CPU backend: OpenBLAS for every GEMM, Java loops for the fused pointwise steps. Pointwise
  * kernels copy the rows of one step into heap scratch arrays (bulk copies run at memory speed),
@@ -105,21 +108,6 @@ public final class CpuBackend implements Backend {
         CpuBuffer c = (CpuBuffer) b;
         c.checkOpen();
         return c;
-    }
-
-    private static void checkRange(String what, DeviceBuffer b, long offset, long count) {
-        if (offset < 0 || count < 0 || offset + count > b.elements()) {
-            throw new IndexOutOfBoundsException(what + ": elements [" + offset + ", " + (offset + count)
-                    + ") outside a buffer of " + b.elements());
-        }
-    }
-
-    /** A row-major rows×cols matrix with leading dimension ld must lie inside the buffer. */
-    private static void checkMatrix(String what, DeviceBuffer b, long offset, int rows, int cols, int ld) {
-        if (rows < 0 || cols < 0) throw new IllegalArgumentException(what + ": negative dimension " + rows + "x" + cols);
-        if (ld < Math.max(1, cols)) throw new IllegalArgumentException(what + ": leading dimension " + ld + " < columns " + cols);
-        if (rows == 0 || cols == 0) return;
-        checkRange(what, b, offset, (long) (rows - 1) * ld + cols);
     }
 
     @Override

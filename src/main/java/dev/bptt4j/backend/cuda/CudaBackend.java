@@ -11,6 +11,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
+import static dev.bptt4j.backend.BufferChecks.checkMatrix;
+import static dev.bptt4j.backend.BufferChecks.checkRange;
+
 /**
  * The CUDA backend: cuBLAS for every GEMM, bptt4j's kernels ({@code cuda/*.cu}) for the pointwise
  * steps, all queued on one stream of a {@link CudaApi} (real: {@link JCudaApi}; host emulation:
@@ -132,21 +135,6 @@ public final class CudaBackend implements Backend {
 
     private CudaBuffer optional(DeviceBuffer b) {
         return b == null ? null : cuda(b);
-    }
-
-    private static void checkRange(String what, DeviceBuffer b, long offset, long count) {
-        if (offset < 0 || count < 0 || offset + count > b.elements()) {
-            throw new IndexOutOfBoundsException(what + ": elements [" + offset + ", " + (offset + count)
-                    + ") outside a buffer of " + b.elements());
-        }
-    }
-
-    /** A row-major rows×cols matrix with leading dimension ld must lie inside the buffer. */
-    private static void checkMatrix(String what, DeviceBuffer b, long offset, int rows, int cols, int ld) {
-        if (rows < 0 || cols < 0) throw new IllegalArgumentException(what + ": negative dimension " + rows + "x" + cols);
-        if (ld < Math.max(1, cols)) throw new IllegalArgumentException(what + ": leading dimension " + ld + " < columns " + cols);
-        if (rows == 0 || cols == 0) return;
-        checkRange(what, b, offset, (long) (rows - 1) * ld + cols);
     }
 
     @Override
