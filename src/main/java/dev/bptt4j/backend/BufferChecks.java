@@ -10,6 +10,7 @@ public final class BufferChecks {
 
     /** Elements [offset, offset + count) must lie inside the buffer. */
     public static void checkRange(String what, DeviceBuffer b, long offset, long count) {
+        if (b == null) throw new IllegalArgumentException(what + ": buffer is null");
         if (offset < 0 || count < 0 || offset + count > b.elements()) {
             throw new IndexOutOfBoundsException(what + ": elements [" + offset + ", " + (offset + count)
                     + ") outside a buffer of " + b.elements());

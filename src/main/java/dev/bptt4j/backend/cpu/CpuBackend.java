@@ -3,6 +3,7 @@ package dev.bptt4j.backend.cpu;
 import dev.bptt4j.backend.Activation;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.KernelContracts;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -183,12 +184,9 @@ public final class CpuBackend implements Backend {
     public void rnnForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer pre, long preOffset,
                            DeviceBuffer biasIh, DeviceBuffer biasHh, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
                            int rows, int hiddenSize, Activation activation, boolean residual) {
-        long n = (long) rows * hiddenSize;
+        KernelContracts.rnnForward(hiddenOut, hiddenOutOffset, pre, preOffset, biasIh, biasHh, hiddenPrev, hiddenPrevOffset, rows, hiddenSize, residual);
         CpuBuffer out = cpu(hiddenOut), in = cpu(pre);
-        checkRange("rnnForward hiddenOut", out, hiddenOutOffset, n);
-        checkRange("rnnForward pre", in, preOffset, n);
         CpuBuffer prev = residual ? cpu(hiddenPrev) : null;
-        if (residual) checkRange("rnnForward hiddenPrev", prev, hiddenPrevOffset, n);
         pointwise.rnnForward(out, (int) hiddenOutOffset, in, (int) preOffset, optional(biasIh), optional(biasHh),
                 prev, (int) hiddenPrevOffset, rows, hiddenSize, activation, residual);
     }
@@ -198,13 +196,9 @@ public final class CpuBackend implements Backend {
                             DeviceBuffer hiddenStates, long hiddenOffset, DeviceBuffer outputGrad, long outputGradOffset,
                             DeviceBuffer biasIh, DeviceBuffer biasHh, int aliveRows, int slotRows, int hiddenSize,
                             Activation activation, boolean residual) {
-        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
-        long alive = (long) aliveRows * hiddenSize;
+        KernelContracts.rnnBackward(deltaInOut, deltaOffset, hiddenGradCarry, carryOffset, hiddenStates, hiddenOffset, outputGrad,
+                outputGradOffset, biasIh, biasHh, aliveRows, slotRows, hiddenSize, residual);
         CpuBuffer delta = cpu(deltaInOut), carry = cpu(hiddenGradCarry), h = cpu(hiddenStates), dy = cpu(outputGrad);
-        checkRange("rnnBackward delta", delta, deltaOffset, (long) slotRows * hiddenSize);
-        checkRange("rnnBackward carry", carry, carryOffset, alive);
-        checkRange("rnnBackward hidden", h, hiddenOffset, alive);
-        checkRange("rnnBackward outputGrad", dy, outputGradOffset, alive);
         pointwise.rnnBackward(delta, (int) deltaOffset, carry, (int) carryOffset, h, (int) hiddenOffset,
                 dy, (int) outputGradOffset, optional(biasIh), optional(biasHh), aliveRows, slotRows, hiddenSize,
                 activation, residual);
@@ -214,12 +208,9 @@ public final class CpuBackend implements Backend {
     public void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer cellOut, long cellOutOffset,
                             DeviceBuffer gates, long gatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
                             DeviceBuffer cellPrev, long cellPrevOffset, int rows, int hiddenSize) {
-        long n = (long) rows * hiddenSize;
+        KernelContracts.lstmForward(hiddenOut, hiddenOutOffset, cellOut, cellOutOffset, gates, gatesOffset, biasIh, biasHh, cellPrev,
+                cellPrevOffset, rows, hiddenSize);
         CpuBuffer h = cpu(hiddenOut), c = cpu(cellOut), g = cpu(gates), cp = cpu(cellPrev);
-        checkRange("lstmForward hiddenOut", h, hiddenOutOffset, n);
-        checkRange("lstmForward cellOut", c, cellOutOffset, n);
-        checkRange("lstmForward gates", g, gatesOffset, 4 * n);
-        checkRange("lstmForward cellPrev", cp, cellPrevOffset, n);
         gated.lstmForward(h, (int) hiddenOutOffset, c, (int) cellOutOffset, g, (int) gatesOffset,
                 optional(biasIh), optional(biasHh), cp, (int) cellPrevOffset, rows, hiddenSize);
     }
@@ -229,16 +220,10 @@ public final class CpuBackend implements Backend {
                              DeviceBuffer cellGradCarry, long cellCarryOffset, DeviceBuffer cellPrev, long cellPrevOffset,
                              DeviceBuffer cell, long cellOffset, DeviceBuffer outputGrad, long outputGradOffset,
                              int aliveRows, int slotRows, int hiddenSize) {
-        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
-        long alive = (long) aliveRows * hiddenSize;
+        KernelContracts.lstmBackward(gatesInDeltaOut, gatesOffset, hiddenGradCarry, hiddenCarryOffset, cellGradCarry, cellCarryOffset,
+                cellPrev, cellPrevOffset, cell, cellOffset, outputGrad, outputGradOffset, aliveRows, slotRows, hiddenSize);
         CpuBuffer g = cpu(gatesInDeltaOut), hc = cpu(hiddenGradCarry), cc = cpu(cellGradCarry), cp = cpu(cellPrev),
                 c = cpu(cell), dy = cpu(outputGrad);
-        checkRange("lstmBackward gates", g, gatesOffset, 4L * slotRows * hiddenSize);
-        checkRange("lstmBackward hiddenGradCarry", hc, hiddenCarryOffset, alive);
-        checkRange("lstmBackward cellGradCarry", cc, cellCarryOffset, alive);
-        checkRange("lstmBackward cellPrev", cp, cellPrevOffset, alive);
-        checkRange("lstmBackward cell", c, cellOffset, alive);
-        checkRange("lstmBackward outputGrad", dy, outputGradOffset, alive);
         gated.lstmBackward(g, (int) gatesOffset, hc, (int) hiddenCarryOffset, cc, (int) cellCarryOffset, cp, (int) cellPrevOffset,
                 c, (int) cellOffset, dy, (int) outputGradOffset, aliveRows, slotRows, hiddenSize);
     }
@@ -247,12 +232,9 @@ public final class CpuBackend implements Backend {
     public void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer gates, long gatesOffset,
                            DeviceBuffer hiddenGates, long hiddenGatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
                            DeviceBuffer hiddenPrev, long hiddenPrevOffset, int rows, int hiddenSize) {
-        long n = (long) rows * hiddenSize;
+        KernelContracts.gruForward(hiddenOut, hiddenOutOffset, gates, gatesOffset, hiddenGates, hiddenGatesOffset, biasIh, biasHh,
+                hiddenPrev, hiddenPrevOffset, rows, hiddenSize);
         CpuBuffer h = cpu(hiddenOut), g = cpu(gates), gh = cpu(hiddenGates), hp = cpu(hiddenPrev);
-        checkRange("gruForward hiddenOut", h, hiddenOutOffset, n);
-        checkRange("gruForward gates", g, gatesOffset, 3 * n);
-        checkRange("gruForward hiddenGates", gh, hiddenGatesOffset, 3 * n);
-        checkRange("gruForward hiddenPrev", hp, hiddenPrevOffset, n);
         gated.gruForward(h, (int) hiddenOutOffset, g, (int) gatesOffset, gh, (int) hiddenGatesOffset,
                 optional(biasIh), optional(biasHh), hp, (int) hiddenPrevOffset, rows, hiddenSize);
     }
@@ -262,15 +244,10 @@ public final class CpuBackend implements Backend {
                             DeviceBuffer hiddenGradCarry, long carryOffset, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
                             DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer biasHh,
                             int aliveRows, int slotRows, int hiddenSize) {
-        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
-        long alive = (long) aliveRows * hiddenSize, slot = 3L * slotRows * hiddenSize;
+        KernelContracts.gruBackward(gatesInDeltaOut, gatesOffset, hiddenGatesInDeltaOut, hiddenGatesOffset, hiddenGradCarry, carryOffset,
+                hiddenPrev, hiddenPrevOffset, outputGrad, outputGradOffset, biasHh, aliveRows, slotRows, hiddenSize);
         CpuBuffer g = cpu(gatesInDeltaOut), gh = cpu(hiddenGatesInDeltaOut), hc = cpu(hiddenGradCarry), hp = cpu(hiddenPrev),
                 dy = cpu(outputGrad);
-        checkRange("gruBackward gates", g, gatesOffset, slot);
-        checkRange("gruBackward hiddenGates", gh, hiddenGatesOffset, slot);
-        checkRange("gruBackward hiddenGradCarry", hc, carryOffset, alive);
-        checkRange("gruBackward hiddenPrev", hp, hiddenPrevOffset, alive);
-        checkRange("gruBackward outputGrad", dy, outputGradOffset, alive);
         gated.gruBackward(g, (int) gatesOffset, gh, (int) hiddenGatesOffset, hc, (int) carryOffset, hp, (int) hiddenPrevOffset,
                 dy, (int) outputGradOffset, optional(biasHh), aliveRows, slotRows, hiddenSize);
     }

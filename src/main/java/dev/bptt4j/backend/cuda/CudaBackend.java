@@ -3,6 +3,7 @@ package dev.bptt4j.backend.cuda;
 import dev.bptt4j.backend.Activation;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.KernelContracts;
 import dev.bptt4j.backend.ElementMath;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -190,13 +191,9 @@ public final class CudaBackend implements Backend {
     public void rnnForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer pre, long preOffset,
                            DeviceBuffer biasIh, DeviceBuffer biasHh, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
                            int rows, int hiddenSize, Activation activation, boolean residual) {
-        long n = (long) rows * hiddenSize;
+        KernelContracts.rnnForward(hiddenOut, hiddenOutOffset, pre, preOffset, biasIh, biasHh, hiddenPrev, hiddenPrevOffset, rows, hiddenSize, residual);
         CudaBuffer out = cuda(hiddenOut), in = cuda(pre), bih = optional(biasIh), bhh = optional(biasHh);
         CudaBuffer prev = residual ? cuda(hiddenPrev) : null;
-        checkRange("rnnForward hiddenOut", out, hiddenOutOffset, n);
-        checkRange("rnnForward pre", in, preOffset, n);
-        checkBias("rnnForward", bih, bhh, hiddenSize);
-        if (residual) checkRange("rnnForward hiddenPrev", prev, hiddenPrevOffset, n);
         launch(CudaKernel.of("rnn_forward", out.dtype),
                 pointer(out, hiddenOutOffset), pointer(in, preOffset), pointer(bih, 0), pointer(bhh, 0),
                 pointer(prev, hiddenPrevOffset), rows, hiddenSize, code(activation), residual ? 1 : 0);
@@ -207,17 +204,12 @@ public final class CudaBackend implements Backend {
                             DeviceBuffer hiddenStates, long hiddenOffset, DeviceBuffer outputGrad, long outputGradOffset,
                             DeviceBuffer biasIh, DeviceBuffer biasHh, int aliveRows, int slotRows, int hiddenSize,
                             Activation activation, boolean residual) {
-        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
-        long alive = (long) aliveRows * hiddenSize;
+        KernelContracts.rnnBackward(deltaInOut, deltaOffset, hiddenGradCarry, carryOffset, hiddenStates, hiddenOffset, outputGrad,
+                outputGradOffset, biasIh, biasHh, aliveRows, slotRows, hiddenSize, residual);
         CudaBuffer delta = cuda(deltaInOut), carry = cuda(hiddenGradCarry), dy = cuda(outputGrad);
         // The kernel reads the hidden states only for a plain cell and the biases only for a residual one.
         CudaBuffer h = residual ? null : cuda(hiddenStates);
         CudaBuffer bih = residual ? optional(biasIh) : null, bhh = residual ? optional(biasHh) : null;
-        checkRange("rnnBackward delta", delta, deltaOffset, (long) slotRows * hiddenSize);
-        checkRange("rnnBackward carry", carry, carryOffset, alive);
-        if (h != null) checkRange("rnnBackward hidden", h, hiddenOffset, alive);
-        checkRange("rnnBackward outputGrad", dy, outputGradOffset, alive);
-        checkBias("rnnBackward", bih, bhh, hiddenSize);
         launch(CudaKernel.of("rnn_backward", delta.dtype),
                 pointer(delta, deltaOffset), pointer(carry, carryOffset), pointer(h, hiddenOffset),
                 pointer(dy, outputGradOffset), pointer(bih, 0), pointer(bhh, 0),
@@ -228,14 +220,10 @@ public final class CudaBackend implements Backend {
     public void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer cellOut, long cellOutOffset,
                             DeviceBuffer gates, long gatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
                             DeviceBuffer cellPrev, long cellPrevOffset, int rows, int hiddenSize) {
-        long n = (long) rows * hiddenSize;
+        KernelContracts.lstmForward(hiddenOut, hiddenOutOffset, cellOut, cellOutOffset, gates, gatesOffset, biasIh, biasHh, cellPrev,
+                cellPrevOffset, rows, hiddenSize);
         CudaBuffer h = cuda(hiddenOut), c = cuda(cellOut), g = cuda(gates), cp = cuda(cellPrev);
         CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
-        checkRange("lstmForward hiddenOut", h, hiddenOutOffset, n);
-        checkRange("lstmForward cellOut", c, cellOutOffset, n);
-        checkRange("lstmForward gates", g, gatesOffset, 4 * n);
-        checkRange("lstmForward cellPrev", cp, cellPrevOffset, n);
-        checkBias("lstmForward", bih, bhh, 4 * hiddenSize);
         launch(CudaKernel.of("lstm_forward", h.dtype),
                 pointer(h, hiddenOutOffset), pointer(c, cellOutOffset), pointer(g, gatesOffset),
                 pointer(bih, 0), pointer(bhh, 0), pointer(cp, cellPrevOffset), rows, hiddenSize);
@@ -246,16 +234,10 @@ public final class CudaBackend implements Backend {
                              DeviceBuffer cellGradCarry, long cellCarryOffset, DeviceBuffer cellPrev, long cellPrevOffset,
                              DeviceBuffer cell, long cellOffset, DeviceBuffer outputGrad, long outputGradOffset,
                              int aliveRows, int slotRows, int hiddenSize) {
-        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
-        long alive = (long) aliveRows * hiddenSize;
+        KernelContracts.lstmBackward(gatesInDeltaOut, gatesOffset, hiddenGradCarry, hiddenCarryOffset, cellGradCarry, cellCarryOffset,
+                cellPrev, cellPrevOffset, cell, cellOffset, outputGrad, outputGradOffset, aliveRows, slotRows, hiddenSize);
         CudaBuffer g = cuda(gatesInDeltaOut), hc = cuda(hiddenGradCarry), cc = cuda(cellGradCarry), cp = cuda(cellPrev),
                 c = cuda(cell), dy = cuda(outputGrad);
-        checkRange("lstmBackward gates", g, gatesOffset, 4L * slotRows * hiddenSize);
-        checkRange("lstmBackward hiddenGradCarry", hc, hiddenCarryOffset, alive);
-        checkRange("lstmBackward cellGradCarry", cc, cellCarryOffset, alive);
-        checkRange("lstmBackward cellPrev", cp, cellPrevOffset, alive);
-        checkRange("lstmBackward cell", c, cellOffset, alive);
-        checkRange("lstmBackward outputGrad", dy, outputGradOffset, alive);
         launch(CudaKernel.of("lstm_backward", g.dtype),
                 pointer(g, gatesOffset), pointer(hc, hiddenCarryOffset), pointer(cc, cellCarryOffset),
                 pointer(cp, cellPrevOffset), pointer(c, cellOffset), pointer(dy, outputGradOffset),
@@ -266,14 +248,10 @@ public final class CudaBackend implements Backend {
     public void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer gates, long gatesOffset,
                            DeviceBuffer hiddenGates, long hiddenGatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
                            DeviceBuffer hiddenPrev, long hiddenPrevOffset, int rows, int hiddenSize) {
-        long n = (long) rows * hiddenSize;
+        KernelContracts.gruForward(hiddenOut, hiddenOutOffset, gates, gatesOffset, hiddenGates, hiddenGatesOffset, biasIh, biasHh,
+                hiddenPrev, hiddenPrevOffset, rows, hiddenSize);
         CudaBuffer h = cuda(hiddenOut), g = cuda(gates), gh = cuda(hiddenGates), hp = cuda(hiddenPrev);
         CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
-        checkRange("gruForward hiddenOut", h, hiddenOutOffset, n);
-        checkRange("gruForward gates", g, gatesOffset, 3 * n);
-        checkRange("gruForward hiddenGates", gh, hiddenGatesOffset, 3 * n);
-        checkRange("gruForward hiddenPrev", hp, hiddenPrevOffset, n);
-        checkBias("gruForward", bih, bhh, 3 * hiddenSize);
         launch(CudaKernel.of("gru_forward", h.dtype),
                 pointer(h, hiddenOutOffset), pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset),
                 pointer(bih, 0), pointer(bhh, 0), pointer(hp, hiddenPrevOffset), rows, hiddenSize);
@@ -284,16 +262,10 @@ public final class CudaBackend implements Backend {
                             DeviceBuffer hiddenGradCarry, long carryOffset, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
                             DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer biasHh,
                             int aliveRows, int slotRows, int hiddenSize) {
-        if (aliveRows > slotRows) throw new IllegalArgumentException("aliveRows " + aliveRows + " > slotRows " + slotRows);
-        long alive = (long) aliveRows * hiddenSize, slot = 3L * slotRows * hiddenSize;
+        KernelContracts.gruBackward(gatesInDeltaOut, gatesOffset, hiddenGatesInDeltaOut, hiddenGatesOffset, hiddenGradCarry, carryOffset,
+                hiddenPrev, hiddenPrevOffset, outputGrad, outputGradOffset, biasHh, aliveRows, slotRows, hiddenSize);
         CudaBuffer g = cuda(gatesInDeltaOut), gh = cuda(hiddenGatesInDeltaOut), carry = cuda(hiddenGradCarry),
                 hp = cuda(hiddenPrev), dy = cuda(outputGrad), bhh = optional(biasHh);
-        checkRange("gruBackward gates", g, gatesOffset, slot);
-        checkRange("gruBackward hiddenGates", gh, hiddenGatesOffset, slot);
-        checkRange("gruBackward hiddenGradCarry", carry, carryOffset, alive);
-        checkRange("gruBackward hiddenPrev", hp, hiddenPrevOffset, alive);
-        checkRange("gruBackward outputGrad", dy, outputGradOffset, alive);
-        checkBias("gruBackward", null, bhh, 3 * hiddenSize);
         launch(CudaKernel.of("gru_backward", g.dtype),
                 pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset), pointer(carry, carryOffset),
                 pointer(hp, hiddenPrevOffset), pointer(dy, outputGradOffset), pointer(bhh, 0),
@@ -447,12 +419,6 @@ public final class CudaBackend implements Backend {
 
     private static int code(Activation activation) {
         return ElementMath.checkActivation(activation.code());
-    }
-
-    /** A present bias must hold {@code width} elements (hiddenSize, or the 4H / 3H of the gated cells). */
-    private static void checkBias(String what, CudaBuffer bih, CudaBuffer bhh, int width) {
-        if (bih != null) checkRange(what + " biasIh", bih, 0, width);
-        if (bhh != null) checkRange(what + " biasHh", bhh, 0, width);
     }
 
     private void checkOpen() {
