@@ -170,13 +170,18 @@ public final class StackBptt {
      * @param c0 (L·D, B, H) or null for zeros; ignored without a cell state
      */
     public Outputs forward(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
-        forwardOnDevice(x, h0, c0, batchLayout);
+        // A full one-direction batch keeps the top layer's states in padded order one slot after
+        // h0, so y is downloaded from there and the padded copy is never formed.
+        boolean direct = batchLayout.isFull() && config.directions() == 1;
+        run(x, h0, c0, batchLayout, !direct);
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers();
         Tensor finalCell = cell.hasCellState()
                 ? backend.download(paddedFinalCell(), 0, layers * dirs, batch, hidden) : null;
-        return new Outputs(backend.download(paddedOutput(), 0, steps, batch, dirs * hidden),
-                backend.download(paddedFinalHidden(), 0, layers * dirs, batch, hidden), finalCell);
+        Tensor y = direct
+                ? backend.download(hiddenStates(layers - 1, 0, layout.hiddenRows()), (long) batch * hidden, steps, batch, hidden)
+                : backend.download(paddedOutput(), 0, steps, batch, dirs * hidden);
+        return new Outputs(y, backend.download(paddedFinalHidden(), 0, layers * dirs, batch, hidden), finalCell);
     }
 
     /** y of the last forward on the device: (T, B, D·H) padded, row t·B + b, zero past each length. */
@@ -196,6 +201,10 @@ public final class StackBptt {
 
     /** {@link #forward} without the downloads: y, hn (and cn) stay on the device. */
     public void forwardOnDevice(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
+        run(x, h0, c0, batchLayout, true);
+    }
+
+    private void run(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout, boolean paddedOutput) {
         this.layout = batchLayout;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
@@ -261,8 +270,8 @@ public final class StackBptt {
             }
         }
 
-        DeviceBuffer output = pool.get("output.padded", dtype, (long) steps * batch * dirs * hidden);
-        for (int d = 0; d < dirs; d++) {
+        DeviceBuffer output = paddedOutput ? paddedOutput() : null;
+        for (int d = 0; paddedOutput && d < dirs; d++) {
             DeviceBuffer rows = indexBuffer("outputOf" + d, reverse(d, layout::hiddenRowOfPadded));
             backend.gatherRows(output, 0, dirs * hidden, d * hidden, hiddenStates(layers - 1, d, hiddenRows), 0, hidden, 0,
                     rows, 0, steps * batch, hidden, false);
