@@ -13,16 +13,18 @@ import static dev.bptt4j.backend.BufferChecks.checkMatrix;
 import static dev.bptt4j.backend.BufferChecks.checkRange;
 
 /**
- * The CPU backend: OpenBLAS for every GEMM, Java loops for the fused pointwise steps. Pointwise
+ * The CPU backend: a native BLAS ({@link CpuBlas}: Intel MKL, else OpenBLAS) for every GEMM, Java
+ * loops for the fused pointwise steps. Pointwise
  * kernels copy the rows of one step into heap scratch arrays (bulk copies run at memory speed),
  * compute there where C2 can vectorise, and copy back; scratch only grows, so a warmed-up
  * training step allocates nothing.
  *
- * <p><b>Threads.</b> OpenBLAS's thread count is one setting for the whole process, and changing
+ * <p><b>Threads.</b> The BLAS's thread count is one setting for the whole process, and changing
  * it while another thread is inside a GEMM is not safe. So the first {@code CpuBackend} of the
  * process sets it and later ones use it: a later request for a different count is ignored with
  * one note on stderr, and {@link #threads()} always reports the count in effect. Each backend is
- * used by one thread; several backends may run GEMMs at once (OpenBLAS is thread-safe for that).
+ * used by one thread; several backends may run GEMMs at once (both BLAS libraries are thread-safe
+ * for that).
  */
 public final class CpuBackend implements Backend {
     private final int threads;
@@ -31,29 +33,30 @@ public final class CpuBackend implements Backend {
     private final CpuPointwise pointwise = new CpuPointwise();
     private final CpuGatedPointwise gated = new CpuGatedPointwise();
     private final CpuTraining training = new CpuTraining();
+    private final CpuBlas blas;
     private boolean closed;
 
-    /** The process's OpenBLAS thread count once the first backend has set it; 0 before. */
+    /** The process's BLAS thread count once the first backend has set it; 0 before. */
     private static int processThreads;
     private static boolean mismatchReported;
 
     /**
-     * A backend asking for {@code threads} OpenBLAS threads; the first backend of the process
+     * A backend asking for {@code threads} BLAS threads; the first backend of the process
      * sets the count, later ones use the count already set (see the class comment).
      */
     public CpuBackend(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads: expected >= 1, got " + threads);
-        OpenBlas.load();
-        this.threads = fixProcessThreads(threads);
+        this.blas = CpuBlas.process();
+        this.threads = fixProcessThreads(blas, threads);
     }
 
-    private static synchronized int fixProcessThreads(int requested) {
+    private static synchronized int fixProcessThreads(CpuBlas blas, int requested) {
         if (processThreads == 0) {
-            OpenBlas.setThreads(requested);
+            blas.setThreads(requested);
             processThreads = requested;
         } else if (requested != processThreads && !mismatchReported) {
             mismatchReported = true;
-            System.err.println("bptt4j: OpenBLAS already runs " + processThreads + " thread(s) in this process (set by the first"
+            System.err.println("bptt4j: " + blas.name() + " already runs " + processThreads + " thread(s) in this process (set by the first"
                     + " CPU backend); a backend asking for " + requested + " uses " + processThreads + " as well");
         }
         return processThreads;
@@ -76,7 +79,7 @@ public final class CpuBackend implements Backend {
         throw new IllegalArgumentException("bptt4j.threads / BPTT4J_THREADS: expected a positive integer, got '" + v + "'");
     }
 
-    /** The OpenBLAS thread count in effect for this (and every) CPU backend of the process. */
+    /** The BLAS thread count in effect for this (and every) CPU backend of the process. */
     public int threads() {
         return threads;
     }
@@ -88,7 +91,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String description() {
-        return "cpu: OpenBLAS " + OpenBlas.config() + ", " + threads + " thread(s)";
+        return "cpu: " + blas.config() + ", " + threads + " thread(s)";
+    }
+
+    /** The native BLAS in use: "mkl" or "openblas" (see {@link CpuBlas}). */
+    public String blas() {
+        return blas.name();
     }
 
     @Override
@@ -158,12 +166,12 @@ public final class CpuBackend implements Backend {
             return;
         }
         if (cc.dtype == DType.F32) {
-            OpenBlas.sgemm(transposeA, transposeB, m, n, k, (float) alpha,
+            blas.sgemm(transposeA, transposeB, m, n, k, (float) alpha,
                     (org.bytedeco.javacpp.FloatPointer) ca.operandA.position(aOffset), lda,
                     (org.bytedeco.javacpp.FloatPointer) cb.operandB.position(bOffset), ldb, (float) beta,
                     (org.bytedeco.javacpp.FloatPointer) cc.operandC.position(cOffset), ldc);
         } else {
-            OpenBlas.dgemm(transposeA, transposeB, m, n, k, alpha,
+            blas.dgemm(transposeA, transposeB, m, n, k, alpha,
                     (org.bytedeco.javacpp.DoublePointer) ca.operandA.position(aOffset), lda,
                     (org.bytedeco.javacpp.DoublePointer) cb.operandB.position(bOffset), ldb, beta,
                     (org.bytedeco.javacpp.DoublePointer) cc.operandC.position(cOffset), ldc);

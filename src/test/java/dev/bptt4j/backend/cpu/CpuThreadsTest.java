@@ -13,13 +13,13 @@ class CpuThreadsTest {
     void firstBackendSetsTheProcessThreadCountAndLaterOnesKeepIt() {
         try (CpuBackend first = new CpuBackend(1)) {
             int inEffect = first.threads();
-            int openBlas = OpenBlas.threads();
+            int openBlas = CpuBlas.process().threads();
             for (int asked : new int[]{1, 2, 3, 7}) {
                 try (CpuBackend later = new CpuBackend(asked)) {
-                    System.out.printf("asked for %d thread(s): backend reports %d, OpenBLAS runs %d (process count %d)%n",
-                            asked, later.threads(), OpenBlas.threads(), inEffect);
+                    System.out.printf("asked for %d thread(s): backend reports %d, BLAS runs %d (process count %d)%n",
+                            asked, later.threads(), CpuBlas.process().threads(), inEffect);
                     assertEquals(inEffect, later.threads(), "threads() of a later backend");
-                    assertEquals(openBlas, OpenBlas.threads(), "OpenBLAS thread count after a later backend");
+                    assertEquals(openBlas, CpuBlas.process().threads(), "BLAS thread count after a later backend");
                 }
             }
         }

@@ -1,0 +1,69 @@
+package dev.bptt4j.backend.cpu;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+
+import java.util.Locale;
+
+/**
+ * The native BLAS behind the CPU backend: Intel oneMKL or OpenBLAS, both from Maven Central through
+ * JavaCPP's presets, row-major CBLAS. Exactly one is loaded per process and it is chosen once:
+ * the two export the same {@code cblas_*} symbols, and once MKL is loaded an OpenBLAS call that
+ * has not been bound yet silently lands in MKL, so mixing them would misreport which library ran.
+ *
+ * <p>Choice: {@code -Dbptt4j.blas} or {@code BPTT4J_BLAS} = {@code mkl}, {@code openblas} or
+ * {@code auto} (the default: MKL when it loads on this platform, else OpenBLAS, with one line on
+ * stderr saying why).
+ */
+interface CpuBlas {
+    /** "mkl" or "openblas". */
+    String name();
+
+    void setThreads(int threads);
+
+    int threads();
+
+    /** Library, version and the kernel family it dispatched to, for reports. */
+    String config();
+
+    void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
+               FloatPointer b, int ldb, float beta, FloatPointer c, int ldc);
+
+    void dgemm(boolean ta, boolean tb, int m, int n, int k, double alpha, DoublePointer a, int lda,
+               DoublePointer b, int ldb, double beta, DoublePointer c, int ldc);
+
+    /** The process's BLAS, loaded on first use. */
+    static CpuBlas process() {
+        return Selected.BLAS;
+    }
+
+    /** The requested choice from the system property or environment; "auto" when unset. */
+    static String requested() {
+        String v = System.getProperty("bptt4j.blas", System.getenv("BPTT4J_BLAS"));
+        if (v == null || v.isBlank()) return "auto";
+        v = v.trim().toLowerCase(Locale.ROOT);
+        if (!v.equals("auto") && !v.equals("mkl") && !v.equals("openblas")) {
+            throw new IllegalArgumentException("bptt4j.blas / BPTT4J_BLAS: expected mkl, openblas or auto, got '" + v + "'");
+        }
+        return v;
+    }
+
+    /** Holder idiom: the choice (and the native load) happens once, on first use, thread-safely. */
+    final class Selected {
+        static final CpuBlas BLAS = select(requested());
+
+        private Selected() {
+        }
+
+        private static CpuBlas select(String choice) {
+            if (choice.equals("openblas")) return OpenBlas.load();
+            if (choice.equals("mkl")) return Mkl.load();
+            try {
+                return Mkl.load();
+            } catch (LinkageError | RuntimeException e) {
+                System.err.println("bptt4j: Intel MKL did not load (" + e + "); the CPU backend uses OpenBLAS");
+                return OpenBlas.load();
+            }
+        }
+    }
+}

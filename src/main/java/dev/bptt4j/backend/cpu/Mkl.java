@@ -1,0 +1,68 @@
+package dev.bptt4j.backend.cpu;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.mkl.global.mkl_rt;
+
+/**
+ * Intel oneMKL through JavaCPP's presets (the redistributable libraries ship in the
+ * {@code linux-x86_64-redist} jar, so nothing needs installing). Loaded in conditional numerical
+ * reproducibility mode (CNR "auto": fixed blocking and deterministic reductions), because MKL's
+ * default dispatch may otherwise round differently from run to run with the operands' alignment,
+ * and bptt4j promises bitwise-repeatable results on one backend.
+ */
+final class Mkl implements CpuBlas {
+    private static final int ROW_MAJOR = mkl_rt.CblasRowMajor;
+    private static final int NO_TRANS = mkl_rt.CblasNoTrans;
+    private static final int TRANS = mkl_rt.CblasTrans;
+
+    private Mkl() {
+    }
+
+    static Mkl load() {
+        org.bytedeco.javacpp.Loader.load(mkl_rt.class);
+        // Must precede every other MKL call to take effect.
+        int status = mkl_rt.MKL_CBWR_Set(mkl_rt.MKL_CBWR_AUTO);
+        if (status != mkl_rt.MKL_CBWR_SUCCESS) {
+            throw new IllegalStateException("MKL refused conditional numerical reproducibility mode (MKL_CBWR_Set returned " + status + ")");
+        }
+        return new Mkl();
+    }
+
+    @Override
+    public String name() {
+        return "mkl";
+    }
+
+    @Override
+    public void setThreads(int threads) {
+        mkl_rt.MKL_Set_Num_Threads(threads);
+    }
+
+    @Override
+    public int threads() {
+        return mkl_rt.MKL_Get_Max_Threads();
+    }
+
+    @Override
+    public String config() {
+        try (BytePointer version = new BytePointer(257)) {
+            version.zero(); // MKL does not terminate the string
+            mkl_rt.MKL_Get_Version_String(version, 256);
+            return version.getString().trim() + " (CNR auto)";
+        }
+    }
+
+    @Override
+    public void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
+                      FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+        mkl_rt.cblas_sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    @Override
+    public void dgemm(boolean ta, boolean tb, int m, int n, int k, double alpha, DoublePointer a, int lda,
+                      DoublePointer b, int ldb, double beta, DoublePointer c, int ldc) {
+        mkl_rt.cblas_dgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+}
