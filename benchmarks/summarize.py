@@ -2,8 +2,9 @@
 """Turns benchmarks/results/*.json (JMH, SampleTime) into the markdown tables of RESULTS.md.
 
 Per configuration: the median ms per training step (robust on a shared machine), GFLOP/s at the
-median with FLOP = 6*T*B*H*(I+H), the GEMM ceiling measured in the same run (sgemm 1024^3, GFLOP/s
-at its median), a GEMM-only floor built from the measured shapes (4 whole-sequence GEMMs of
+median with FLOP = 6*T*B*H*(I+H), the GEMM ceilings measured in the same run (sgemm 1024^3,
+GFLOP/s at its median) for OpenBLAS (the issue's definition) and MKL (the BLAS bptt4j runs on),
+a GEMM-only floor per library built from the measured shapes (4 whole-sequence GEMMs of
 (T*B)xHxI-type plus 2*T per-step BxHxH GEMMs, all timed as the NT shape), and the ratio of each
 peer's median to bptt4j's.
 """
@@ -34,8 +35,8 @@ def shape(cfg):
     return tuple(int(v) for v in cfg.split("x"))
 
 
-def gemm_ms(m, n, k):
-    s = stat("GemmCeiling.gemm", shape=f"{m}x{n}x{k}")
+def gemm_ms(m, n, k, blas):
+    s = stat("GemmCeiling.gemm", shape=f"{m}x{n}x{k}", blas=blas)
     return s["median"] if s else None
 
 
@@ -43,31 +44,43 @@ def gflops(flop, ms):
     return flop / (ms * 1e6)
 
 
-ceiling_ms = gemm_ms(1024, 1024, 1024)
-ceiling = gflops(2 * 1024 ** 3, ceiling_ms) if ceiling_ms else None
-print(f"GEMM ceiling (sgemm 1024x1024x1024, 2 threads, median): "
-      + (f"{ceiling:.0f} GFLOP/s" if ceiling else "not measured"))
+ceilings = {}
+for blas in ("openblas", "mkl"):
+    ms = gemm_ms(1024, 1024, 1024, blas)
+    ceilings[blas] = gflops(2 * 1024 ** 3, ms) if ms else None
+    print(f"GEMM ceiling, {blas} (sgemm 1024x1024x1024, 2 threads, median): "
+          + (f"{ceilings[blas]:.0f} GFLOP/s" if ceilings[blas] else "not measured"))
 print()
-print("| shape M×N×K | median ms | GFLOP/s |")
-print("|---|---:|---:|")
+print("| shape M×N×K | OpenBLAS median ms | GFLOP/s | MKL median ms | GFLOP/s |")
+print("|---|---:|---:|---:|---:|")
+seen = []
 for r in rows:
-    if r["benchmark"].endswith("GemmCeiling.gemm"):
-        m, n, k = shape(r["params"]["shape"])
-        ms = r["primaryMetric"]["scorePercentiles"]["50.0"]
-        print(f"| {m}×{n}×{k} | {ms:.4f} | {gflops(2 * m * n * k, ms):.0f} |")
+    if r["benchmark"].endswith("GemmCeiling.gemm") and r["params"]["shape"] not in seen:
+        seen.append(r["params"]["shape"])
+for sh in seen:
+    m, n, k = shape(sh)
+    cells = []
+    for blas in ("openblas", "mkl"):
+        ms = gemm_ms(m, n, k, blas)
+        cells.append(f"{ms:.4f} | {gflops(2 * m * n * k, ms):.0f}" if ms else "– | –")
+    print(f"| {m}×{n}×{k} | " + " | ".join(cells) + " |")
 print()
+ceiling = ceilings["openblas"]
+pct = lambda g, c: f"{100 * g / c:.0f}%" if c else "–"
 
 configs = ["100x64x256x256", "50x256x512x512", "200x32x128x128", "20x1024x1024x1024"]
-print("| T | B | I | H | bptt4j f32 median (min) ms | GFLOP/s | % of ceiling | GEMM-only floor ms | DJL/PyTorch ms | DL4J ms | fastest peer ÷ bptt4j |")
-print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| T | B | I | H | bptt4j f32 median (min) ms | GFLOP/s | % of OpenBLAS ceiling | % of MKL ceiling | GEMM-only floor ms (OpenBLAS / MKL) | DJL/PyTorch ms | DL4J ms | fastest peer ÷ bptt4j |")
+print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in configs:
     t, b, i, h = shape(c)
     flop = 6.0 * t * b * h * (i + h)
     me = stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f32")
     djl = stat("DjlTrainingStep.trainingStep", config=c)
     dl4j = stat("Dl4jTrainingStep.trainingStep", config=c)
-    whole, step = gemm_ms(t * b, h, i), gemm_ms(b, h, h)
-    floor = 4 * whole + 2 * t * step if whole and step else None
+    floors = []
+    for blas in ("openblas", "mkl"):
+        whole, step = gemm_ms(t * b, h, i, blas), gemm_ms(b, h, h, blas)
+        floors.append(f"{4 * whole + 2 * t * step:.1f}" if whole and step else "–")
     if me is None:
         continue
     g = gflops(flop, me["median"])
@@ -75,8 +88,8 @@ for c in configs:
     ratio = f"{min(peers) / me['median']:.2f}×" if peers else "–"
     fmt = lambda s: f"{s['median']:.1f}" if s else "–"
     print(f"| {t} | {b} | {i} | {h} | {me['median']:.1f} ({me['min']:.1f}) | {g:.0f} | "
-          + (f"{100 * g / ceiling:.0f}%" if ceiling else "–") + " | "
-          + (f"{floor:.1f}" if floor else "–") + f" | {fmt(djl)} | {fmt(dl4j)} | {ratio} |")
+          + pct(g, ceilings["openblas"]) + " | " + pct(g, ceilings["mkl"]) + " | "
+          + " / ".join(floors) + f" | {fmt(djl)} | {fmt(dl4j)} | {ratio} |")
 print()
 
 print("| T (B=64, I=H=256) | f32 median ms | ms per time step | f64 median ms | f64 speed ÷ f32 speed |")
