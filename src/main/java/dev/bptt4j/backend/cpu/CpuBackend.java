@@ -30,7 +30,7 @@ public final class CpuBackend implements Backend {
     private final int threads;
     private final AtomicLong live = new AtomicLong();
     private final Runnable released = live::decrementAndGet;
-    private final CpuPointwise pointwise = new CpuPointwise();
+    private final CpuPointwise pointwise;
     private final CpuGatedPointwise gated = new CpuGatedPointwise();
     private final CpuTraining training = new CpuTraining();
     private final CpuBlas blas;
@@ -47,6 +47,7 @@ public final class CpuBackend implements Backend {
     public CpuBackend(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads: expected >= 1, got " + threads);
         this.blas = CpuBlas.process();
+        this.pointwise = new CpuPointwise(blas.vectorMath());
         this.threads = fixProcessThreads(blas, threads);
     }
 

@@ -32,6 +32,14 @@ interface CpuBlas {
     void dgemm(boolean ta, boolean tb, int m, int n, int k, double alpha, DoublePointer a, int lda,
                DoublePointer b, int ldb, double beta, DoublePointer c, int ldc);
 
+    /**
+     * The library's vector math for the pointwise kernels, or null when it has none (OpenBLAS:
+     * the kernels then use their Java element math).
+     */
+    default VectorMath vectorMath() {
+        return null;
+    }
+
     /** The process's BLAS, loaded on first use. */
     static CpuBlas process() {
         return Selected.BLAS;

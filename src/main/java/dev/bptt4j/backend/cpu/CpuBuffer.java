@@ -26,6 +26,8 @@ final class CpuBuffer implements DeviceBuffer {
     final DoubleBuffer doubles;
     final IntBuffer ints;
     final Pointer operandA, operandB, operandC;
+    /** A fourth non-owning view, for the native vector-math calls of the pointwise kernels. */
+    final Pointer vector;
     private final Runnable onClose;
     private boolean closed;
 
@@ -49,6 +51,7 @@ final class CpuBuffer implements DeviceBuffer {
                 operandA = new FloatPointer(p);
                 operandB = new FloatPointer(p);
                 operandC = new FloatPointer(p);
+                vector = new FloatPointer(p);
                 break;
             }
             case F64: {
@@ -61,6 +64,7 @@ final class CpuBuffer implements DeviceBuffer {
                 operandA = new DoublePointer(p);
                 operandB = new DoublePointer(p);
                 operandC = new DoublePointer(p);
+                vector = new DoublePointer(p);
                 break;
             }
             case I32: {
@@ -70,7 +74,7 @@ final class CpuBuffer implements DeviceBuffer {
                 floats = null;
                 doubles = null;
                 ints = p.asBuffer();
-                operandA = operandB = operandC = null;
+                operandA = operandB = operandC = vector = null;
                 break;
             }
             default:

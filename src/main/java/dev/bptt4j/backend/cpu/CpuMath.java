@@ -81,7 +81,7 @@ final class CpuMath {
         }
     }
 
-    private static void addBiases(double[] z, double[] bih, double[] bhh, int rows, int width) {
+    static void addBiases(double[] z, double[] bih, double[] bhh, int rows, int width) {
         for (int r = 0; r < rows; r++) {
             int base = r * width;
             for (int c = 0; c < width; c++) z[base + c] = z[base + c] + bih[c] + bhh[c];

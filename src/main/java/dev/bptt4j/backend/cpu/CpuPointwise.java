@@ -9,12 +9,18 @@ import dev.bptt4j.backend.Activation;
  * result back. Bias is added as (pre + biasIh) + biasHh, in the kernels' order.
  */
 final class CpuPointwise {
+    /** Native tanh (MKL's vector math) when the process's BLAS has one, else null. */
+    private final VectorMath vectorMath;
     private float[] f0 = new float[0], f1 = new float[0], f2 = new float[0];
     private double[] d0 = new double[0], d1 = new double[0], d2 = new double[0];
     private int[] rowIndex = new int[0];
     // Read-only zeros (dead rows, absent biases): only ever replaced by a larger new array, never written.
     private float[] zerosF = new float[0];
     private double[] zerosD = new double[0];
+
+    CpuPointwise(VectorMath vectorMath) {
+        this.vectorMath = vectorMath;
+    }
 
     private float[] floats0(int n) { if (f0.length < n) f0 = new float[n]; return f0; }
     private float[] floats1(int n) { if (f1.length < n) f1 = new float[n]; return f1; }
@@ -44,6 +50,15 @@ final class CpuPointwise {
             double[] z = doubles0(n);
             double[] bih = loadBias(biasIh, doubles1(hidden), hidden), bhh = loadBias(biasHh, doubles2(hidden), hidden);
             pre.doubles.get(preOff, z, 0, n);
+            if (act == Activation.TANH && vectorMath != null && !residual) {
+                // float64 keeps an exact tanh; MKL's (below 1 ulp) is ~15x faster than Math.tanh and
+                // runs natively on the output. (Its float32 tanh measured slower in the step than
+                // CpuMath's, so float32 stays in Java.)
+                CpuMath.addBiases(z, bih, bhh, rows, hidden);
+                out.doubles.put(outOff, z, 0, n);
+                vectorMath.tanh(out, outOff, n);
+                return;
+            }
             if (act == Activation.TANH) CpuMath.tanhWithBias(z, bih, bhh, rows, hidden);
             else CpuMath.reluWithBias(z, bih, bhh, rows, hidden);
             if (residual) {

@@ -12,7 +12,14 @@ import org.bytedeco.mkl.global.mkl_rt;
  * default dispatch may otherwise round differently from run to run with the operands' alignment,
  * and bptt4j promises bitwise-repeatable results on one backend.
  */
-final class Mkl implements CpuBlas {
+final class Mkl implements CpuBlas, VectorMath {
+    /**
+     * Vector math in high-accuracy mode (Intel documents HA as below 1 ulp; measured for tanh:
+     * 0.63 ulp in float64 against 200-bit mpmath, 3.2e-8 absolute in float32, see
+     * VectorMathTest); errors ignored rather than reported through errno (tanh has none but NaN in,
+     * NaN out).
+     */
+    private static final long VM_MODE = mkl_rt.VML_HA | mkl_rt.VML_ERRMODE_IGNORE;
     private static final int ROW_MAJOR = mkl_rt.CblasRowMajor;
     private static final int NO_TRANS = mkl_rt.CblasNoTrans;
     private static final int TRANS = mkl_rt.CblasTrans;
@@ -38,6 +45,8 @@ final class Mkl implements CpuBlas {
     @Override
     public void setThreads(int threads) {
         mkl_rt.MKL_Set_Num_Threads(threads);
+        // Vector math runs on one step's rows at a time: too little work to wake a thread team.
+        mkl_rt.MKL_Domain_Set_Num_Threads(1, mkl_rt.MKL_DOMAIN_VML);
     }
 
     @Override
@@ -51,6 +60,23 @@ final class Mkl implements CpuBlas {
             version.zero(); // MKL does not terminate the string
             mkl_rt.MKL_Get_Version_String(version, 256);
             return version.getString().trim() + " (CNR auto)";
+        }
+    }
+
+    @Override
+    public VectorMath vectorMath() {
+        return this;
+    }
+
+    @Override
+    public void tanh(CpuBuffer b, int offset, int n) {
+        if (n <= 0) return;
+        if (b.dtype == dev.bptt4j.tensor.DType.F32) {
+            FloatPointer p = (FloatPointer) b.vector.position(offset);
+            mkl_rt.vmsTanh(n, p, p, VM_MODE);
+        } else {
+            DoublePointer p = (DoublePointer) b.vector.position(offset);
+            mkl_rt.vmdTanh(n, p, p, VM_MODE);
         }
     }
 
