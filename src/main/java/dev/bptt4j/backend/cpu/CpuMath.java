@@ -59,6 +59,14 @@ final class CpuMath {
         tanh(z, rows * width);
     }
 
+    /**
+     * z = tanh((z + biasIh) + biasHh) over n elements with the biases already repeated per row
+     * ({@link BiasRows}): one flat loop that C2 vectorises, ~2× faster than bias pass + tanh pass.
+     */
+    static void tanhWithBias(float[] z, float[] bihRows, float[] bhhRows, int n) {
+        for (int i = 0; i < n; i++) z[i] = tanh((z[i] + bihRows[i]) + bhhRows[i]);
+    }
+
     static void tanhWithBias(double[] z, double[] bih, double[] bhh, int rows, int width) {
         addBiases(z, bih, bhh, rows, width);
         tanh(z, rows * width);

@@ -18,6 +18,9 @@ final class CpuPointwise {
     private float[] zerosF = new float[0];
     private double[] zerosD = new double[0];
 
+    private final BiasRows.Floats floatBiasRows = new BiasRows.Floats();
+    private final BiasRows.Doubles doubleBiasRows = new BiasRows.Doubles();
+
     CpuPointwise(VectorMath vectorMath) {
         this.vectorMath = vectorMath;
     }
@@ -34,7 +37,13 @@ final class CpuPointwise {
     void rnnForward(CpuBuffer out, int outOff, CpuBuffer pre, int preOff, CpuBuffer biasIh, CpuBuffer biasHh,
                     CpuBuffer prev, int prevOff, int rows, int hidden, Activation act, boolean residual) {
         int n = rows * hidden;
-        if (out.dtype == dev.bptt4j.tensor.DType.F32) {
+        if (out.dtype == dev.bptt4j.tensor.DType.F32 && act == Activation.TANH && !residual) {
+            float[] z = floats0(n);
+            BiasRows.Floats b = floatBiasRows.of(loadBias(biasIh, floats1(hidden), hidden), loadBias(biasHh, floats2(hidden), hidden), rows, hidden);
+            pre.floats.get(preOff, z, 0, n);
+            CpuMath.tanhWithBias(z, b.ih, b.hh, n);
+            out.floats.put(outOff, z, 0, n);
+        } else if (out.dtype == dev.bptt4j.tensor.DType.F32) {
             float[] z = floats0(n);
             float[] bih = loadBias(biasIh, floats1(hidden), hidden), bhh = loadBias(biasHh, floats2(hidden), hidden);
             pre.floats.get(preOff, z, 0, n);
@@ -54,7 +63,8 @@ final class CpuPointwise {
                 // float64 keeps an exact tanh; MKL's (below 1 ulp) is ~15x faster than Math.tanh and
                 // runs natively on the output. (Its float32 tanh measured slower in the step than
                 // CpuMath's, so float32 stays in Java.)
-                CpuMath.addBiases(z, bih, bhh, rows, hidden);
+                BiasRows.Doubles b = doubleBiasRows.of(bih, bhh, rows, hidden);
+                for (int i = 0; i < n; i++) z[i] = (z[i] + b.ih[i]) + b.hh[i];
                 out.doubles.put(outOff, z, 0, n);
                 vectorMath.tanh(out, outOff, n);
                 return;
