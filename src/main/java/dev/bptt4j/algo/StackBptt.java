@@ -2,6 +2,7 @@ package dev.bptt4j.algo;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.PackedOperand;
 import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -256,15 +257,22 @@ public final class StackBptt {
                 backend.gatherRows(hs, 0, hidden, 0, initial, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
                 if (hasCell) backend.gatherRows(cs, 0, hidden, 0, initialCell, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
                 CellKind.Storage storage = new CellKind.Storage(in, pre, recurrent, hs, cs, null, null, null);
-                for (int tau = 0; tau < steps; tau++) {
-                    int alive = layout.alive(tau);
-                    long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
-                    backend.gemm(false, true, alive, gates, hidden, 1.0, hs, slot * hidden, hidden, w.weightHh(), 0, hidden,
-                            recurrentBeta, recurrent, slot * gates, gates);
-                    cell.forward(backend, w, storage, slot, next, alive, hidden);
-                    if (checkFinite) {
-                        FiniteChecks.require(backend, hs, next * hidden, (long) alive * hidden, "hidden state h " + FiniteChecks.at(l, d, tau));
-                        if (hasCell) FiniteChecks.require(backend, cs, next * hidden, (long) alive * hidden, "cell state c " + FiniteChecks.at(l, d, tau));
+                // W_hhᵀ prepared once for the steps where the whole batch is alive (null: the backend gains nothing).
+                try (PackedOperand recurrentWeight = backend.packRightOperand(true, batch, gates, hidden, w.weightHh(), 0, hidden)) {
+                    for (int tau = 0; tau < steps; tau++) {
+                        int alive = layout.alive(tau);
+                        long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
+                        if (recurrentWeight != null && alive == batch) {
+                            backend.gemmPacked(hs, slot * hidden, hidden, recurrentWeight, recurrentBeta, recurrent, slot * gates, gates);
+                        } else {
+                            backend.gemm(false, true, alive, gates, hidden, 1.0, hs, slot * hidden, hidden, w.weightHh(), 0, hidden,
+                                    recurrentBeta, recurrent, slot * gates, gates);
+                        }
+                        cell.forward(backend, w, storage, slot, next, alive, hidden);
+                        if (checkFinite) {
+                            FiniteChecks.require(backend, hs, next * hidden, (long) alive * hidden, "hidden state h " + FiniteChecks.at(l, d, tau));
+                            if (hasCell) FiniteChecks.require(backend, cs, next * hidden, (long) alive * hidden, "cell state c " + FiniteChecks.at(l, d, tau));
+                        }
                     }
                 }
             }
@@ -374,16 +382,22 @@ public final class StackBptt {
                 DeviceBuffer in = input(l, d, packedRows);
                 CellKind.Storage storage = new CellKind.Storage(in, delta, recurrentDelta, hs, cellStates(l, d, hiddenRows),
                         outGrad, carry, cellCarry);
-                for (int tau = steps - 1; tau >= 0; tau--) {
-                    int alive = layout.alive(tau);
-                    long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
-                    cell.backward(backend, w, storage, slot, next, alive, layout.slotRows(tau), hidden);
-                    backend.gemm(false, false, alive, hidden, gates, 1.0, recurrentDelta, slot * gates, gates, w.weightHh(), 0, hidden,
-                            cell.carryBeta(), carry, 0, hidden);
-                    if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(carry, 0, alive, hidden));
-                    if (checkFinite) {
-                        FiniteChecks.require(backend, carry, 0, (long) alive * hidden, "gradient of hidden state h " + FiniteChecks.at(l, d, tau));
-                        if (hasCell) FiniteChecks.require(backend, cellCarry, 0, (long) alive * hidden, "gradient of cell state c " + FiniteChecks.at(l, d, tau));
+                try (PackedOperand recurrentWeight = backend.packRightOperand(false, batch, hidden, gates, w.weightHh(), 0, hidden)) {
+                    for (int tau = steps - 1; tau >= 0; tau--) {
+                        int alive = layout.alive(tau);
+                        long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
+                        cell.backward(backend, w, storage, slot, next, alive, layout.slotRows(tau), hidden);
+                        if (recurrentWeight != null && alive == batch) {
+                            backend.gemmPacked(recurrentDelta, slot * gates, gates, recurrentWeight, cell.carryBeta(), carry, 0, hidden);
+                        } else {
+                            backend.gemm(false, false, alive, hidden, gates, 1.0, recurrentDelta, slot * gates, gates, w.weightHh(), 0, hidden,
+                                    cell.carryBeta(), carry, 0, hidden);
+                        }
+                        if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(carry, 0, alive, hidden));
+                        if (checkFinite) {
+                            FiniteChecks.require(backend, carry, 0, (long) alive * hidden, "gradient of hidden state h " + FiniteChecks.at(l, d, tau));
+                            if (hasCell) FiniteChecks.require(backend, cellCarry, 0, (long) alive * hidden, "gradient of cell state c " + FiniteChecks.at(l, d, tau));
+                        }
                     }
                 }
                 backend.gatherRows(initialGrad, stateOffset, hidden, 0, carry, 0, hidden, 0, originalRows, 0, batch, hidden, false);

@@ -47,6 +47,24 @@ public interface Backend extends AutoCloseable {
               double beta, DeviceBuffer c, long cOffset, int ldc);
 
     /**
+     * Prepares op(B) (k×n; B itself n×k when transposed) for repeated
+     * {@link #gemmPacked products} with an m-row A, or returns null when this backend has no
+     * faster form for it (then the caller uses {@link #gemm}). Checked like gemm's B.
+     */
+    default PackedOperand packRightOperand(boolean transposeB, int m, int n, int k, DeviceBuffer b, long bOffset, int ldb) {
+        return null;
+    }
+
+    /**
+     * {@code C = A·op(B) + beta·C} with op(B) prepared by {@link #packRightOperand} and A of
+     * exactly {@code b.rows()} rows (not transposed); the result equals {@link #gemm}'s up to
+     * rounding.
+     */
+    default void gemmPacked(DeviceBuffer a, long aOffset, int lda, PackedOperand b, double beta, DeviceBuffer c, long cOffset, int ldc) {
+        throw new UnsupportedOperationException(name() + " backend prepares no packed operands");
+    }
+
+    /**
      * Elman forward pointwise over {@code rows × hidden}:
      * {@code hiddenOut = (residual ? hiddenPrev : 0) + f(pre + biasIh + biasHh)}; biases may be null.
      */

@@ -4,6 +4,7 @@ import dev.bptt4j.backend.Activation;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.KernelContracts;
+import dev.bptt4j.backend.PackedOperand;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -177,6 +178,123 @@ public final class CpuBackend implements Backend {
                     (org.bytedeco.javacpp.DoublePointer) cb.operandB.position(bOffset), ldb, beta,
                     (org.bytedeco.javacpp.DoublePointer) cc.operandC.position(cOffset), ldc);
         }
+    }
+
+    /**
+     * MKL's packed form of the recurrent weight (when MKL is the BLAS): packing op(B) once per
+     * pass instead of inside each of the T per-step GEMMs measured 36 → 33 µs per 64×256×256
+     * step. Packing memory is kept in {@link #packMemory} and reused by the next pass.
+     */
+    @Override
+    public PackedOperand packRightOperand(boolean transposeB, int m, int n, int k, DeviceBuffer b, long bOffset, int ldb) {
+        CpuBuffer cb = cpu(b);
+        checkMatrix("packRightOperand B", cb, bOffset, transposeB ? n : k, transposeB ? k : n, ldb);
+        if (m < 1 || n < 1 || k < 1 || !cb.dtype.isFloatingPoint()) return null;
+        boolean f32 = cb.dtype == DType.F32;
+        long bytes = blas.packedSize(f32, m, n, k);
+        if (bytes <= 0) return null;
+        CpuPacked packed = new CpuPacked(m, n, k, f32, packMemory.take(bytes, f32));
+        blas.pack(f32, transposeB, m, n, k, cb.operandB.position(bOffset), ldb, packed.memory);
+        return packed;
+    }
+
+    @Override
+    public void gemmPacked(DeviceBuffer a, long aOffset, int lda, PackedOperand b, double beta, DeviceBuffer c, long cOffset, int ldc) {
+        if (!(b instanceof CpuPacked)) throw new IllegalArgumentException("gemmPacked: operand was not packed by a CPU backend: " + b);
+        CpuPacked p = (CpuPacked) b;
+        p.checkOpen();
+        CpuBuffer ca = cpu(a), cc = cpu(c);
+        DType want = p.f32 ? DType.F32 : DType.F64;
+        if (ca.dtype != want || cc.dtype != want) {
+            throw new IllegalArgumentException("gemmPacked: operand dtypes differ: " + ca.dtype + ", packed " + want + ", " + cc.dtype);
+        }
+        checkMatrix("gemmPacked A", ca, aOffset, p.rows(), p.depth(), lda);
+        checkMatrix("gemmPacked C", cc, cOffset, p.rows(), p.columns(), ldc);
+        blas.gemmPacked(p.f32, p.rows(), p.columns(), p.depth(), ca.operandA.position(aOffset), lda, p.memory, beta,
+                cc.operandC.position(cOffset), ldc);
+    }
+
+    /** A packed operand; its memory goes back to {@link #packMemory} on close. */
+    private final class CpuPacked implements PackedOperand {
+        private final int m, n, k;
+        final boolean f32;
+        final org.bytedeco.javacpp.Pointer memory;
+        private boolean closed;
+
+        CpuPacked(int m, int n, int k, boolean f32, org.bytedeco.javacpp.Pointer memory) {
+            this.m = m;
+            this.n = n;
+            this.k = k;
+            this.f32 = f32;
+            this.memory = memory;
+        }
+
+        @Override public int rows() { return m; }
+        @Override public int columns() { return n; }
+        @Override public int depth() { return k; }
+
+        void checkOpen() {
+            if (closed) throw new IllegalStateException("packed operand used after close");
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            packMemory.give(memory);
+        }
+    }
+
+    /**
+     * Native memory for packed operands, from the BLAS's aligned allocator: one block per size in
+     * use, reused pass after pass, freed when the backend closes.
+     */
+    private final class PackMemory {
+        private final java.util.List<org.bytedeco.javacpp.Pointer> free = new java.util.ArrayList<>();
+        private final java.util.List<org.bytedeco.javacpp.Pointer> all = new java.util.ArrayList<>();
+        private final java.util.Map<org.bytedeco.javacpp.Pointer, org.bytedeco.javacpp.Pointer> rawOf = new java.util.IdentityHashMap<>();
+
+        org.bytedeco.javacpp.Pointer take(long bytes, boolean f32) {
+            for (int i = 0; i < free.size(); i++) {
+                org.bytedeco.javacpp.Pointer p = free.get(i);
+                if (p.capacity() * p.sizeof() >= bytes && (p instanceof org.bytedeco.javacpp.FloatPointer) == f32) return free.remove(i);
+            }
+            org.bytedeco.javacpp.Pointer raw = blas.allocatePacked(bytes);
+            org.bytedeco.javacpp.Pointer typed = f32
+                    ? new org.bytedeco.javacpp.FloatPointer(raw).capacity(bytes / Float.BYTES)
+                    : new org.bytedeco.javacpp.DoublePointer(raw).capacity(bytes / Double.BYTES);
+            rawOf.put(typed, raw);
+            all.add(typed);
+            return typed;
+        }
+
+        void give(org.bytedeco.javacpp.Pointer p) {
+            if (closed) {
+                blas.freePacked(rawOf.remove(p));
+                all.remove(p);
+            } else {
+                free.add(p);
+            }
+        }
+
+        void freeAll() {
+            for (org.bytedeco.javacpp.Pointer p : free) {
+                blas.freePacked(rawOf.remove(p));
+                all.remove(p);
+            }
+            free.clear();
+        }
+
+        int blocks() {
+            return all.size();
+        }
+    }
+
+    private final PackMemory packMemory = new PackMemory();
+
+    /** Native blocks held for packed operands (in use or kept for reuse); 0 after close. */
+    public int packedBlocks() {
+        return packMemory.blocks();
     }
 
     private static void scale(CpuBuffer c, long offset, int m, int n, int ldc, double beta) {
@@ -376,6 +494,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         closed = true;
+        packMemory.freeAll();
     }
 
     public boolean isClosed() {

@@ -40,6 +40,34 @@ interface CpuBlas {
         return null;
     }
 
+    /**
+     * Bytes of a packed right operand op(B) (k×n) for m-row products, or 0 when this library has
+     * no packed GEMM (OpenBLAS).
+     */
+    default long packedSize(boolean f32, int m, int n, int k) {
+        return 0;
+    }
+
+    /** Packs op(B) into {@code dest} (a FloatPointer or DoublePointer view of at least {@link #packedSize} bytes from {@link #allocatePacked}). */
+    default void pack(boolean f32, boolean transposeB, int m, int n, int k, org.bytedeco.javacpp.Pointer b, int ldb,
+                      org.bytedeco.javacpp.Pointer dest) {
+        throw new UnsupportedOperationException(name() + " has no packed GEMM");
+    }
+
+    /** C = A·packed + beta·C, A m×k not transposed. */
+    default void gemmPacked(boolean f32, int m, int n, int k, org.bytedeco.javacpp.Pointer a, int lda,
+                            org.bytedeco.javacpp.Pointer packed, double beta, org.bytedeco.javacpp.Pointer c, int ldc) {
+        throw new UnsupportedOperationException(name() + " has no packed GEMM");
+    }
+
+    /** 64-byte-aligned native memory for packed operands (the library's allocator), or null. */
+    default org.bytedeco.javacpp.Pointer allocatePacked(long bytes) {
+        return null;
+    }
+
+    default void freePacked(org.bytedeco.javacpp.Pointer p) {
+    }
+
     /** The process's BLAS, loaded on first use. */
     static CpuBlas process() {
         return Selected.BLAS;

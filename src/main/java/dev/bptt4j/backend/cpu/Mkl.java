@@ -3,6 +3,7 @@ package dev.bptt4j.backend.cpu;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.mkl.global.mkl_rt;
 
 /**
@@ -78,6 +79,43 @@ final class Mkl implements CpuBlas, VectorMath {
             DoublePointer p = (DoublePointer) b.vector.position(offset);
             mkl_rt.vmdTanh(n, p, p, VM_MODE);
         }
+    }
+
+    @Override
+    public long packedSize(boolean f32, int m, int n, int k) {
+        return f32 ? mkl_rt.cblas_sgemm_pack_get_size(mkl_rt.CblasBMatrix, m, n, k)
+                : mkl_rt.cblas_dgemm_pack_get_size(mkl_rt.CblasBMatrix, m, n, k);
+    }
+
+    @Override
+    public void pack(boolean f32, boolean transposeB, int m, int n, int k, Pointer b, int ldb, Pointer dest) {
+        int trans = transposeB ? TRANS : NO_TRANS;
+        if (f32) mkl_rt.cblas_sgemm_pack(ROW_MAJOR, mkl_rt.CblasBMatrix, trans, m, n, k, 1f, (FloatPointer) b, ldb, (FloatPointer) dest);
+        else mkl_rt.cblas_dgemm_pack(ROW_MAJOR, mkl_rt.CblasBMatrix, trans, m, n, k, 1.0, (DoublePointer) b, ldb, (DoublePointer) dest);
+    }
+
+    @Override
+    public void gemmPacked(boolean f32, int m, int n, int k, Pointer a, int lda, Pointer packed, double beta, Pointer c, int ldc) {
+        // ldb is ignored for a packed operand.
+        if (f32) {
+            mkl_rt.cblas_sgemm_compute(ROW_MAJOR, NO_TRANS, mkl_rt.CblasPacked, m, n, k, (FloatPointer) a, lda,
+                    (FloatPointer) packed, n, (float) beta, (FloatPointer) c, ldc);
+        } else {
+            mkl_rt.cblas_dgemm_compute(ROW_MAJOR, NO_TRANS, mkl_rt.CblasPacked, m, n, k, (DoublePointer) a, lda,
+                    (DoublePointer) packed, n, beta, (DoublePointer) c, ldc);
+        }
+    }
+
+    @Override
+    public Pointer allocatePacked(long bytes) {
+        Pointer p = mkl_rt.MKL_malloc(bytes, 64);
+        if (p == null || p.isNull()) throw new OutOfMemoryError("MKL_malloc of " + bytes + " bytes for a packed GEMM operand failed");
+        return p;
+    }
+
+    @Override
+    public void freePacked(Pointer p) {
+        mkl_rt.MKL_free(p);
     }
 
     @Override
