@@ -18,7 +18,7 @@ import dev.bptt4j.tensor.Tensor;
  * <p><b>Threads.</b> A backend instance, its buffers and the {@code Rnn}s built on it belong to
  * one thread at a time: nothing here is synchronised. Independent backends (each with its own
  * models) may run in different threads at once and give bitwise the results they give alone;
- * what they share (OpenBLAS, the CUDA context) is safe for that.
+ * what they share (the BLAS, the CUDA context) is safe for that.
  */
 public interface Backend extends AutoCloseable {
 

@@ -39,7 +39,7 @@ final class DemoCommand implements Command {
             throw new UsageException("unknown demo '" + which + "': expected nothing (the text model) or long-range");
         }
         boolean terminal = Progress.stdoutIsTerminal();
-        // The demo's GEMMs are small (32 x 128 x 128 per step): one OpenBLAS thread beats several,
+        // The demo's GEMMs are small (32 x 128 x 128 per step): one BLAS thread beats several,
         // which mostly wait on each other (3x faster measured on a loaded 2-core machine).
         if (System.getProperty("bptt4j.threads") == null && System.getenv("BPTT4J_THREADS") == null) {
             System.setProperty("bptt4j.threads", "1");

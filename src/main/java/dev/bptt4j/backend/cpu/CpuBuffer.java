@@ -12,7 +12,7 @@ import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 
 /**
- * Off-heap memory for the CPU backend. OpenBLAS reads it in place; Java kernels reach it through
+ * Off-heap memory for the CPU backend. The BLAS reads it in place; Java kernels reach it through
  * NIO views with bulk copies. Three non-owning pointer views let one buffer be several GEMM
  * operands at different offsets without allocating per call.
  */

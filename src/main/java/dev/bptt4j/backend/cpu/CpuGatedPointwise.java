@@ -8,7 +8,7 @@ import java.util.Arrays;
 /**
  * The CPU twins of the gated cells' pointwise kernels (cuda/lstm_cell.cu, cuda/gru_cell.cu), with
  * the same names and element formulas; the contracts are on {@link dev.bptt4j.backend.Backend}.
- * The GEMMs (input projection, recurrent product, weight gradients) run outside, in OpenBLAS.
+ * The GEMMs (input projection, recurrent product, weight gradients) run outside, in the BLAS.
  *
  * <p>LSTM (gates i, f, g, o): forward turns the gate pre-activations into activated gates in place
  * and writes c_τ and h_τ; backward turns the stored gates back into gate deltas in place and
