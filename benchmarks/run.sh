@@ -42,11 +42,11 @@ run() {  # name, classpath flavour, benchmark regexp, env...
 for p in $parts; do
   case "$p" in
     main) run main main 'Bptt4jTrainingStep|GemmCeiling|DjlTrainingStep'
-          # The LSTM row (issue 5): bptt4j's LSTM at the first config, f32 (the filter is put back
+          # The LSTM row (issue 5): bptt4j's and PyTorch's LSTM at the first config, f32 (the filter is put back
           # afterwards, so that a DL4J part after this one still runs every config).
           saved=("${filter[@]}")
           [[ -n "${QUICK:-}" ]] || filter=(-p mode=LSTM -p config=100x64x256x256 -p dtype=f32)
-          run lstm main 'Bptt4jTrainingStep'
+          run lstm main 'Bptt4jTrainingStep|DjlTrainingStep'
           filter=("${saved[@]}") ;;
     # DL4J is fastest single-threaded on this machine (OpenMP threads fight the JVM's).
     dl4j) run dl4j dl4j 'Dl4jTrainingStep' OMP_NUM_THREADS=1 ;;

@@ -19,8 +19,8 @@ for f in sorted(results.glob("*.json")):
 
 
 def stat(bench, **params):
-    # bptt4j's rows carry the cell as the `mode` parameter; the main tables are the tanh RNN's.
-    if bench.startswith("Bptt4jTrainingStep"):
+    # bptt4j's and DJL's rows carry the cell as the `mode` parameter; the main tables are the tanh RNN's.
+    if bench.startswith(("Bptt4jTrainingStep", "DjlTrainingStep")):
         params.setdefault("mode", "RNN_TANH")
     for r in rows:
         if r["benchmark"].endswith(bench) and all(r["params"].get(k, "RNN_TANH" if k == "mode" else None) == v
@@ -110,9 +110,11 @@ for c in configs:
 
 
 lstm = stat("Bptt4jTrainingStep.trainingStep", config="100x64x256x256", dtype="f32", mode="LSTM")
+djl_lstm = stat("DjlTrainingStep.trainingStep", config="100x64x256x256", mode="LSTM")
 if lstm:
     flop = 4 * 6 * 100 * 64 * 256 * (256 + 256)
     print()
-    print("| cell | T | B | I | H | bptt4j f32 median (min) ms | GFLOP/s |")
-    print("|---|---|---|---|---|---:|---:|")
-    print(f"| LSTM | 100 | 64 | 256 | 256 | {lstm['median']:.1f} ({lstm['min']:.1f}) | {gflops(flop, lstm['median']):.0f} |")
+    print("| cell | T | B | I | H | bptt4j f32 median (min) ms | GFLOP/s | DJL/PyTorch ms | DJL ÷ bptt4j |")
+    print("|---|---|---|---|---|---:|---:|---:|---:|")
+    peer = f"{djl_lstm['median']:.1f} | {djl_lstm['median'] / lstm['median']:.2f}×" if djl_lstm else "– | –"
+    print(f"| LSTM | 100 | 64 | 256 | 256 | {lstm['median']:.1f} ({lstm['min']:.1f}) | {gflops(flop, lstm['median']):.0f} | {peer} |")

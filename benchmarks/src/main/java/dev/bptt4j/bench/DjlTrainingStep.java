@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.recurrent.LSTM;
 import ai.djl.nn.recurrent.RNN;
+import ai.djl.nn.recurrent.RecurrentBlock;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import org.openjdk.jmh.annotations.*;
@@ -17,7 +19,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The same training step in PyTorch (libtorch 2.7.1 CPU) through DJL's PyTorch engine: DJL's
- * {@link RNN} block (tanh, one layer, biases, time-major) runs torch's fused {@code rnn_tanh}.
+ * {@link RNN} block (tanh, one layer, biases, time-major) runs torch's fused {@code rnn_tanh};
+ * with {@code mode=LSTM} its {@link LSTM} block runs torch's {@code lstm} (the LSTM row).
  * Per step, as bptt4j: x and dy are copied from host float[] into fresh NDArrays, forward in
  * training mode, backward of sum(y·dy) with x requiring a gradient (so dL/dx is formed), and
  * y and dL/dx are copied back to host arrays. Two intra-op threads, one inter-op thread
@@ -32,9 +35,13 @@ public class DjlTrainingStep {
     @Param({"100x64x256x256", "50x256x512x512", "200x32x128x128", "20x1024x1024x1024"})
     public String config;
 
+    /** RNN_TANH (torch's rnn_tanh) or LSTM (torch's lstm), as bptt4j's {@code mode}. */
+    @Param({"RNN_TANH"})
+    public String mode;
+
     private Shapes s;
     private NDManager manager;
-    private RNN block;
+    private RecurrentBlock block;
     private ParameterStore parameters;
     private float[] x, dy;
 
@@ -42,8 +49,10 @@ public class DjlTrainingStep {
     public void setUp() {
         s = Shapes.parse(config);
         manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
-        block = RNN.builder().setStateSize(s.hidden).setNumLayers(1).setActivation(RNN.Activation.TANH)
-                .optBatchFirst(false).optHasBiases(true).optReturnState(false).build();
+        block = mode.equals("LSTM")
+                ? LSTM.builder().setStateSize(s.hidden).setNumLayers(1).optBatchFirst(false).optHasBiases(true).optReturnState(false).build()
+                : RNN.builder().setStateSize(s.hidden).setNumLayers(1).setActivation(RNN.Activation.TANH)
+                        .optBatchFirst(false).optHasBiases(true).optReturnState(false).build();
         block.initialize(manager, DataType.FLOAT32, new Shape(s.steps, s.batch, s.input));
         parameters = new ParameterStore(manager, false);
         SplittableRandom r = new SplittableRandom(1);
