@@ -49,6 +49,10 @@ class SoakTest {
                 models++;
                 assertEquals(liveStart, backend.liveBuffers(), "live buffers after closing model " + models);
                 assertEquals(bytesStart, Pointer.totalBytes(), "JavaCPP off-heap bytes after closing model " + models);
+                if (backend instanceof dev.bptt4j.backend.cpu.CpuBackend cpu) {
+                    // MKL's packed recurrent weights: reused, and replaced rather than accumulated as shapes change.
+                    assertTrue(cpu.packedBlocks() <= 1, "packed-operand blocks held after model " + models + ": " + cpu.packedBlocks());
+                }
                 heapPeak = Math.max(heapPeak, Runtime.getRuntime().totalMemory());
                 if (physicalTenth < 0 && done >= STEPS / 10) {
                     physicalTenth = Pointer.physicalBytes();

@@ -246,8 +246,10 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Native memory for packed operands, from the BLAS's aligned allocator: one block per size in
-     * use, reused pass after pass, freed when the backend closes.
+     * Native memory for packed operands, from the BLAS's aligned allocator, reused pass after
+     * pass and freed when the backend closes. A request no free block can hold frees the free
+     * blocks before allocating, so a backend whose shapes change holds no more than its largest
+     * packed operand (one is open at a time in a pass) plus nothing stale.
      */
     private final class PackMemory {
         private final java.util.List<org.bytedeco.javacpp.Pointer> free = new java.util.ArrayList<>();
@@ -259,6 +261,7 @@ public final class CpuBackend implements Backend {
                 org.bytedeco.javacpp.Pointer p = free.get(i);
                 if (p.capacity() * p.sizeof() >= bytes && (p instanceof org.bytedeco.javacpp.FloatPointer) == f32) return free.remove(i);
             }
+            freeAll();
             org.bytedeco.javacpp.Pointer raw = blas.allocatePacked(bytes);
             org.bytedeco.javacpp.Pointer typed = f32
                     ? new org.bytedeco.javacpp.FloatPointer(raw).capacity(bytes / Float.BYTES)
