@@ -96,7 +96,9 @@ interface CpuBlas {
             if (choice.equals("mkl")) return Mkl.load();
             try {
                 return Mkl.load();
-            } catch (LinkageError | RuntimeException e) {
+            } catch (LinkageError e) {
+                // MKL's natives did not load (another platform, a missing redist jar): nothing of it is
+                // in the process, so OpenBLAS can take over safely.
                 System.err.println("bptt4j: Intel MKL did not load (" + e + "); the CPU backend uses OpenBLAS");
                 return OpenBlas.load();
             }

@@ -25,17 +25,30 @@ final class Mkl implements CpuBlas, VectorMath {
     private static final int NO_TRANS = mkl_rt.CblasNoTrans;
     private static final int TRANS = mkl_rt.CblasTrans;
 
-    private Mkl() {
+    private final boolean reproducible;
+
+    private Mkl(boolean reproducible) {
+        this.reproducible = reproducible;
     }
 
     static Mkl load() {
-        org.bytedeco.javacpp.Loader.load(mkl_rt.class);
-        // Must precede every other MKL call to take effect.
+        try {
+            org.bytedeco.javacpp.Loader.load(mkl_rt.class);
+        } catch (RuntimeException e) {
+            // JavaCPP reports some load failures this way; either way MKL is not in the process.
+            UnsatisfiedLinkError error = new UnsatisfiedLinkError("MKL natives did not load: " + e);
+            error.initCause(e);
+            throw error;
+        }
+        // Must precede every other MKL call to take effect. Once MKL is loaded, falling back to
+        // OpenBLAS is no longer safe (its cblas symbols may resolve to MKL's), so a refusal is
+        // reported and MKL is used as it is.
         int status = mkl_rt.MKL_CBWR_Set(mkl_rt.MKL_CBWR_AUTO);
         if (status != mkl_rt.MKL_CBWR_SUCCESS) {
-            throw new IllegalStateException("MKL refused conditional numerical reproducibility mode (MKL_CBWR_Set returned " + status + ")");
+            System.err.println("bptt4j: MKL refused conditional numerical reproducibility mode (MKL_CBWR_Set returned " + status
+                    + "); CPU results may differ in the last bits from run to run");
         }
-        return new Mkl();
+        return new Mkl(status == mkl_rt.MKL_CBWR_SUCCESS);
     }
 
     @Override
@@ -60,7 +73,7 @@ final class Mkl implements CpuBlas, VectorMath {
         try (BytePointer version = new BytePointer(257)) {
             version.zero(); // MKL does not terminate the string
             mkl_rt.MKL_Get_Version_String(version, 256);
-            return version.getString().trim() + " (CNR auto)";
+            return version.getString().trim() + (reproducible ? " (CNR auto)" : " (CNR refused: not bitwise reproducible)");
         }
     }
 
