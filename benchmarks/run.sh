@@ -3,7 +3,7 @@
 # PyTorch through DJL in one JVM classpath, then Deeplearning4j in its own (ND4J pins an older
 # JavaCPP). Results go to benchmarks/results/: JMH JSON and text per part.
 #
-#   benchmarks/run.sh                 # everything, ~20 min on 2 cores
+#   benchmarks/run.sh                 # everything, ~25 min on 2 cores (main part 16 min)
 #   QUICK=1 benchmarks/run.sh         # first config only, short iterations (smoke test)
 #   PARTS="main" benchmarks/run.sh    # skip DL4J
 #   JMH_EXTRA="-prof gc" ...          # extra JMH options (e.g. the GC profiler for B/op)
