@@ -153,6 +153,38 @@ public final class StackBptt {
         return pool.get(role(l, d, "cell"), dtype, rows * config.hiddenSize());
     }
 
+    /**
+     * With reuse on, the host tensors that forward and backward return (y, hn, cn, dL/dx, dL/dh0,
+     * dL/dc0) are the same objects call after call, overwritten by the next call with the same
+     * shape: a warmed-up training step then allocates almost nothing on the Java heap. Off by
+     * default, when every call returns fresh tensors.
+     */
+    public void setReuseResults(boolean on) {
+        reuseResults = on;
+        if (!on) results.clear();
+    }
+
+    private boolean reuseResults;
+    private final Map<String, Tensor> results = new HashMap<>();
+
+    /** A downloaded result: into the kept tensor of this role when reuse is on and the shape matches. */
+    private Tensor result(String role, DeviceBuffer source, long offset, int... shape) {
+        if (!reuseResults) return backend.download(source, offset, shape);
+        Tensor t = results.get(role);
+        if (t == null || !sameShape(t, shape)) {
+            t = Tensor.zeros(dtype, shape);
+            results.put(role, t);
+        }
+        backend.downloadInto(source, offset, t);
+        return t;
+    }
+
+    private static boolean sameShape(Tensor t, int[] shape) {
+        if (t.rank() != shape.length) return false;
+        for (int i = 0; i < shape.length; i++) if (t.dim(i) != shape[i]) return false;
+        return true;
+    }
+
     /** Checks activations and gradients for NaN/Inf after every step (a host sync per step). */
     public void setCheckFinite(boolean on) {
         checkFinite = on;
@@ -178,11 +210,11 @@ public final class StackBptt {
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers();
         Tensor finalCell = cell.hasCellState()
-                ? backend.download(paddedFinalCell(), 0, layers * dirs, batch, hidden) : null;
+                ? result("cn", paddedFinalCell(), 0, layers * dirs, batch, hidden) : null;
         Tensor y = direct
-                ? backend.download(hiddenStates(layers - 1, 0, layout.hiddenRows()), (long) batch * hidden, steps, batch, hidden)
-                : backend.download(paddedOutput(), 0, steps, batch, dirs * hidden);
-        return new Outputs(y, backend.download(paddedFinalHidden(), 0, layers * dirs, batch, hidden), finalCell);
+                ? result("y", hiddenStates(layers - 1, 0, layout.hiddenRows()), (long) batch * hidden, steps, batch, hidden)
+                : result("y", paddedOutput(), 0, steps, batch, dirs * hidden);
+        return new Outputs(y, result("hn", paddedFinalHidden(), 0, layers * dirs, batch, hidden), finalCell);
     }
 
     /** y of the last forward on the device: (T, B, D·H) padded, row t·B + b, zero past each length. */
@@ -435,7 +467,7 @@ public final class StackBptt {
         Tensor inputGradient = null;
         if (inputGrad && layout.isFull() && dirs == 1) {
             // Slot order is padded order: layer 0's input buffer already holds dL/dx as (T, B, I).
-            inputGradient = backend.download(input(0, 0, packedRows), 0, steps, batch, config.inputSize());
+            inputGradient = result("dx", input(0, 0, packedRows), 0, steps, batch, config.inputSize());
         } else if (inputGrad) {
             DeviceBuffer dx = pool.get("inputGrad.padded", dtype, (long) steps * batch * config.inputSize());
             for (int d = 0; d < dirs; d++) {
@@ -443,10 +475,10 @@ public final class StackBptt {
                 backend.gatherRows(dx, 0, config.inputSize(), 0, input(0, d, packedRows), 0, config.inputSize(), 0, rows, 0,
                         steps * batch, config.inputSize(), d > 0);
             }
-            inputGradient = backend.download(dx, 0, steps, batch, config.inputSize());
+            inputGradient = result("dx", dx, 0, steps, batch, config.inputSize());
         }
-        return new InputGradients(inputGradient, backend.download(initialGrad, 0, layers * dirs, batch, hidden),
-                hasCell ? backend.download(initialCellGrad, 0, layers * dirs, batch, hidden) : null);
+        return new InputGradients(inputGradient, result("dh0", initialGrad, 0, layers * dirs, batch, hidden),
+                hasCell ? result("dc0", initialCellGrad, 0, layers * dirs, batch, hidden) : null);
     }
 
     private void checkParameterGradients(LayerWeights w, int layer, int direction, int inWidth, int gates) {

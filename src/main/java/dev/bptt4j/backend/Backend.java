@@ -35,7 +35,17 @@ public interface Backend extends AutoCloseable {
     void upload(Tensor source, DeviceBuffer target, long targetOffset);
 
     /** Copies {@code Tensor.elementCount(shape)} elements starting at {@code sourceOffset} into a new host tensor. */
-    Tensor download(DeviceBuffer source, long sourceOffset, int... shape);
+    default Tensor download(DeviceBuffer source, long sourceOffset, int... shape) {
+        Tensor out = Tensor.zeros(source.dtype(), shape);
+        downloadInto(source, sourceOffset, out);
+        return out;
+    }
+
+    /**
+     * Copies {@code target.size()} elements starting at {@code sourceOffset} into an existing host
+     * tensor of the buffer's dtype (overwriting it), so repeated downloads need no new arrays.
+     */
+    void downloadInto(DeviceBuffer source, long sourceOffset, Tensor target);
 
     /**
      * {@code C = alpha·op(A)·op(B) + beta·C}, row-major, C is m×n, op(A) m×k, op(B) k×n.

@@ -29,7 +29,7 @@ final class BenchCommand implements Command {
     @Override
     public String usage() {
         return "bench [--mode RNN_TANH] [--T 100] [--B 64] [--I 256] [--H 256] [--L 1] [--steps 30] [--warmup 10]"
-                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad]";
+                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad] [--reuse-results]";
     }
 
     /** FLOP of one training step; see the class comment. */
@@ -54,6 +54,7 @@ final class BenchCommand implements Command {
         String device = args.option("device", null);
         DType dtype = DType.parseFloat(args.option("dtype", "f32"));
         boolean inputGrad = !args.flag("no-input-grad");
+        boolean reuse = args.flag("reuse-results");
         args.finish(0);
         if (timed < 1) throw new UsageException("--steps: expected >= 1, got " + timed);
         if (warmup < 0) throw new UsageException("--warmup: expected >= 0, got " + warmup);
@@ -66,9 +67,10 @@ final class BenchCommand implements Command {
         double[] ms = new double[timed];
         try (Backend backend = Backends.create(device); Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(42);
+            rnn.setReuseResults(reuse);
             out.println(backend.description());
             out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: %d warm-up + %d timed steps%n", mode, steps, batch, input, hidden,
-                    layers, dtype, inputGrad ? "" : " no-input-grad", warmup, timed);
+                    layers, dtype, (inputGrad ? "" : " no-input-grad") + (reuse ? " reuse-results" : ""), warmup, timed);
             for (int i = 0; i < warmup + timed; i++) {
                 long t0 = System.nanoTime();
                 try (Rnn.Pass pass = rnn.forward(x, null, null)) {

@@ -91,6 +91,18 @@ public final class Rnn implements AutoCloseable {
         }
     }
 
+    /**
+     * Reuse of the host result tensors: when on, {@code forward} and {@code backward} return the
+     * same y, hn (cn) and dL/dx, dL/dh0 (dL/dc0) tensors call after call, each overwritten by the
+     * next call with that shape, so a warmed-up training loop allocates almost nothing on the Java
+     * heap (the default returns fresh tensors, which a step of 100×64×256 spends 13 MB on). Copy
+     * a result before the next call if it must survive it.
+     */
+    public void setReuseResults(boolean on) {
+        checkOpen();
+        algorithm.setReuseResults(on);
+    }
+
     /** Turns the NaN/Inf check of inputs, activations and gradients on or off (see the class comment). */
     public void setCheckFinite(boolean on) {
         checkFinite = on;

@@ -136,9 +136,9 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Tensor download(DeviceBuffer source, long sourceOffset, int... shape) {
+    public void downloadInto(DeviceBuffer source, long sourceOffset, Tensor out) {
         CpuBuffer s = cpu(source);
-        Tensor out = Tensor.zeros(s.dtype, shape);
+        if (out.dtype() != s.dtype) throw new IllegalArgumentException("download: buffer is " + s.dtype + ", tensor is " + out.dtype());
         checkRange("download", s, sourceOffset, out.size());
         int off = (int) sourceOffset;
         switch (s.dtype) {
@@ -147,7 +147,6 @@ public final class CpuBackend implements Backend {
             case I32: s.ints.get(off, out.i32()); break;
             default: throw new AssertionError(s.dtype);
         }
-        return out;
     }
 
     @Override

@@ -147,13 +147,12 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public Tensor download(DeviceBuffer source, long sourceOffset, int... shape) {
+    public void downloadInto(DeviceBuffer source, long sourceOffset, Tensor out) {
         CudaBuffer s = cuda(source);
-        Tensor out = Tensor.zeros(s.dtype, shape);
+        if (out.dtype() != s.dtype) throw new IllegalArgumentException("download: buffer is " + s.dtype + ", tensor is " + out.dtype());
         checkRange("download", s, sourceOffset, out.size());
         api.synchronize();
         if (out.size() > 0) api.copyDeviceToHost(s.at(sourceOffset), out);
-        return out;
     }
 
     // ---- GEMM ----
