@@ -35,6 +35,13 @@ public class Bptt4jTrainingStep {
     @Param({"2"})
     public int threads;
 
+    /**
+     * Rnn.setReuseResults: false (fresh y and dL/dx arrays each step, like the peers' benchmarks)
+     * for the main tables; {@code -p reuse=true} measures what a caller reusing them gets.
+     */
+    @Param({"false"})
+    public boolean reuse;
+
     /** The cell; run.sh adds an LSTM row with {@code -p mode=LSTM}. */
     @Param({"RNN_TANH"})
     public String mode;
@@ -50,6 +57,7 @@ public class Bptt4jTrainingStep {
         backend = new CpuBackend(threads);
         rnn = new Rnn(RnnConfig.of(RnnMode.parse(mode), s.input, s.hidden).withDType(d), backend);
         rnn.initialize(42);
+        rnn.setReuseResults(reuse);
         SplittableRandom r = new SplittableRandom(1);
         x = Tensor.of(Shapes.random(r, s.steps * s.batch * s.input), s.steps, s.batch, s.input).to(d);
         dy = Tensor.of(Shapes.random(r, s.steps * s.batch * s.hidden), s.steps, s.batch, s.hidden).to(d);
