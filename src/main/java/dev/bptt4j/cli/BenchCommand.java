@@ -29,7 +29,7 @@ final class BenchCommand implements Command {
     @Override
     public String usage() {
         return "bench [--mode RNN_TANH] [--T 100] [--B 64] [--I 256] [--H 256] [--L 1] [--steps 30] [--warmup 10]"
-                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad] [--reuse-results]";
+                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad] [--reuse-results] [--min-length N]";
     }
 
     /** FLOP of one training step; see the class comment. */
@@ -55,7 +55,9 @@ final class BenchCommand implements Command {
         DType dtype = DType.parseFloat(args.option("dtype", "f32"));
         boolean inputGrad = !args.flag("no-input-grad");
         boolean reuse = args.flag("reuse-results");
+        int minLength = args.intOption("min-length", steps);
         args.finish(0);
+        if (minLength < 1 || minLength > steps) throw new UsageException("--min-length: expected 1.." + steps + " (T), got " + minLength);
         if (timed < 1) throw new UsageException("--steps: expected >= 1, got " + timed);
         if (warmup < 0) throw new UsageException("--warmup: expected >= 0, got " + warmup);
 
@@ -63,17 +65,32 @@ final class BenchCommand implements Command {
         SplittableRandom random = new SplittableRandom(1);
         Tensor x = randomTensor(random, dtype, steps, batch, input);
         Tensor dy = randomTensor(random, dtype, steps, batch, hidden);
-        double flop = flopPerStep(config, steps, batch, inputGrad);
+        // A packed batch: lengths uniform in [min-length, T] (the first sequence T long); FLOP and
+        // work count only the real time steps, which is what packing promises.
+        int[] lengths = null;
+        long tokens = (long) steps * batch;
+        if (minLength < steps) {
+            SplittableRandom lengthRandom = new SplittableRandom(2);
+            lengths = new int[batch];
+            tokens = 0;
+            for (int b = 0; b < batch; b++) {
+                lengths[b] = b == 0 ? steps : minLength + lengthRandom.nextInt(steps - minLength + 1);
+                tokens += lengths[b];
+            }
+        }
+        double flop = flopPerStep(config, steps, batch, inputGrad) * tokens / ((double) steps * batch);
         double[] ms = new double[timed];
         try (Backend backend = Backends.create(device); Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(42);
             rnn.setReuseResults(reuse);
             out.println(backend.description());
             out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: %d warm-up + %d timed steps%n", mode, steps, batch, input, hidden,
-                    layers, dtype, (inputGrad ? "" : " no-input-grad") + (reuse ? " reuse-results" : ""), warmup, timed);
+                    layers, dtype, (inputGrad ? "" : " no-input-grad") + (reuse ? " reuse-results" : "")
+                            + (lengths == null ? "" : String.format(" packed: lengths %d..%d, %d of %d time steps real (%.1f%%)",
+                            minLength, steps, tokens, (long) steps * batch, 100.0 * tokens / ((double) steps * batch))), warmup, timed);
             for (int i = 0; i < warmup + timed; i++) {
                 long t0 = System.nanoTime();
-                try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+                try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
                     pass.backward(dy, null, inputGrad);
                 }
                 long t1 = System.nanoTime();

@@ -26,6 +26,24 @@ class BenchCommandTest {
     }
 
     @Test
+    void packedReusedRunReportsItsRealStepsAndBadMinLengthIsRefused() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(new String[]{"bench", "--T", "6", "--B", "4", "--I", "3", "--H", "5", "--steps", "2",
+                        "--warmup", "1", "--device", "cpu", "--min-length", "2", "--reuse-results"},
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+        assertTrue(text.contains("reuse-results packed: lengths 2..6, "), text);
+        assertTrue(text.matches("(?s).*ms_per_step=[0-9.]+\\s*"), text);
+
+        ByteArrayOutputStream err2 = new ByteArrayOutputStream();
+        int bad = Main.run(new String[]{"bench", "--T", "6", "--min-length", "7"},
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), new PrintStream(err2, true, StandardCharsets.UTF_8));
+        assertTrue(bad != 0, "exit code for --min-length 7 > T");
+        assertTrue(err2.toString(StandardCharsets.UTF_8).contains("--min-length: expected 1..6 (T), got 7"), err2.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
     void flopIsSixTBHTimesIPlusHWithInputGradient() {
         RnnConfig c = RnnConfig.of(RnnMode.RNN_TANH, 256, 128);
         assertEquals(6.0 * 100 * 64 * 128 * (256 + 128), BenchCommand.flopPerStep(c, 100, 64, true));
