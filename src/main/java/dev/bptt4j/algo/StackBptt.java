@@ -185,6 +185,20 @@ public final class StackBptt {
         return true;
     }
 
+    /**
+     * One step's recurrent product {@code C = A·op(W_hh) + beta·C} over {@code alive} rows (A is
+     * alive×k, C alive×n, W_hh stored gates×hidden): through the packed weight when it was
+     * prepared for exactly these rows (the whole batch), else a plain GEMM.
+     */
+    private void recurrentProduct(PackedOperand packed, boolean transposeW, int alive, int n, int k, DeviceBuffer a, long aOffset,
+                                  DeviceBuffer weight, double beta, DeviceBuffer c, long cOffset) {
+        if (packed != null && alive == packed.rows()) {
+            backend.gemmPacked(a, aOffset, k, packed, beta, c, cOffset, n);
+        } else {
+            backend.gemm(false, transposeW, alive, n, k, 1.0, a, aOffset, k, weight, 0, transposeW ? k : n, beta, c, cOffset, n);
+        }
+    }
+
     /** Checks activations and gradients for NaN/Inf after every step (a host sync per step). */
     public void setCheckFinite(boolean on) {
         checkFinite = on;
@@ -294,12 +308,8 @@ public final class StackBptt {
                     for (int tau = 0; tau < steps; tau++) {
                         int alive = layout.alive(tau);
                         long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
-                        if (recurrentWeight != null && alive == batch) {
-                            backend.gemmPacked(hs, slot * hidden, hidden, recurrentWeight, recurrentBeta, recurrent, slot * gates, gates);
-                        } else {
-                            backend.gemm(false, true, alive, gates, hidden, 1.0, hs, slot * hidden, hidden, w.weightHh(), 0, hidden,
-                                    recurrentBeta, recurrent, slot * gates, gates);
-                        }
+                        recurrentProduct(recurrentWeight, true, alive, gates, hidden, hs, slot * hidden, w.weightHh(),
+                                recurrentBeta, recurrent, slot * gates);
                         cell.forward(backend, w, storage, slot, next, alive, hidden);
                         if (checkFinite) {
                             FiniteChecks.require(backend, hs, next * hidden, (long) alive * hidden, "hidden state h " + FiniteChecks.at(l, d, tau));
@@ -419,12 +429,8 @@ public final class StackBptt {
                         int alive = layout.alive(tau);
                         long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
                         cell.backward(backend, w, storage, slot, next, alive, layout.slotRows(tau), hidden);
-                        if (recurrentWeight != null && alive == batch) {
-                            backend.gemmPacked(recurrentDelta, slot * gates, gates, recurrentWeight, cell.carryBeta(), carry, 0, hidden);
-                        } else {
-                            backend.gemm(false, false, alive, hidden, gates, 1.0, recurrentDelta, slot * gates, gates, w.weightHh(), 0, hidden,
-                                    cell.carryBeta(), carry, 0, hidden);
-                        }
+                        recurrentProduct(recurrentWeight, false, alive, hidden, gates, recurrentDelta, slot * gates, w.weightHh(),
+                                cell.carryBeta(), carry, 0);
                         if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(carry, 0, alive, hidden));
                         if (checkFinite) {
                             FiniteChecks.require(backend, carry, 0, (long) alive * hidden, "gradient of hidden state h " + FiniteChecks.at(l, d, tau));
