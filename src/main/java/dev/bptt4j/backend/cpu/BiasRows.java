@@ -7,55 +7,58 @@ import java.util.Arrays;
  * (JDK 17's C2 does not vectorise a row loop that indexes z by row offset and the bias by
  * column). Rebuilt only when the bias values (compared bit for bit) or the width change, or more
  * rows are needed: within a pass, and between passes until the optimiser moves the biases, every
- * step reuses them.
+ * step reuses them. {@code A} is float[] or double[].
  */
-final class BiasRows {
-    private BiasRows() {
+abstract class BiasRows<A> {
+    /** Each bias repeated over {@code rows} rows (at least), row-major. */
+    A ih, hh;
+    private A ihRow, hhRow;
+    private int rows, width = -1;
+
+    abstract A newArray(int n);
+
+    /** Whether the first {@code width} values of the two arrays are bitwise equal. */
+    abstract boolean sameValues(A kept, A given, int width);
+
+    /** The rows of {@code bih} and {@code bhh} (their first {@code width} values), rebuilt if needed. */
+    BiasRows<A> of(A bih, A bhh, int rows, int width) {
+        if (width == this.width && rows <= this.rows && sameValues(ihRow, bih, width) && sameValues(hhRow, bhh, width)) return this;
+        ihRow = newArray(width);
+        hhRow = newArray(width);
+        System.arraycopy(bih, 0, ihRow, 0, width);
+        System.arraycopy(bhh, 0, hhRow, 0, width);
+        this.rows = width == this.width ? Math.max(rows, this.rows) : rows;
+        this.width = width;
+        ih = newArray(this.rows * width);
+        hh = newArray(this.rows * width);
+        for (int r = 0; r < this.rows; r++) {
+            System.arraycopy(ihRow, 0, ih, r * width, width);
+            System.arraycopy(hhRow, 0, hh, r * width, width);
+        }
+        return this;
     }
 
-    static final class Floats {
-        float[] ih = new float[0], hh = new float[0];
-        private float[] ihRow = new float[0], hhRow = new float[0];
-        private int rows;
+    static final class Floats extends BiasRows<float[]> {
+        @Override
+        float[] newArray(int n) {
+            return new float[n];
+        }
 
-        Floats of(float[] bih, float[] bhh, int rows, int width) {
-            boolean same = ihRow.length == width && rows <= this.rows
-                    && Arrays.equals(ihRow, 0, width, bih, 0, width) && Arrays.equals(hhRow, 0, width, bhh, 0, width);
-            if (!same) {
-                ihRow = Arrays.copyOf(bih, width);
-                hhRow = Arrays.copyOf(bhh, width);
-                this.rows = Math.max(rows, this.rows);
-                ih = new float[this.rows * width];
-                hh = new float[this.rows * width];
-                for (int r = 0; r < this.rows; r++) {
-                    System.arraycopy(ihRow, 0, ih, r * width, width);
-                    System.arraycopy(hhRow, 0, hh, r * width, width);
-                }
-            }
-            return this;
+        @Override
+        boolean sameValues(float[] kept, float[] given, int width) {
+            return Arrays.equals(kept, 0, width, given, 0, width);
         }
     }
 
-    static final class Doubles {
-        double[] ih = new double[0], hh = new double[0];
-        private double[] ihRow = new double[0], hhRow = new double[0];
-        private int rows;
+    static final class Doubles extends BiasRows<double[]> {
+        @Override
+        double[] newArray(int n) {
+            return new double[n];
+        }
 
-        Doubles of(double[] bih, double[] bhh, int rows, int width) {
-            boolean same = ihRow.length == width && rows <= this.rows
-                    && Arrays.equals(ihRow, 0, width, bih, 0, width) && Arrays.equals(hhRow, 0, width, bhh, 0, width);
-            if (!same) {
-                ihRow = Arrays.copyOf(bih, width);
-                hhRow = Arrays.copyOf(bhh, width);
-                this.rows = Math.max(rows, this.rows);
-                ih = new double[this.rows * width];
-                hh = new double[this.rows * width];
-                for (int r = 0; r < this.rows; r++) {
-                    System.arraycopy(ihRow, 0, ih, r * width, width);
-                    System.arraycopy(hhRow, 0, hh, r * width, width);
-                }
-            }
-            return this;
+        @Override
+        boolean sameValues(double[] kept, double[] given, int width) {
+            return Arrays.equals(kept, 0, width, given, 0, width);
         }
     }
 }

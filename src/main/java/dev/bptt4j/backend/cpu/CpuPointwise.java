@@ -39,7 +39,7 @@ final class CpuPointwise {
         int n = rows * hidden;
         if (out.dtype == dev.bptt4j.tensor.DType.F32 && act == Activation.TANH && !residual) {
             float[] z = floats0(n);
-            BiasRows.Floats b = floatBiasRows.of(loadBias(biasIh, floats1(hidden), hidden), loadBias(biasHh, floats2(hidden), hidden), rows, hidden);
+            BiasRows<float[]> b = floatBiasRows.of(loadBias(biasIh, floats1(hidden), hidden), loadBias(biasHh, floats2(hidden), hidden), rows, hidden);
             pre.floats.get(preOff, z, 0, n);
             CpuMath.tanhWithBias(z, b.ih, b.hh, n);
             out.floats.put(outOff, z, 0, n);
@@ -63,7 +63,7 @@ final class CpuPointwise {
                 // float64 keeps an exact tanh; MKL's (below 1 ulp) is ~15x faster than Math.tanh and
                 // runs natively on the output. (Its float32 tanh measured no faster in the step than
                 // CpuMath's fused loop, 28.8-29.8 against 29.1-29.4 ms alternating, so float32 stays in Java.)
-                BiasRows.Doubles b = doubleBiasRows.of(bih, bhh, rows, hidden);
+                BiasRows<double[]> b = doubleBiasRows.of(bih, bhh, rows, hidden);
                 for (int i = 0; i < n; i++) z[i] = (z[i] + b.ih[i]) + b.hh[i];
                 out.doubles.put(outOff, z, 0, n);
                 vectorMath.tanh(out, outOff, n);

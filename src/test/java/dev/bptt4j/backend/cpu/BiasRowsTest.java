@@ -13,7 +13,7 @@ class BiasRowsTest {
         return out;
     }
 
-    private static void check(BiasRows.Floats b, float[] ih, float[] hh, int rows) {
+    private static void check(BiasRows<float[]> b, float[] ih, float[] hh, int rows) {
         int n = rows * ih.length;
         assertArrayEquals(repeat(ih, rows), java.util.Arrays.copyOf(b.ih, n));
         assertArrayEquals(repeat(hh, rows), java.util.Arrays.copyOf(b.hh, n));
