@@ -48,6 +48,38 @@ public interface Backend extends AutoCloseable {
     void downloadInto(DeviceBuffer source, long sourceOffset, Tensor target);
 
     /**
+     * Host-to-device row gather: for r in [0, count), the dense row r of {@code dst} ({@code width}
+     * elements at {@code dstOffset + r·width}) receives {@code width} values of {@code source}'s
+     * row {@code rows[r]} (rows {@code sourceStride} apart, from column {@code sourceColumn}), or
+     * zeros where {@code rows[r]} is −1. Moves a padded host tensor straight into the packed slot
+     * layout. The default gathers on the host and uploads the {@code count × width} result.
+     */
+    default void uploadRows(DeviceBuffer dst, long dstOffset, Tensor source, int sourceStride, int sourceColumn,
+                            int[] rows, int count, int width) {
+        HostRows.checkTensorRows("uploadRows", source, sourceStride, sourceColumn, rows, count, width);
+        if (count == 0 || width == 0) return;
+        Tensor packed = Tensor.zeros(source.dtype(), count, width);
+        HostRows.gather(packed, width, 0, source, sourceStride, sourceColumn, rows, count, width);
+        upload(packed, dst, dstOffset);
+    }
+
+    /**
+     * Device-to-host row gather: for r in [0, count), {@code width} values of {@code target}'s row
+     * r (rows {@code targetStride} apart, from column {@code targetColumn}) receive the dense row
+     * {@code rows[r]} of {@code src} ({@code width} elements at {@code srcOffset + rows[r]·width}),
+     * or zeros where {@code rows[r]} is −1. Moves the packed slot layout straight into a padded
+     * host tensor. The default downloads the source rows the map reaches and gathers on the host.
+     */
+    default void downloadRows(Tensor target, int targetStride, int targetColumn, DeviceBuffer src, long srcOffset,
+                              int[] rows, int count, int width) {
+        HostRows.checkTarget("downloadRows", target, targetStride, targetColumn, rows, count, width);
+        int reached = HostRows.maxRow(rows, count) + 1;
+        Tensor source = Tensor.zeros(target.dtype(), reached, width);
+        if (reached > 0 && width > 0) downloadInto(src, srcOffset, source);
+        HostRows.gather(target, targetStride, targetColumn, source, width, 0, rows, count, width);
+    }
+
+    /**
      * {@code C = alpha·op(A)·op(B) + beta·C}, row-major, C is m×n, op(A) m×k, op(B) k×n.
      * With beta = 0, C's previous contents are ignored (even NaN).
      */

@@ -3,6 +3,7 @@ package dev.bptt4j.backend.cpu;
 import dev.bptt4j.backend.Activation;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.HostRows;
 import dev.bptt4j.backend.KernelContracts;
 import dev.bptt4j.backend.PackedOperand;
 import dev.bptt4j.tensor.DType;
@@ -147,6 +148,26 @@ public final class CpuBackend implements Backend {
             case I32: s.ints.get(off, out.i32()); break;
             default: throw new AssertionError(s.dtype);
         }
+    }
+
+    @Override
+    public void uploadRows(DeviceBuffer dst, long dstOffset, Tensor source, int sourceStride, int sourceColumn,
+                           int[] rows, int count, int width) {
+        CpuBuffer d = cpu(dst);
+        HostRows.checkTensorRows("uploadRows", source, sourceStride, sourceColumn, rows, count, width);
+        if (source.dtype() != d.dtype) throw new IllegalArgumentException("uploadRows: tensor is " + source.dtype() + ", buffer is " + d.dtype);
+        checkRange("uploadRows", d, dstOffset, (long) count * width);
+        pointwise.uploadRows(d, (int) dstOffset, source, sourceStride, sourceColumn, rows, count, width);
+    }
+
+    @Override
+    public void downloadRows(Tensor target, int targetStride, int targetColumn, DeviceBuffer src, long srcOffset,
+                             int[] rows, int count, int width) {
+        CpuBuffer s = cpu(src);
+        HostRows.checkTarget("downloadRows", target, targetStride, targetColumn, rows, count, width);
+        if (target.dtype() != s.dtype) throw new IllegalArgumentException("downloadRows: buffer is " + s.dtype + ", tensor is " + target.dtype());
+        checkRange("downloadRows", s, srcOffset, (long) (HostRows.maxRow(rows, count) + 1) * width);
+        pointwise.downloadRows(target, targetStride, targetColumn, s, (int) srcOffset, rows, count, width);
     }
 
     @Override

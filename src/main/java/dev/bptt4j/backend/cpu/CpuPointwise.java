@@ -1,6 +1,8 @@
 package dev.bptt4j.backend.cpu;
 
 import dev.bptt4j.backend.Activation;
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
 
 /**
  * The CPU twins of the CUDA pointwise kernels (cuda/rnn_cell.cu, cuda/packing.cu), with the same
@@ -162,6 +164,50 @@ final class CpuPointwise {
         if (bias == null) return;
         bias.doubles.get(0, scratch, 0, h);
         for (int r = 0; r < rows; r++) for (int c = 0; c < h; c++) z[r * h + c] += scratch[c];
+    }
+
+    /** {@link dev.bptt4j.backend.Backend#uploadRows}, checked by the caller: row copies straight from the tensor's array. */
+    void uploadRows(CpuBuffer dst, int dstOff, Tensor source, int stride, int column, int[] rows, int count, int width) {
+        boolean f32 = dst.dtype == DType.F32;
+        int r = 0;
+        while (r < count) {
+            int to = dstOff + r * width, row = rows[r];
+            if (row < 0) {
+                if (f32) dst.floats.put(to, zeroFloats(width), 0, width);
+                else dst.doubles.put(to, zeroDoubles(width), 0, width);
+                r++;
+                continue;
+            }
+            // Consecutive source rows of a dense tensor move as one copy.
+            int run = 1;
+            if (stride == width) while (r + run < count && rows[r + run] == row + run) run++;
+            int from = row * stride + column;
+            if (f32) dst.floats.put(to, source.f32(), from, run * width);
+            else dst.doubles.put(to, source.f64(), from, run * width);
+            r += run;
+        }
+    }
+
+    /** {@link dev.bptt4j.backend.Backend#downloadRows}, checked by the caller: row copies straight into the tensor's array. */
+    void downloadRows(Tensor target, int stride, int column, CpuBuffer src, int srcOff, int[] rows, int count, int width) {
+        boolean f32 = src.dtype == DType.F32;
+        int r = 0;
+        while (r < count) {
+            int to = r * stride + column, row = rows[r];
+            if (row < 0) {
+                if (f32) java.util.Arrays.fill(target.f32(), to, to + width, 0f);
+                else java.util.Arrays.fill(target.f64(), to, to + width, 0.0);
+                r++;
+                continue;
+            }
+            // Consecutive source rows into a dense tensor move as one copy.
+            int run = 1;
+            if (stride == width) while (r + run < count && rows[r + run] == row + run) run++;
+            int from = srcOff + row * width;
+            if (f32) src.floats.get(from, target.f32(), to, run * width);
+            else src.doubles.get(from, target.f64(), to, run * width);
+            r += run;
+        }
     }
 
     void gatherRows(CpuBuffer dst, int dstOff, int dstStride, int dstCol, CpuBuffer src, long srcOff, int srcStride,
