@@ -39,8 +39,11 @@ public final class StackBptt {
 
     private BatchLayout layout;
     private boolean backwardPending;
+    /** Whether {@link #paddedOutput()} has been gathered since the last forward. */
+    private boolean paddedOutputFormed;
     private BatchLayout indexLayout;
     private final Map<String, DeviceBuffer> uploadedIndexes = new HashMap<>();
+    private final Map<String, int[]> hostIndexes = new HashMap<>();
     private DeviceBuffer onesBuffer;
     private CarryObserver carryObserver;
 
@@ -92,10 +95,7 @@ public final class StackBptt {
      * layout: repeated steps with the same lengths (the common training loop) reuse them.
      */
     private DeviceBuffer indexBuffer(String role, Supplier<int[]> index) {
-        if (indexLayout == null || !indexLayout.sameAs(layout)) {
-            indexLayout = layout;
-            uploadedIndexes.clear();
-        }
+        forgetMapsOfOtherLayouts();
         DeviceBuffer cached = uploadedIndexes.get(role);
         if (cached != null) return cached;
         int[] values = index.get();
@@ -103,6 +103,20 @@ public final class StackBptt {
         backend.upload(Tensor.ofInts(values, values.length), b, 0);
         uploadedIndexes.put(role, b);
         return b;
+    }
+
+    /** A host index map for the backend's row transfers, kept like {@link #indexBuffer} per layout. */
+    private int[] hostIndex(String role, Supplier<int[]> index) {
+        forgetMapsOfOtherLayouts();
+        return hostIndexes.computeIfAbsent(role, r -> index.get());
+    }
+
+    private void forgetMapsOfOtherLayouts() {
+        if (indexLayout == null || !indexLayout.sameAs(layout)) {
+            indexLayout = layout;
+            uploadedIndexes.clear();
+            hostIndexes.clear();
+        }
     }
 
     private Supplier<int[]> reverse(int direction, java.util.function.Function<Boolean, int[]> map) {
@@ -170,12 +184,19 @@ public final class StackBptt {
     /** A downloaded result: into the kept tensor of this role when reuse is on and the shape matches. */
     private Tensor result(String role, DeviceBuffer source, long offset, int... shape) {
         if (!reuseResults) return backend.download(source, offset, shape);
+        Tensor t = resultTensor(role, shape);
+        backend.downloadInto(source, offset, t);
+        return t;
+    }
+
+    /** The host tensor a result of this role is written into: the kept one when reuse is on, else a new one. */
+    private Tensor resultTensor(String role, int... shape) {
+        if (!reuseResults) return Tensor.zeros(dtype, shape);
         Tensor t = results.get(role);
         if (t == null || !sameShape(t, shape)) {
             t = Tensor.zeros(dtype, shape);
             results.put(role, t);
         }
-        backend.downloadInto(source, offset, t);
         return t;
     }
 
@@ -217,23 +238,44 @@ public final class StackBptt {
      * @param c0 (L·D, B, H) or null for zeros; ignored without a cell state
      */
     public Outputs forward(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
-        // A full one-direction batch keeps the top layer's states in padded order one slot after
-        // h0, so y is downloaded from there and the padded copy is never formed.
-        boolean direct = batchLayout.isFull() && config.directions() == 1;
-        run(x, h0, c0, batchLayout, !direct);
+        run(x, h0, c0, batchLayout, false);
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers();
         Tensor finalCell = cell.hasCellState()
                 ? result("cn", paddedFinalCell(), 0, layers * dirs, batch, hidden) : null;
-        Tensor y = direct
-                ? result("y", hiddenStates(layers - 1, 0, layout.hiddenRows()), (long) batch * hidden, steps, batch, hidden)
-                : result("y", paddedOutput(), 0, steps, batch, dirs * hidden);
+        Tensor y;
+        if (layout.isFull() && dirs == 1) {
+            // The top layer's states are in padded order one slot after h0: y is one copy.
+            y = result("y", hiddenStates(layers - 1, 0, layout.hiddenRows()), (long) batch * hidden, steps, batch, hidden);
+        } else if (dirs == 1) {
+            // The states go straight from the slot layout into the rows of y.
+            y = resultTensor("y", steps, batch, hidden);
+            backend.downloadRows(y, hidden, 0, hiddenStates(layers - 1, 0, layout.hiddenRows()), 0,
+                    hostIndex("outputOf0", reverse(0, layout::hiddenRowOfPadded)), steps * batch, hidden);
+        } else {
+            // Two directions fill y's two column halves on the device, so y crosses to the host once.
+            y = result("y", paddedOutput(), 0, steps, batch, dirs * hidden);
+        }
         return new Outputs(y, result("hn", paddedFinalHidden(), 0, layers * dirs, batch, hidden), finalCell);
     }
 
-    /** y of the last forward on the device: (T, B, D·H) padded, row t·B + b, zero past each length. */
+    /**
+     * y of the last forward on the device: (T, B, D·H) padded, row t·B + b, zero past each length;
+     * gathered from the hidden states on first use after each forward.
+     */
     public DeviceBuffer paddedOutput() {
-        return pool.get("output.padded", dtype, (long) layout.steps() * layout.batch() * config.directions() * config.hiddenSize());
+        final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
+        final int dirs = config.directions(), layers = config.numLayers();
+        DeviceBuffer output = pool.get("output.padded", dtype, (long) steps * batch * dirs * hidden);
+        if (!paddedOutputFormed) {
+            for (int d = 0; d < dirs; d++) {
+                DeviceBuffer rows = indexBuffer("outputOf" + d, reverse(d, layout::hiddenRowOfPadded));
+                backend.gatherRows(output, 0, dirs * hidden, d * hidden, hiddenStates(layers - 1, d, layout.hiddenRows()), 0, hidden, 0,
+                        rows, 0, steps * batch, hidden, false);
+            }
+            paddedOutputFormed = true;
+        }
+        return output;
     }
 
     /** hn of the last forward on the device: (L·D, B, H). */
@@ -253,6 +295,7 @@ public final class StackBptt {
 
     private void run(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout, boolean paddedOutput) {
         this.layout = batchLayout;
+        this.paddedOutputFormed = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
         final int packedRows = Math.toIntExact(layout.packedRows());
@@ -261,10 +304,12 @@ public final class StackBptt {
         final double recurrentBeta = cell.separateRecurrentGates() ? 0.0 : 1.0;
 
         // With every sequence of length T the forward direction's slot layout is the padded (T, B, I)
-        // layout row for row, so x goes straight into layer 0's input without a gather.
+        // layout row for row, so x is one copy into layer 0's input (the reverse direction gathers
+        // from there). Otherwise one direction takes x's live rows straight into its slot layout,
+        // and two directions share one padded copy of x on the device and gather from it.
         final boolean full = layout.isFull();
-        DeviceBuffer inputPadded = full ? input(0, 0, packedRows) : pool.get("input.padded", dtype, x.size());
-        backend.upload(x, inputPadded, 0);
+        final DeviceBuffer inputPadded = full ? input(0, 0, packedRows) : dirs == 1 ? null : pool.get("input.padded", dtype, x.size());
+        if (inputPadded != null) backend.upload(x, inputPadded, 0);
         DeviceBuffer initial = pool.get("h0", dtype, (long) layers * dirs * batch * hidden);
         if (h0 == null) backend.fill(initial, 0, (long) layers * dirs * batch * hidden, 0.0);
         else backend.upload(h0, initial, 0);
@@ -282,9 +327,11 @@ public final class StackBptt {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer in = input(l, d, packedRows);
                 if (l == 0) {
-                    if (in != inputPadded) {
+                    if (inputPadded == null) {
+                        backend.uploadRows(in, 0, x, inWidth, 0, hostIndex("packed" + d, paddedRowsOfPacked(d)), packedRows, inWidth);
+                    } else if (in != inputPadded) {
                         DeviceBuffer rows = indexBuffer("packed" + d, paddedRowsOfPacked(d));
-                        backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, config.inputSize(), 0, rows, 0, packedRows, inWidth, false);
+                        backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, inWidth, 0, rows, 0, packedRows, inWidth, false);
                     }
                 } else {
                     for (int src = 0; src < dirs; src++) {
@@ -320,12 +367,7 @@ public final class StackBptt {
             }
         }
 
-        DeviceBuffer output = paddedOutput ? paddedOutput() : null;
-        for (int d = 0; paddedOutput && d < dirs; d++) {
-            DeviceBuffer rows = indexBuffer("outputOf" + d, reverse(d, layout::hiddenRowOfPadded));
-            backend.gatherRows(output, 0, dirs * hidden, d * hidden, hiddenStates(layers - 1, d, hiddenRows), 0, hidden, 0,
-                    rows, 0, steps * batch, hidden, false);
-        }
+        if (paddedOutput) paddedOutput();
         DeviceBuffer finals = pool.get("hn", dtype, (long) layers * dirs * batch * hidden);
         DeviceBuffer finalRows = indexBuffer("finalOfOriginal", layout::finalHiddenRowOfOriginal);
         for (int l = 0; l < layers; l++) {
@@ -355,18 +397,39 @@ public final class StackBptt {
      * @param inputGrad whether to form dL/dx (skipping saves one GEMM over all steps)
      */
     public InputGradients backward(Tensor dy, Tensor dhn, Tensor dcn, boolean inputGrad) {
-        // A full, one-direction batch has the padded layout in slot order: dy goes straight to the
-        // top layer's output-gradient buffer, which the backward then reads without a gather.
-        DeviceBuffer outputGradPadded = layout.isFull() && config.directions() == 1
-                ? pool.get(role(config.numLayers() - 1, 0, "outputGrad"), dtype, dy.size())
-                : pool.get("outputGrad.padded", dtype, dy.size());
-        backend.upload(dy, outputGradPadded, 0);
-        return backwardOnDevice(outputGradPadded, 0, dhn, dcn, inputGrad);
+        requirePending();
+        final int dirs = config.directions(), hidden = config.hiddenSize(), top = config.numLayers() - 1;
+        final long packedRows = layout.packedRows();
+        DeviceBuffer outputGrad = pool.get(role(top, 0, "outputGrad"), dtype, packedRows * hidden);
+        if (layout.isFull() && dirs == 1) {
+            // A full, one-direction batch has the padded layout in slot order: dy is one copy.
+            backend.upload(dy, outputGrad, 0);
+        } else if (dirs == 1) {
+            backend.uploadRows(outputGrad, 0, dy, hidden, 0, hostIndex("packed0", paddedRowsOfPacked(0)), Math.toIntExact(packedRows), hidden);
+        } else {
+            // Both directions gather their columns from one padded copy of dy on the device.
+            DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
+            backend.upload(dy, outputGradPadded, 0);
+            return sweepBack(outputGradPadded, 0, dhn, dcn, inputGrad);
+        }
+        return sweepBack(null, 0, dhn, dcn, inputGrad);
     }
 
     /** {@link #backward} with dy (T, B, D·H) read from a device buffer at {@code dyOffset}. */
     public InputGradients backwardOnDevice(DeviceBuffer outputGradPadded, long dyOffset, Tensor dhn, Tensor dcn, boolean inputGrad) {
+        requirePending();
+        return sweepBack(outputGradPadded, dyOffset, dhn, dcn, inputGrad);
+    }
+
+    private void requirePending() {
         if (!backwardPending) throw new IllegalStateException("backward: no forward pass to differentiate (each forward can be differentiated once)");
+    }
+
+    /**
+     * The backward sweep. The top layer's output gradients are gathered from {@code outputGradPadded}
+     * ((T, B, D·H) at {@code dyOffset}), or with null are already in place in the slot layout.
+     */
+    private InputGradients sweepBack(DeviceBuffer outputGradPadded, long dyOffset, Tensor dhn, Tensor dcn, boolean inputGrad) {
         backwardPending = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
@@ -398,7 +461,7 @@ public final class StackBptt {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
                 if (l == layers - 1) {
-                    if (outGrad != outputGradPadded) {
+                    if (outputGradPadded != null) {
                         DeviceBuffer rows = indexBuffer("packed" + d, paddedRowsOfPacked(d));
                         backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, dyOffset, dirs * hidden, d * hidden, rows, 0,
                                 packedRows, hidden, false);
@@ -474,7 +537,13 @@ public final class StackBptt {
         if (inputGrad && layout.isFull() && dirs == 1) {
             // Slot order is padded order: layer 0's input buffer already holds dL/dx as (T, B, I).
             inputGradient = result("dx", input(0, 0, packedRows), 0, steps, batch, config.inputSize());
+        } else if (inputGrad && dirs == 1) {
+            // The rows go straight from the slot layout into dL/dx.
+            inputGradient = resultTensor("dx", steps, batch, config.inputSize());
+            backend.downloadRows(inputGradient, config.inputSize(), 0, input(0, 0, packedRows), 0,
+                    hostIndex("paddedOf0", reverse(0, layout::packedRowOfPadded)), steps * batch, config.inputSize());
         } else if (inputGrad) {
+            // The two directions' contributions are summed on the device, so dL/dx crosses to the host once.
             DeviceBuffer dx = pool.get("inputGrad.padded", dtype, (long) steps * batch * config.inputSize());
             for (int d = 0; d < dirs; d++) {
                 DeviceBuffer rows = indexBuffer("paddedOf" + d, reverse(d, layout::packedRowOfPadded));

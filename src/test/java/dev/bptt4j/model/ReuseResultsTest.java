@@ -16,13 +16,16 @@ import static org.junit.jupiter.api.Assertions.assertSame;
  * With reuse on, forward/backward return the same result tensors call after call, holding
  * bitwise what fresh tensors would hold; a new shape gets a new tensor; turning reuse off
  * returns fresh ones again. On the CPU and the emulated CUDA backend, for the Elman RNN (full
- * batch: the direct y download) and a packed bidirectional LSTM (gathered y, cn, dc0).
+ * batch: the direct y download), a packed one-direction GRU (y and dL/dx moved row by row from the
+ * slot layout) and a packed bidirectional LSTM (gathered y, cn, dc0). The second call changes the
+ * lengths at the same shape, so rows that held values become padding and must read zero again.
  */
 class ReuseResultsTest {
     @Test
     void reusedResultsEqualFreshOnesAndAreTheSameObjects() {
         for (String device : new String[]{"cpu", "cuda-emulated"}) {
             check(device, RnnConfig.of(RnnMode.RNN_TANH, 5, 7).withDType(DType.F64), null);
+            check(device, RnnConfig.of(RnnMode.GRU, 5, 7).withDType(DType.F32), new int[]{4, 2, 3});
             check(device, RnnConfig.of(RnnMode.LSTM, 5, 7).withBidirectional(true).withLayers(2).withDType(DType.F32), new int[]{4, 2, 3});
         }
     }
@@ -39,6 +42,7 @@ class ReuseResultsTest {
             for (int call = 0; call < 3; call++) {
                 int t = call == 2 ? steps + 1 : steps;  // the third call changes T: new y and dx tensors
                 int[] len = lengths == null ? null : lengths.clone();
+                if (len != null && call == 1) for (int i = 0; i < len.length; i++) len[i] = lengths[(i + 1) % len.length];
                 if (len != null && call == 2) len[0] = t;
                 Tensor x = random(random, config.dtype(), t, batch, config.inputSize());
                 Tensor dy = random(random, config.dtype(), t, batch, config.directions() * config.hiddenSize());
