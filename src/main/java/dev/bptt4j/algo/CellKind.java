@@ -65,8 +65,12 @@ abstract class CellKind {
      */
     abstract void forward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int hidden);
 
-    /** Step τ's pointwise backward: deltas over the slot's gate storage, dead rows zeroed. */
-    abstract void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden);
+    /**
+     * Step τ's pointwise backward: deltas over the slot's gate storage, dead rows zeroed; the
+     * carried gradients of these rows start at row {@code carryRow} of the carry buffers.
+     */
+    abstract void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden,
+                           long carryRow);
 
     private static final class Elman extends CellKind {
         private final Activation activation;
@@ -89,8 +93,9 @@ abstract class CellKind {
         }
 
         @Override
-        void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden) {
-            backend.rnnBackward(s.gates(), slot * hidden, s.hiddenGradCarry(), 0, s.hiddenStates(), next * hidden,
+        void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden,
+                      long carryRow) {
+            backend.rnnBackward(s.gates(), slot * hidden, s.hiddenGradCarry(), carryRow * hidden, s.hiddenStates(), next * hidden,
                     s.outputGrad(), slot * hidden, w.biasIh(), w.biasHh(), alive, slotRows, hidden, activation, residual);
         }
     }
@@ -113,8 +118,9 @@ abstract class CellKind {
         }
 
         @Override
-        void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden) {
-            backend.lstmBackward(s.gates(), slot * 4 * hidden, s.hiddenGradCarry(), 0, s.cellGradCarry(), 0,
+        void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden,
+                      long carryRow) {
+            backend.lstmBackward(s.gates(), slot * 4 * hidden, s.hiddenGradCarry(), carryRow * hidden, s.cellGradCarry(), carryRow * hidden,
                     s.cellStates(), slot * hidden, s.cellStates(), next * hidden, s.outputGrad(), slot * hidden,
                     alive, slotRows, hidden);
         }
@@ -138,8 +144,9 @@ abstract class CellKind {
         }
 
         @Override
-        void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden) {
-            backend.gruBackward(s.gates(), slot * 3 * hidden, s.recurrentGates(), slot * 3 * hidden, s.hiddenGradCarry(), 0,
+        void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden,
+                      long carryRow) {
+            backend.gruBackward(s.gates(), slot * 3 * hidden, s.recurrentGates(), slot * 3 * hidden, s.hiddenGradCarry(), carryRow * hidden,
                     s.hiddenStates(), slot * hidden, s.outputGrad(), slot * hidden, w.biasHh(), alive, slotRows, hidden);
         }
     }

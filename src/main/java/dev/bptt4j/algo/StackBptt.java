@@ -220,6 +220,86 @@ public final class StackBptt {
         }
     }
 
+    /**
+     * The forward time loop over rows [lo, hi) of every slot (a lane; the whole batch is lane
+     * [0, B)): at step τ the lane's alive rows are those of the first alive(τ) it holds.
+     */
+    private void forwardSteps(int l, int d, LayerWeights w, CellKind.Storage s, PackedOperand packed, int lo, int hi, double recurrentBeta) {
+        final int hidden = config.hiddenSize(), gates = config.gateRows();
+        for (int tau = 0; tau < layout.steps(); tau++) {
+            int alive = Math.min(layout.alive(tau), hi) - lo;
+            if (alive <= 0) break;
+            long slot = layout.slotOffset(tau) + lo, next = layout.slotOffset(tau + 1) + lo;
+            recurrentProduct(packed, true, alive, gates, hidden, s.hiddenStates(), slot * hidden, w.weightHh(), recurrentBeta,
+                    s.recurrentGates(), slot * gates);
+            cell.forward(backend, w, s, slot, next, alive, hidden);
+            if (checkFinite) {
+                FiniteChecks.require(backend, s.hiddenStates(), next * hidden, (long) alive * hidden, "hidden state h " + FiniteChecks.at(l, d, tau));
+                if (s.cellStates() != null) {
+                    FiniteChecks.require(backend, s.cellStates(), next * hidden, (long) alive * hidden, "cell state c " + FiniteChecks.at(l, d, tau));
+                }
+            }
+        }
+    }
+
+    /** The backward time loop over rows [lo, hi) of every slot, their carried gradients at rows [lo, hi) of the carries. */
+    private void backwardSteps(int l, int d, LayerWeights w, CellKind.Storage s, PackedOperand packed, int lo, int hi) {
+        final int hidden = config.hiddenSize(), gates = config.gateRows();
+        for (int tau = layout.steps() - 1; tau >= 0; tau--) {
+            int alive = Math.min(layout.alive(tau), hi) - lo, slotRows = Math.min(layout.slotRows(tau), hi) - lo;
+            if (slotRows <= 0) continue;
+            long slot = layout.slotOffset(tau) + lo, next = layout.slotOffset(tau + 1) + lo;
+            cell.backward(backend, w, s, slot, next, alive, slotRows, hidden, lo);
+            recurrentProduct(packed, false, alive, hidden, gates, s.recurrentGates(), slot * gates, w.weightHh(), cell.carryBeta(),
+                    s.hiddenGradCarry(), (long) lo * hidden);
+            if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(s.hiddenGradCarry(), 0, alive, hidden));
+            if (checkFinite) {
+                FiniteChecks.require(backend, s.hiddenGradCarry(), 0, (long) alive * hidden, "gradient of hidden state h " + FiniteChecks.at(l, d, tau));
+                if (s.cellGradCarry() != null) {
+                    FiniteChecks.require(backend, s.cellGradCarry(), 0, (long) alive * hidden, "gradient of cell state c " + FiniteChecks.at(l, d, tau));
+                }
+            }
+        }
+    }
+
+    /** One packed right operand per lane (shared between lanes of equal rows), null entries where the backend packs nothing. */
+    private PackedOperand[] packs(boolean transposeW, int[] bounds, int n, int k, DeviceBuffer weight) {
+        PackedOperand[] packs = new PackedOperand[bounds.length - 1];
+        try {
+            for (int i = 0; i < packs.length; i++) {
+                int rows = bounds[i + 1] - bounds[i];
+                packs[i] = i > 0 && rows == bounds[1] - bounds[0] ? packs[0]
+                        : backend.packRightOperand(transposeW, rows, n, k, weight, 0, config.hiddenSize());
+            }
+            return packs;
+        } catch (RuntimeException e) {
+            closeAll(packs);
+            throw e;
+        }
+    }
+
+    /**
+     * Lanes for a time loop over the whole batch: the backend's choice for a full batch when no
+     * per-step host check or observer needs the steps in order; 1 otherwise.
+     */
+    private int lanes(int batch, int gates) {
+        if (!layout.isFull() || checkFinite || carryObserver != null) return 1;
+        return Math.max(1, Math.min(backend.lanes(batch, gates), batch));
+    }
+
+    /** Row bounds of {@code lanes} near-equal contiguous row ranges: lane i has rows [b[i], b[i+1]). */
+    private static int[] laneBounds(int rows, int lanes) {
+        int[] bounds = new int[lanes + 1];
+        for (int i = 0; i <= lanes; i++) bounds[i] = (int) ((long) rows * i / lanes);
+        return bounds;
+    }
+
+    private static void closeAll(PackedOperand[] packs) {
+        for (int i = 0; i < packs.length; i++) {
+            if (packs[i] != null && (i == 0 || packs[i] != packs[0])) packs[i].close();
+        }
+    }
+
     /** Checks activations and gradients for NaN/Inf after every step (a host sync per step). */
     public void setCheckFinite(boolean on) {
         checkFinite = on;
@@ -350,19 +430,17 @@ public final class StackBptt {
                 backend.gatherRows(hs, 0, hidden, 0, initial, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
                 if (hasCell) backend.gatherRows(cs, 0, hidden, 0, initialCell, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
                 CellKind.Storage storage = new CellKind.Storage(in, pre, recurrent, hs, cs, null, null, null);
-                // W_hhᵀ prepared once for the steps where the whole batch is alive (null: the backend gains nothing).
-                try (PackedOperand recurrentWeight = backend.packRightOperand(true, batch, gates, hidden, w.weightHh(), 0, hidden)) {
-                    for (int tau = 0; tau < steps; tau++) {
-                        int alive = layout.alive(tau);
-                        long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
-                        recurrentProduct(recurrentWeight, true, alive, gates, hidden, hs, slot * hidden, w.weightHh(),
-                                recurrentBeta, recurrent, slot * gates);
-                        cell.forward(backend, w, storage, slot, next, alive, hidden);
-                        if (checkFinite) {
-                            FiniteChecks.require(backend, hs, next * hidden, (long) alive * hidden, "hidden state h " + FiniteChecks.at(l, d, tau));
-                            if (hasCell) FiniteChecks.require(backend, cs, next * hidden, (long) alive * hidden, "cell state c " + FiniteChecks.at(l, d, tau));
-                        }
-                    }
+                // W_hhᵀ prepared once per lane for the steps where all of the lane's rows are alive
+                // (null: the backend gains nothing); a full batch may run as several lanes of rows.
+                int lanes = lanes(batch, gates);
+                int[] bounds = laneBounds(batch, lanes);
+                PackedOperand[] packs = packs(true, bounds, gates, hidden, w.weightHh());
+                final int layer = l, direction = d;
+                try {
+                    backend.runLanes(lanes, lane -> forwardSteps(layer, direction, w, storage, packs[lane], bounds[lane], bounds[lane + 1],
+                            recurrentBeta));
+                } finally {
+                    closeAll(packs);
                 }
             }
         }
@@ -487,19 +565,14 @@ public final class StackBptt {
                 DeviceBuffer in = input(l, d, packedRows);
                 CellKind.Storage storage = new CellKind.Storage(in, delta, recurrentDelta, hs, cellStates(l, d, hiddenRows),
                         outGrad, carry, cellCarry);
-                try (PackedOperand recurrentWeight = backend.packRightOperand(false, batch, hidden, gates, w.weightHh(), 0, hidden)) {
-                    for (int tau = steps - 1; tau >= 0; tau--) {
-                        int alive = layout.alive(tau);
-                        long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
-                        cell.backward(backend, w, storage, slot, next, alive, layout.slotRows(tau), hidden);
-                        recurrentProduct(recurrentWeight, false, alive, hidden, gates, recurrentDelta, slot * gates, w.weightHh(),
-                                cell.carryBeta(), carry, 0);
-                        if (carryObserver != null) carryObserver.afterStep(l, d, tau, backend.download(carry, 0, alive, hidden));
-                        if (checkFinite) {
-                            FiniteChecks.require(backend, carry, 0, (long) alive * hidden, "gradient of hidden state h " + FiniteChecks.at(l, d, tau));
-                            if (hasCell) FiniteChecks.require(backend, cellCarry, 0, (long) alive * hidden, "gradient of cell state c " + FiniteChecks.at(l, d, tau));
-                        }
-                    }
+                int lanes = lanes(batch, gates);
+                int[] bounds = laneBounds(batch, lanes);
+                PackedOperand[] packs = packs(false, bounds, hidden, gates, w.weightHh());
+                final int layer = l, direction = d;
+                try {
+                    backend.runLanes(lanes, lane -> backwardSteps(layer, direction, w, storage, packs[lane], bounds[lane], bounds[lane + 1]));
+                } finally {
+                    closeAll(packs);
                 }
                 backend.gatherRows(initialGrad, stateOffset, hidden, 0, carry, 0, hidden, 0, originalRows, 0, batch, hidden, false);
                 if (hasCell) {

@@ -80,6 +80,25 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Into how many lanes a time loop over {@code rows} rows of {@code width} (the gates) is worth
+     * splitting: lanes run disjoint row ranges of every step at once ({@link #runLanes}). 1 (the
+     * default) keeps the loop whole, as a device with its own parallelism wants.
+     */
+    default int lanes(int rows, int width) {
+        return 1;
+    }
+
+    /**
+     * Runs {@code lane.accept(i)} for i in [0, count), possibly at once on different threads, and
+     * returns when all have finished (rethrowing the first failure). Each lane may call this
+     * backend's GEMMs and pointwise kernels on its own rows only; {@code count} is at most
+     * {@link #lanes}. The default runs them one after another.
+     */
+    default void runLanes(int count, java.util.function.IntConsumer lane) {
+        for (int i = 0; i < count; i++) lane.accept(i);
+    }
+
+    /**
      * {@code C = alpha·op(A)·op(B) + beta·C}, row-major, C is m×n, op(A) m×k, op(B) k×n.
      * With beta = 0, C's previous contents are ignored (even NaN).
      */

@@ -23,6 +23,14 @@ interface CpuBlas {
 
     int threads();
 
+    /**
+     * Threads for the calling thread's BLAS calls only (0: back to the process setting), so that
+     * two lanes can each run single-threaded GEMMs at once; false when the library cannot.
+     */
+    default boolean setCallerThreads(int threads) {
+        return false;
+    }
+
     /** Library, version and the kernel family it dispatched to, for reports. */
     String config();
 

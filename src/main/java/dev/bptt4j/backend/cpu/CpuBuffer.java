@@ -14,7 +14,8 @@ import java.nio.IntBuffer;
 /**
  * Off-heap memory for the CPU backend. The BLAS reads it in place; Java kernels reach it through
  * NIO views with bulk copies. Three non-owning pointer views let one buffer be several GEMM
- * operands at different offsets without allocating per call.
+ * operands at different offsets without allocating per call; each lane of the backend
+ * ({@link CpuBackend#runLanes}) has its own set, since a call positions them.
  */
 final class CpuBuffer implements DeviceBuffer {
     /** NIO views and the Java kernels index with ints. */
@@ -25,9 +26,11 @@ final class CpuBuffer implements DeviceBuffer {
     final FloatBuffer floats;
     final DoubleBuffer doubles;
     final IntBuffer ints;
-    final Pointer operandA, operandB, operandC;
-    /** A fourth non-owning view, for the native vector-math calls of the pointwise kernels. */
-    final Pointer vector;
+    /** Per lane: GEMM operand views A, B, C. */
+    final Pointer[] operandA = new Pointer[CpuBackend.MAX_LANES], operandB = new Pointer[CpuBackend.MAX_LANES],
+            operandC = new Pointer[CpuBackend.MAX_LANES];
+    /** Per lane: a fourth view, for the native vector-math calls of the pointwise kernels. */
+    final Pointer[] vector = new Pointer[CpuBackend.MAX_LANES];
     private final Runnable onClose;
     private boolean closed;
 
@@ -48,10 +51,12 @@ final class CpuBuffer implements DeviceBuffer {
                 floats = p.asBuffer();
                 doubles = null;
                 ints = null;
-                operandA = new FloatPointer(p);
-                operandB = new FloatPointer(p);
-                operandC = new FloatPointer(p);
-                vector = new FloatPointer(p);
+                for (int lane = 0; lane < CpuBackend.MAX_LANES; lane++) {
+                    operandA[lane] = new FloatPointer(p);
+                    operandB[lane] = new FloatPointer(p);
+                    operandC[lane] = new FloatPointer(p);
+                    vector[lane] = new FloatPointer(p);
+                }
                 break;
             }
             case F64: {
@@ -61,10 +66,12 @@ final class CpuBuffer implements DeviceBuffer {
                 floats = null;
                 doubles = p.asBuffer();
                 ints = null;
-                operandA = new DoublePointer(p);
-                operandB = new DoublePointer(p);
-                operandC = new DoublePointer(p);
-                vector = new DoublePointer(p);
+                for (int lane = 0; lane < CpuBackend.MAX_LANES; lane++) {
+                    operandA[lane] = new DoublePointer(p);
+                    operandB[lane] = new DoublePointer(p);
+                    operandC[lane] = new DoublePointer(p);
+                    vector[lane] = new DoublePointer(p);
+                }
                 break;
             }
             case I32: {
@@ -74,7 +81,6 @@ final class CpuBuffer implements DeviceBuffer {
                 floats = null;
                 doubles = null;
                 ints = p.asBuffer();
-                operandA = operandB = operandC = vector = null;
                 break;
             }
             default:

@@ -23,8 +23,12 @@ final class CpuPointwise {
     private final BiasRows.Floats floatBiasRows = new BiasRows.Floats();
     private final BiasRows.Doubles doubleBiasRows = new BiasRows.Doubles();
 
-    CpuPointwise(VectorMath vectorMath) {
+    /** The lane this instance serves (its scratch is the lane's own; native views are picked by it). */
+    private final int lane;
+
+    CpuPointwise(VectorMath vectorMath, int lane) {
         this.vectorMath = vectorMath;
+        this.lane = lane;
     }
 
     private float[] floats0(int n) { if (f0.length < n) f0 = new float[n]; return f0; }
@@ -68,7 +72,7 @@ final class CpuPointwise {
                 BiasRows<double[]> b = doubleBiasRows.of(bih, bhh, rows, hidden);
                 for (int i = 0; i < n; i++) z[i] = (z[i] + b.ih[i]) + b.hh[i];
                 out.doubles.put(outOff, z, 0, n);
-                vectorMath.tanh(out, outOff, n);
+                vectorMath.tanh(out, lane, outOff, n);
                 return;
             }
             if (act == Activation.TANH) CpuMath.tanhWithBias(z, bih, bhh, rows, hidden);

@@ -64,6 +64,12 @@ final class Mkl implements CpuBlas, VectorMath {
     }
 
     @Override
+    public boolean setCallerThreads(int threads) {
+        mkl_rt.MKL_Set_Num_Threads_Local(threads);
+        return true;
+    }
+
+    @Override
     public int threads() {
         return mkl_rt.MKL_Get_Max_Threads();
     }
@@ -83,13 +89,13 @@ final class Mkl implements CpuBlas, VectorMath {
     }
 
     @Override
-    public void tanh(CpuBuffer b, int offset, int n) {
+    public void tanh(CpuBuffer b, int lane, int offset, int n) {
         if (n <= 0) return;
         if (b.dtype == dev.bptt4j.tensor.DType.F32) {
-            FloatPointer p = (FloatPointer) b.vector.position(offset);
+            FloatPointer p = (FloatPointer) b.vector[lane].position(offset);
             mkl_rt.vmsTanh(n, p, p, VM_MODE);
         } else {
-            DoublePointer p = (DoublePointer) b.vector.position(offset);
+            DoublePointer p = (DoublePointer) b.vector[lane].position(offset);
             mkl_rt.vmdTanh(n, p, p, VM_MODE);
         }
     }

@@ -5,6 +5,6 @@ package dev.bptt4j.backend.cpu;
  * buffer: no copy to the heap and back, SIMD code chosen for the CPU at run time.
  */
 interface VectorMath {
-    /** tanh over {@code b[offset, offset + n)}, in place; NaN stays NaN. */
-    void tanh(CpuBuffer b, int offset, int n);
+    /** tanh over {@code b[offset, offset + n)}, in place, through the buffer's view for {@code lane}; NaN stays NaN. */
+    void tanh(CpuBuffer b, int lane, int offset, int n);
 }

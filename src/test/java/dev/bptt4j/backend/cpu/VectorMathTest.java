@@ -71,7 +71,7 @@ class VectorMathTest {
         try (CpuBackend backend = new CpuBackend(); DeviceBuffer b = backend.allocate(DType.F64, x.length + 6)) {
             backend.fill(b, 0, x.length + 6, 7.0);
             backend.upload(Tensor.of(x, x.length), b, 3);
-            vm.tanh(CpuBackend.cpu(b), 3, x.length);
+            vm.tanh(CpuBackend.cpu(b), 0, 3, x.length);
             double[] all = backend.download(b, 0, x.length + 6).f64();
             for (int i : new int[]{0, 1, 2, x.length + 3, x.length + 4, x.length + 5}) assertEquals(7.0, all[i], "element " + i + " outside the range");
             return java.util.Arrays.copyOfRange(all, 3, 3 + x.length);

@@ -1,0 +1,126 @@
+package dev.bptt4j.backend.cpu;
+
+import dev.bptt4j.backend.Backend;
+import dev.bptt4j.backend.Backends;
+import dev.bptt4j.model.Rnn;
+import dev.bptt4j.model.RnnConfig;
+import dev.bptt4j.model.RnnMode;
+import dev.bptt4j.tensor.DType;
+import dev.bptt4j.tensor.Tensor;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The CPU backend's two lanes (two threads over a sequential MKL): time loops split by rows and
+ * GEMMs split between the lanes give the emulated CUDA backend's results (which never splits) to
+ * 1e-12 in float64, for every cell, two layers and two directions, full and packed batches; they
+ * are bitwise repeatable; a failure in either lane reaches the caller and leaves the backend
+ * usable. Shapes are just large enough to be split (asserted through the backend's counters).
+ */
+class LanesTest {
+    private static final int T = 5, B = 48, I = 64, H = 64;
+
+    @Test
+    void splitLoopsAndGemmsMatchTheUnsplitEmulatedBackend() {
+        try (CpuBackend probe = new CpuBackend()) {
+            Assumptions.assumeTrue(probe.lanes(B, H) == 2, "lanes need MKL and two threads: " + probe.description());
+        }
+        List<RnnConfig> configs = List.of(
+                RnnConfig.of(RnnMode.RNN_TANH, I, H).withDType(DType.F64),
+                RnnConfig.of(RnnMode.RNN_RELU, I, H).withResidual(true).withDType(DType.F64),
+                RnnConfig.of(RnnMode.LSTM, I, H).withDType(DType.F64),
+                RnnConfig.of(RnnMode.GRU, I, H).withLayers(2).withBidirectional(true).withDType(DType.F64));
+        for (RnnConfig config : configs) {
+            for (int[] lengths : new int[][]{null, lengths()}) {
+                String what = config.mode() + (config.residual() ? " residual" : "") + " L=" + config.numLayers()
+                        + " D=" + config.directions() + (lengths == null ? " full" : " packed");
+                List<double[]> reference;
+                try (Backend emulated = Backends.create("cuda-emulated")) {
+                    reference = step(emulated, config, lengths);
+                }
+                try (CpuBackend cpu = new CpuBackend()) {
+                    List<double[]> first = step(cpu, config, lengths);
+                    long loops = cpu.splitLoops(), gemms = cpu.splitGemms();
+                    if (lengths == null) {
+                        assertEquals(2L * config.numLayers() * config.directions(), loops, what + ": forward and backward loops split per layer-direction");
+                    } else {
+                        assertEquals(0, loops, what + ": a packed batch's loops stay whole");
+                    }
+                    assertTrue(gemms > 0, what + ": whole-sequence GEMMs split");
+                    for (int i = 0; i < reference.size(); i++) {
+                        double[] want = reference.get(i), got = first.get(i);
+                        double scale = 0, diff = 0;
+                        for (int j = 0; j < want.length; j++) {
+                            scale = Math.max(scale, Math.abs(want[j]));
+                            diff = Math.max(diff, Math.abs(want[j] - got[j]));
+                        }
+                        assertTrue(diff <= 1e-12 * Math.max(1, scale), what + ": result " + i + " differs by " + diff + " (scale " + scale + ")");
+                    }
+                    List<double[]> again = step(cpu, config, lengths);
+                    for (int i = 0; i < first.size(); i++) assertArrayEquals(first.get(i), again.get(i), what + ": result " + i + " repeats bitwise");
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFailingLaneReachesTheCallerAndTheBackendStaysUsable() {
+        try (CpuBackend cpu = new CpuBackend()) {
+            Assumptions.assumeTrue(cpu.lanes(B, H) == 2, "lanes need MKL and two threads");
+            for (int failing = 0; failing < 2; failing++) {
+                final int f = failing;
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> cpu.runLanes(2, lane -> {
+                    if (lane == f) throw new IllegalStateException("lane " + lane + " failed");
+                }));
+                assertEquals("lane " + failing + " failed", e.getMessage());
+            }
+            int[] ran = new int[2];
+            cpu.runLanes(2, lane -> ran[lane]++);
+            assertArrayEquals(new int[]{1, 1}, ran, "both lanes run once after failures");
+            assertThrows(IllegalArgumentException.class, () -> cpu.runLanes(2, lane -> cpu.runLanes(2, inner -> { })),
+                    "lanes do not nest");
+        }
+    }
+
+    private static int[] lengths() {
+        int[] l = new int[B];
+        for (int b = 0; b < B; b++) l[b] = 1 + (b * 7) % T;
+        l[3] = T;
+        return l;
+    }
+
+    /** y, hn, dL/dx, dL/dh0 and every parameter gradient of one training step. */
+    private static List<double[]> step(Backend backend, RnnConfig config, int[] lengths) {
+        try (Rnn rnn = new Rnn(config, backend)) {
+            rnn.initialize(11);
+            SplittableRandom r = new SplittableRandom(4);
+            Tensor x = random(r, T, B, I), dy = random(r, T, B, config.directions() * H);
+            List<double[]> out = new ArrayList<>();
+            try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
+                Rnn.InputGradients g = pass.backward(dy, null, true);
+                out.add(pass.output().f64());
+                out.add(pass.finalHidden().f64());
+                out.add(g.input().f64());
+                out.add(g.initialHidden().f64());
+            }
+            for (String name : rnn.parameterNames()) out.add(rnn.gradient(name).f64());
+            return out;
+        }
+    }
+
+    private static Tensor random(SplittableRandom r, int... shape) {
+        Tensor t = Tensor.zeros(DType.F64, shape);
+        double[] v = t.f64();
+        for (int i = 0; i < v.length; i++) v[i] = r.nextDouble() * 2 - 1;
+        return t;
+    }
+}
