@@ -24,6 +24,11 @@ import java.util.function.Supplier;
  * forms each weight gradient with a single GEMM over all steps: {@code dW_ih = δ_ihᵀX},
  * {@code dW_hh = δ_hhᵀH}, {@code db = Σ δ} (δ_ih = δ_hh except for the GRU).
  *
+ * <p>A backend may ask for a full batch's time loops to run as lanes ({@link Backend#lanes}): each
+ * lane takes a contiguous range of every slot's rows through the whole loop (rows of a batch do
+ * not interact within a layer-direction), with its own packed weight and carry rows. The loop is
+ * the same method either way; the CPU backend runs two lanes on two threads.
+ *
  * <p>Parameter gradients are accumulated (beta = 1) so that truncated BPTT and gradient
  * accumulation need no extra pass; gradients of activations are assigned. No host transfer or
  * synchronisation happens inside either time loop: inputs are uploaded before it and results
