@@ -597,10 +597,15 @@ public final class CpuBackend implements Backend {
         if (count != 2 || laneWorker.isCurrentThread() || inLanes) {
             throw new IllegalArgumentException("runLanes: expected 1 or 2 lanes from the caller's thread, outside another runLanes; got " + count);
         }
+        runInLanes(lane);
+        splitLoops++;
+    }
+
+    /** Runs lane 0 here and lane 1 on the lane worker; GEMMs inside either stay whole. */
+    private void runInLanes(java.util.function.IntConsumer task) {
         inLanes = true;
         try {
-            laneWorker.run(lane);
-            splitLoops++;
+            laneWorker.run(task);
         } finally {
             inLanes = false;
         }
@@ -649,12 +654,10 @@ public final class CpuBackend implements Backend {
             this.cOffset = cOffset;
             this.ldc = ldc;
             this.byRows = m >= n;
-            inLanes = true;
             try {
-                laneWorker.run(this);
+                runInLanes(this);
                 splitGemms++;
             } finally {
-                inLanes = false;
                 this.a = this.b = this.c = null;
             }
         }
