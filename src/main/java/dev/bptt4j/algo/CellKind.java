@@ -30,6 +30,11 @@ abstract class CellKind {
      */
     record Storage(DeviceBuffer input, DeviceBuffer gates, DeviceBuffer recurrentGates, DeviceBuffer hiddenStates,
                    DeviceBuffer cellStates, DeviceBuffer outputGrad, DeviceBuffer hiddenGradCarry, DeviceBuffer cellGradCarry) {
+        /** Zeroes {@code rows} rows of the gate storage (both, for the GRU) from row {@code slot}: dead rows' deltas. */
+        void zeroRows(Backend backend, long slot, int rows, int width) {
+            backend.fill(gates, slot * width, (long) rows * width, 0.0);
+            if (recurrentGates != gates) backend.fill(recurrentGates, slot * width, (long) rows * width, 0.0);
+        }
     }
 
     static CellKind of(RnnConfig config) {

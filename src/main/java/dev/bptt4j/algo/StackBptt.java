@@ -251,9 +251,14 @@ public final class StackBptt {
     private void backwardSteps(int l, int d, LayerWeights w, CellKind.Storage s, PackedOperand packed, int lo, int hi) {
         final int hidden = config.hiddenSize(), gates = config.gateRows();
         for (int tau = layout.steps() - 1; tau >= 0; tau--) {
-            int alive = Math.min(layout.alive(tau), hi) - lo, slotRows = Math.min(layout.slotRows(tau), hi) - lo;
+            int alive = Math.max(0, Math.min(layout.alive(tau), hi) - lo), slotRows = Math.min(layout.slotRows(tau), hi) - lo;
             if (slotRows <= 0) continue;
             long slot = layout.slotOffset(tau) + lo, next = layout.slotOffset(tau + 1) + lo;
+            if (alive == 0) {
+                // Every row of this lane in the slot is dead (its sequences ended): the deltas are zero.
+                s.zeroRows(backend, slot, slotRows, gates);
+                continue;
+            }
             cell.backward(backend, w, s, slot, next, alive, slotRows, hidden, lo);
             recurrentProduct(packed, false, alive, hidden, gates, s.recurrentGates(), slot * gates, w.weightHh(), cell.carryBeta(),
                     s.hiddenGradCarry(), (long) lo * hidden);
@@ -284,18 +289,32 @@ public final class StackBptt {
     }
 
     /**
-     * Lanes for a time loop over the whole batch: the backend's choice for a full batch when no
-     * per-step host check or observer needs the steps in order; 1 otherwise.
+     * Lanes for a time loop: the backend's choice, unless a per-step host check or observer needs
+     * the steps in order.
      */
     private int lanes(int batch, int gates) {
-        if (!layout.isFull() || checkFinite || carryObserver != null) return 1;
+        if (checkFinite || carryObserver != null) return 1;
         return Math.max(1, Math.min(backend.lanes(batch, gates), batch));
     }
 
-    /** Row bounds of {@code lanes} near-equal contiguous row ranges: lane i has rows [b[i], b[i+1]). */
-    private static int[] laneBounds(int rows, int lanes) {
+    /**
+     * Row bounds of contiguous lanes, lane i holding sorted rows [b[i], b[i+1]), that share the
+     * live rows of all steps about equally: halves of the batch when it is full; with varying
+     * lengths the first lane (the longest sequences) gets fewer rows.
+     */
+    private int[] laneBounds(int lanes) {
+        int batch = layout.batch();
         int[] bounds = new int[lanes + 1];
-        for (int i = 0; i <= lanes; i++) bounds[i] = (int) ((long) rows * i / lanes);
+        bounds[lanes] = batch;
+        long total = layout.validRows(), before = 0;
+        int row = 0;
+        for (int i = 1; i < lanes; i++) {
+            // Sorted row j lives for lengthOfSorted(j) steps: advance until this lane holds its share.
+            long share = total * i / lanes;
+            while (row < batch - (lanes - i) && before + layout.lengthOfSorted(row) <= share) before += layout.lengthOfSorted(row++);
+            bounds[i] = Math.max(row, bounds[i - 1] + 1);
+            row = bounds[i];
+        }
         return bounds;
     }
 
@@ -438,7 +457,7 @@ public final class StackBptt {
                 // W_hhᵀ prepared once per lane for the steps where all of the lane's rows are alive
                 // (null: the backend gains nothing); a full batch may run as several lanes of rows.
                 int lanes = lanes(batch, gates);
-                int[] bounds = laneBounds(batch, lanes);
+                int[] bounds = laneBounds(lanes);
                 PackedOperand[] packs = packs(true, bounds, gates, hidden, w.weightHh());
                 final int layer = l, direction = d;
                 try {
@@ -571,7 +590,7 @@ public final class StackBptt {
                 CellKind.Storage storage = new CellKind.Storage(in, delta, recurrentDelta, hs, cellStates(l, d, hiddenRows),
                         outGrad, carry, cellCarry);
                 int lanes = lanes(batch, gates);
-                int[] bounds = laneBounds(batch, lanes);
+                int[] bounds = laneBounds(lanes);
                 PackedOperand[] packs = packs(false, bounds, hidden, gates, w.weightHh());
                 final int layer = l, direction = d;
                 try {
