@@ -72,16 +72,16 @@ public final class CpuBackend implements Backend {
             gated[lane] = new CpuGatedPointwise();
         }
         this.threads = fixProcessThreads(blas, threads);
-        this.laneWorker = new LaneWorker(blas);
+        this.laneWorker = new LaneWorker();
         this.splitsByLanes = processSplitsByLanes;
     }
 
     private static synchronized int fixProcessThreads(CpuBlas blas, int requested) {
         if (processThreads == 0) {
-            // Two threads with a BLAS that can run single-threaded per caller (MKL): the backend
-            // splits the work itself (two lanes) and the BLAS runs sequentially, so that no BLAS
-            // thread team spins on the core the second lane needs.
-            processSplitsByLanes = requested == 2 && blas.setCallerThreads(0);
+            // Two threads with a BLAS that may run sequentially under two callers (MKL): the
+            // backend splits the work itself (two lanes) and the BLAS runs on one thread, so that
+            // no BLAS thread team spins on the core the second lane needs.
+            processSplitsByLanes = requested == 2 && blas.runsInLanes();
             blas.setThreads(processSplitsByLanes ? 1 : requested);
             processThreads = requested;
         } else if (requested != processThreads && !mismatchReported) {
@@ -577,8 +577,8 @@ public final class CpuBackend implements Backend {
     static final int MIN_LANE_ELEMENTS = 1024;
 
     /**
-     * Two lanes when the BLAS can run single-threaded on each caller (MKL), the backend has two
-     * threads, and each half of the rows is worth it: each lane then runs half of the batch
+     * Two lanes when the process splits by lanes (two threads, MKL) and each half of the rows is
+     * worth it: each lane then runs half of the batch
      * through the whole time loop with its own single-threaded GEMMs and pointwise passes, so both
      * cores do the pointwise work and no step waits for the other lane.
      */

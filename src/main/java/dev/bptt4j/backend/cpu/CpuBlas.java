@@ -24,10 +24,10 @@ interface CpuBlas {
     int threads();
 
     /**
-     * Threads for the calling thread's BLAS calls only (0: back to the process setting), so that
-     * two lanes can each run single-threaded GEMMs at once; false when the library cannot.
+     * Whether the CPU backend may run this library sequentially (one thread, process-wide) and call
+     * it from its two lane threads at once, instead of using the library's own threads.
      */
-    default boolean setCallerThreads(int threads) {
+    default boolean runsInLanes() {
         return false;
     }
 

@@ -6,9 +6,10 @@ import java.util.function.IntConsumer;
 
 /**
  * The second lane of a {@link CpuBackend}: one daemon thread, started on first use, that runs lane
- * 1 of a split time loop while the caller runs lane 0. Both run their GEMMs single-threaded
- * (MKL's per-thread setting), so the two cores split the whole loop, pointwise passes included,
- * instead of the BLAS splitting each small GEMM and one core doing the pointwise work alone.
+ * 1 of a split time loop (or half of a split GEMM) while the caller runs lane 0. The BLAS then
+ * runs sequentially (set process-wide by {@link CpuBackend}), so the two cores split the whole
+ * loop, pointwise passes included, instead of the BLAS splitting each small GEMM and one core
+ * doing the pointwise work alone.
  *
  * <p>A handoff spins briefly and then parks, so an idle worker costs no CPU. A failure in lane 1
  * is rethrown to the caller after both lanes have stopped.
@@ -18,23 +19,11 @@ final class LaneWorker {
     /** Spins before parking: a loop's two lanes finish within microseconds of each other. */
     private static final int SPINS = 20_000;
 
-    private final CpuBlas blas;
-    private final boolean available;
     private final AtomicInteger state = new AtomicInteger(IDLE);
     private volatile Thread thread;
     private volatile Thread caller;
     private IntConsumer task;
     private Throwable failure;
-
-    LaneWorker(CpuBlas blas) {
-        this.blas = blas;
-        // Probe on the constructing thread and put it back: only a BLAS with a per-thread setting splits.
-        this.available = blas.setCallerThreads(0);
-    }
-
-    boolean available() {
-        return available;
-    }
 
     boolean isCurrentThread() {
         return Thread.currentThread() == thread;
@@ -51,13 +40,10 @@ final class LaneWorker {
         state.set(POSTED);
         LockSupport.unpark(worker);
         Throwable mine = null;
-        blas.setCallerThreads(1);
         try {
             lane.accept(0);
         } catch (Throwable t) {
             mine = t;
-        } finally {
-            blas.setCallerThreads(0);
         }
         await(DONE);
         state.set(IDLE);
@@ -87,7 +73,6 @@ final class LaneWorker {
     }
 
     private void loop() {
-        blas.setCallerThreads(1);
         while (true) {
             for (int i = 0; state.get() != POSTED; i++) {
                 if (state.get() == CLOSED) return;

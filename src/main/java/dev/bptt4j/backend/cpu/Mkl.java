@@ -63,9 +63,9 @@ final class Mkl implements CpuBlas, VectorMath {
         mkl_rt.MKL_Domain_Set_Num_Threads(1, mkl_rt.MKL_DOMAIN_VML);
     }
 
+    /** Sequential MKL is thread-safe for concurrent calls, and in CNR mode deterministic per call. */
     @Override
-    public boolean setCallerThreads(int threads) {
-        mkl_rt.MKL_Set_Num_Threads_Local(threads);
+    public boolean runsInLanes() {
         return true;
     }
 
