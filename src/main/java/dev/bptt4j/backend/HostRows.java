@@ -18,11 +18,7 @@ public final class HostRows {
      * columns used from {@code column}: every entry is −1 or a whole row inside the tensor.
      */
     public static void checkTensorRows(String op, Tensor t, int stride, int column, int[] rows, int count, int width) {
-        checkShape(op, rows, count, width);
-        if (!t.dtype().isFloatingPoint()) throw new IllegalArgumentException(op + ": expected an F32 or F64 tensor, got " + t.dtype());
-        if (column < 0 || stride < column + width) {
-            throw new IllegalArgumentException(op + ": columns [" + column + ", " + (column + width) + ") do not fit rows of " + stride);
-        }
+        checkRowView(op, t, stride, column, rows, count, width);
         long available = t.size() / stride;
         for (int r = 0; r < count; r++) {
             if (rows[r] < -1 || rows[r] >= available) {
@@ -37,16 +33,21 @@ public final class HostRows {
      * {@code column}) through a map of at least {@code count} entries, none below −1.
      */
     public static void checkTarget(String op, Tensor t, int stride, int column, int[] rows, int count, int width) {
-        checkShape(op, rows, count, width);
-        if (!t.dtype().isFloatingPoint()) throw new IllegalArgumentException(op + ": expected an F32 or F64 tensor, got " + t.dtype());
-        if (column < 0 || stride < column + width) {
-            throw new IllegalArgumentException(op + ": columns [" + column + ", " + (column + width) + ") do not fit rows of " + stride);
-        }
+        checkRowView(op, t, stride, column, rows, count, width);
         if ((long) count * stride > t.size()) {
             throw new IllegalArgumentException(op + ": " + count + " rows of " + stride + " do not fit a tensor of " + t.size() + " elements");
         }
         for (int r = 0; r < count; r++) {
             if (rows[r] < -1) throw new IndexOutOfBoundsException(op + ": row map entry " + r + " is " + rows[r]);
+        }
+    }
+
+    /** The checks both directions share: map length and sizes, a float tensor, the columns inside a row. */
+    private static void checkRowView(String op, Tensor t, int stride, int column, int[] rows, int count, int width) {
+        checkShape(op, rows, count, width);
+        if (!t.dtype().isFloatingPoint()) throw new IllegalArgumentException(op + ": expected an F32 or F64 tensor, got " + t.dtype());
+        if (column < 0 || stride < column + width) {
+            throw new IllegalArgumentException(op + ": columns [" + column + ", " + (column + width) + ") do not fit rows of " + stride);
         }
     }
 
