@@ -26,10 +26,11 @@ abstract class CellKind {
      * One layer-direction's buffers: per-step tensors in slot layout, states one slot later.
      * {@code recurrentGates} is {@code gates} unless the cell keeps the recurrent product apart;
      * {@code cellStates} and {@code cellGradCarry} are null without a cell state; the gradient
-     * buffers are null in the forward.
+     * buffers are null in the forward. The output gradient starts at element {@code outputGradOffset}
+     * (a caller's dy read in place), the other buffers at 0.
      */
-    record Storage(DeviceBuffer input, DeviceBuffer gates, DeviceBuffer recurrentGates, DeviceBuffer hiddenStates,
-                   DeviceBuffer cellStates, DeviceBuffer outputGrad, DeviceBuffer hiddenGradCarry, DeviceBuffer cellGradCarry) {
+    record Storage(DeviceBuffer gates, DeviceBuffer recurrentGates, DeviceBuffer hiddenStates, DeviceBuffer cellStates,
+                   DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer hiddenGradCarry, DeviceBuffer cellGradCarry) {
         /** Zeroes {@code rows} rows of the gate storage (both, for the GRU) from row {@code slot}: dead rows' deltas. */
         void zeroRows(Backend backend, long slot, int rows, int width) {
             backend.fill(gates, slot * width, (long) rows * width, 0.0);
@@ -101,7 +102,7 @@ abstract class CellKind {
         void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden,
                       long carryRow) {
             backend.rnnBackward(s.gates(), slot * hidden, s.hiddenGradCarry(), carryRow * hidden, s.hiddenStates(), next * hidden,
-                    s.outputGrad(), slot * hidden, w.biasIh(), w.biasHh(), alive, slotRows, hidden, activation, residual);
+                    s.outputGrad(), s.outputGradOffset() + slot * hidden, w.biasIh(), w.biasHh(), alive, slotRows, hidden, activation, residual);
         }
     }
 
@@ -126,7 +127,7 @@ abstract class CellKind {
         void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden,
                       long carryRow) {
             backend.lstmBackward(s.gates(), slot * 4 * hidden, s.hiddenGradCarry(), carryRow * hidden, s.cellGradCarry(), carryRow * hidden,
-                    s.cellStates(), slot * hidden, s.cellStates(), next * hidden, s.outputGrad(), slot * hidden,
+                    s.cellStates(), slot * hidden, s.cellStates(), next * hidden, s.outputGrad(), s.outputGradOffset() + slot * hidden,
                     alive, slotRows, hidden);
         }
     }
@@ -152,7 +153,7 @@ abstract class CellKind {
         void backward(Backend backend, LayerWeights w, Storage s, long slot, long next, int alive, int slotRows, int hidden,
                       long carryRow) {
             backend.gruBackward(s.gates(), slot * 3 * hidden, s.recurrentGates(), slot * 3 * hidden, s.hiddenGradCarry(), carryRow * hidden,
-                    s.hiddenStates(), slot * hidden, s.outputGrad(), slot * hidden, w.biasHh(), alive, slotRows, hidden);
+                    s.hiddenStates(), slot * hidden, s.outputGrad(), s.outputGradOffset() + slot * hidden, w.biasHh(), alive, slotRows, hidden);
         }
     }
 }

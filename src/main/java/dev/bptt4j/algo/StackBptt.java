@@ -2,6 +2,7 @@ package dev.bptt4j.algo;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.backend.PackedOperand;
 import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.tensor.DType;
@@ -50,6 +51,8 @@ public final class StackBptt {
     private final Map<String, DeviceBuffer> uploadedIndexes = new HashMap<>();
     private final Map<String, int[]> hostIndexes = new HashMap<>();
     private DeviceBuffer onesBuffer;
+    /** Per direction, where the last forward's layer 0 read its input: its own buffer, or a caller's x in place. */
+    private final DeviceSlice[] firstLayerInput = new DeviceSlice[2];
     private CarryObserver carryObserver;
 
     /**
@@ -342,7 +345,7 @@ public final class StackBptt {
      * @param c0 (L·D, B, H) or null for zeros; ignored without a cell state
      */
     public Outputs forward(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
-        run(x, h0, c0, batchLayout, false);
+        run(x, null, h0, c0, batchLayout, false);
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers();
         Tensor finalCell = cell.hasCellState()
@@ -394,10 +397,32 @@ public final class StackBptt {
 
     /** {@link #forward} without the downloads: y, hn (and cn) stay on the device. */
     public void forwardOnDevice(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
-        run(x, h0, c0, batchLayout, true);
+        run(x, null, h0, c0, batchLayout, true);
     }
 
-    private void run(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout, boolean paddedOutput) {
+    /**
+     * {@link #forwardOnDevice} with x (T, B, I) padded in a device buffer, read in place: with
+     * every sequence of length T the forward direction's GEMMs (the input projection now, dW_ih in
+     * the backward) read it directly, so it must stay unchanged until the backward; other layouts
+     * gather its rows into the workspace.
+     */
+    public void forwardOnDevice(DeviceSlice x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
+        run(null, x, h0, c0, batchLayout, false);
+    }
+
+    /**
+     * y of the last forward on the device without a copy where the layout allows it: a full,
+     * one-direction batch's top-layer states are y row for row. Read-only (the backward reads
+     * the states); valid until the next forward.
+     */
+    public DeviceSlice outputInPlace() {
+        if (layout.isFull() && config.directions() == 1) {
+            return new DeviceSlice(hiddenStates(config.numLayers() - 1, 0, layout.hiddenRows()), (long) layout.batch() * config.hiddenSize());
+        }
+        return new DeviceSlice(paddedOutput(), 0);
+    }
+
+    private void run(Tensor x, DeviceSlice xOnDevice, Tensor h0, Tensor c0, BatchLayout batchLayout, boolean paddedOutput) {
         this.layout = batchLayout;
         this.paddedOutputFormed = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
@@ -408,12 +433,22 @@ public final class StackBptt {
         final double recurrentBeta = cell.separateRecurrentGates() ? 0.0 : 1.0;
 
         // With every sequence of length T the forward direction's slot layout is the padded (T, B, I)
-        // layout row for row, so x is one copy into layer 0's input (the reverse direction gathers
-        // from there). Otherwise one direction takes x's live rows straight into its slot layout,
-        // and two directions share one padded copy of x on the device and gather from it.
+        // layout row for row, so x is one copy into layer 0's input, or none when it is already on
+        // the device (the reverse direction gathers from there). Otherwise one direction takes x's
+        // live rows straight into its slot layout, and two directions share one padded copy of x on
+        // the device and gather from it.
         final boolean full = layout.isFull();
-        final DeviceBuffer inputPadded = full ? input(0, 0, packedRows) : dirs == 1 ? null : pool.get("input.padded", dtype, x.size());
-        if (inputPadded != null) backend.upload(x, inputPadded, 0);
+        final DeviceSlice inputPadded;
+        if (xOnDevice != null) {
+            if (checkFinite) FiniteChecks.require(backend, xOnDevice.buffer(), xOnDevice.offset(), (long) steps * batch * config.inputSize(), "input x");
+            inputPadded = xOnDevice;
+        } else if (full || dirs > 1) {
+            DeviceBuffer b = full ? input(0, 0, packedRows) : pool.get("input.padded", dtype, x.size());
+            backend.upload(x, b, 0);
+            inputPadded = new DeviceSlice(b, 0);
+        } else {
+            inputPadded = null;
+        }
         DeviceBuffer initial = pool.get("h0", dtype, (long) layers * dirs * batch * hidden);
         if (h0 == null) backend.fill(initial, 0, (long) layers * dirs * batch * hidden, 0.0);
         else backend.upload(h0, initial, 0);
@@ -429,15 +464,24 @@ public final class StackBptt {
             final int inWidth = config.layerInputSize(l);
             for (int d = 0; d < dirs; d++) {
                 LayerWeights w = weights[l][d];
-                DeviceBuffer in = input(l, d, packedRows);
+                DeviceBuffer in;
+                long inOffset = 0;
                 if (l == 0) {
                     if (inputPadded == null) {
+                        in = input(l, d, packedRows);
                         backend.uploadRows(in, 0, x, inWidth, 0, hostIndex("packed" + d, paddedRowsOfPacked(d)), packedRows, inWidth);
-                    } else if (in != inputPadded) {
+                    } else if (full && d == 0) {
+                        in = inputPadded.buffer();
+                        inOffset = inputPadded.offset();
+                    } else {
+                        in = input(l, d, packedRows);
                         DeviceBuffer rows = indexBuffer("packed" + d, paddedRowsOfPacked(d));
-                        backend.gatherRows(in, 0, inWidth, 0, inputPadded, 0, inWidth, 0, rows, 0, packedRows, inWidth, false);
+                        backend.gatherRows(in, 0, inWidth, 0, inputPadded.buffer(), inputPadded.offset(), inWidth, 0, rows, 0,
+                                packedRows, inWidth, false);
                     }
+                    firstLayerInput[d] = new DeviceSlice(in, inOffset);
                 } else {
+                    in = input(l, d, packedRows);
                     for (int src = 0; src < dirs; src++) {
                         DeviceBuffer rows = indexBuffer("hiddenFor" + src + "to" + d, crossRows(src, d, 1));
                         backend.gatherRows(in, 0, inWidth, src * hidden, hiddenStates(l - 1, src, hiddenRows), 0, hidden, 0,
@@ -445,7 +489,7 @@ public final class StackBptt {
                     }
                 }
                 DeviceBuffer pre = preActivations(l, d, packedRows);
-                backend.gemm(false, true, packedRows, gates, inWidth, 1.0, in, 0, inWidth, w.weightIh(), 0, inWidth, 0.0, pre, 0, gates);
+                backend.gemm(false, true, packedRows, gates, inWidth, 1.0, in, inOffset, inWidth, w.weightIh(), 0, inWidth, 0.0, pre, 0, gates);
 
                 DeviceBuffer hs = hiddenStates(l, d, hiddenRows);
                 DeviceBuffer cs = cellStates(l, d, hiddenRows);
@@ -453,7 +497,7 @@ public final class StackBptt {
                 long stateOffset = (long) (l * dirs + d) * batch * hidden;
                 backend.gatherRows(hs, 0, hidden, 0, initial, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
                 if (hasCell) backend.gatherRows(cs, 0, hidden, 0, initialCell, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
-                CellKind.Storage storage = new CellKind.Storage(in, pre, recurrent, hs, cs, null, null, null);
+                CellKind.Storage storage = new CellKind.Storage(pre, recurrent, hs, cs, null, 0, null, null);
                 // W_hhᵀ prepared once per lane for the steps where all of the lane's rows are alive
                 // (null: the backend gains nothing); a full batch may run as several lanes of rows.
                 int lanes = lanes(batch, gates);
@@ -512,15 +556,25 @@ public final class StackBptt {
             // Both directions gather their columns from one padded copy of dy on the device.
             DeviceBuffer outputGradPadded = pool.get("outputGrad.padded", dtype, dy.size());
             backend.upload(dy, outputGradPadded, 0);
-            return sweepBack(outputGradPadded, 0, dhn, dcn, inputGrad);
+            return sweepBack(outputGradPadded, 0, dhn, dcn, inputGrad, null);
         }
-        return sweepBack(null, 0, dhn, dcn, inputGrad);
+        return sweepBack(null, 0, dhn, dcn, inputGrad, null);
     }
 
     /** {@link #backward} with dy (T, B, D·H) read from a device buffer at {@code dyOffset}. */
     public InputGradients backwardOnDevice(DeviceBuffer outputGradPadded, long dyOffset, Tensor dhn, Tensor dcn, boolean inputGrad) {
         requirePending();
-        return sweepBack(outputGradPadded, dyOffset, dhn, dcn, inputGrad);
+        return sweepBack(outputGradPadded, dyOffset, dhn, dcn, inputGrad, null);
+    }
+
+    /**
+     * {@link #backward} with dy (T, B, D·H) read in place from a device buffer and dL/dx (T, B, I)
+     * written into one ({@code inputGrad} null: not formed); the returned gradients hold dL/dh0
+     * (and dL/dc0) only. A full one-direction batch reads dy and writes dL/dx without a copy.
+     */
+    public InputGradients backwardOnDevice(DeviceSlice outputGrad, Tensor dhn, Tensor dcn, DeviceSlice inputGrad) {
+        requirePending();
+        return sweepBack(outputGrad.buffer(), outputGrad.offset(), dhn, dcn, inputGrad != null, inputGrad);
     }
 
     private void requirePending() {
@@ -531,7 +585,8 @@ public final class StackBptt {
      * The backward sweep. The top layer's output gradients are gathered from {@code outputGradPadded}
      * ((T, B, D·H) at {@code dyOffset}), or with null are already in place in the slot layout.
      */
-    private InputGradients sweepBack(DeviceBuffer outputGradPadded, long dyOffset, Tensor dhn, Tensor dcn, boolean inputGrad) {
+    private InputGradients sweepBack(DeviceBuffer outputGradPadded, long dyOffset, Tensor dhn, Tensor dcn, boolean inputGrad,
+                                     DeviceSlice inputGradTarget) {
         backwardPending = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers(), gates = config.gateRows();
@@ -556,13 +611,19 @@ public final class StackBptt {
         DeviceBuffer ones = config.bias() ? ones(packedRows) : null;
         DeviceBuffer sortedRows = indexBuffer("originalOfSorted", layout::originalOfSorted);
         DeviceBuffer originalRows = indexBuffer("sortedOfOriginal", layout::sortedOfOriginal);
+        // A full one-direction batch's slot layout is the padded one: dy is read and dL/dx written in place.
+        final boolean inPlace = layout.isFull() && dirs == 1;
 
         for (int l = layers - 1; l >= 0; l--) {
             final int inWidth = config.layerInputSize(l);
             for (int d = 0; d < dirs; d++) {
                 LayerWeights w = weights[l][d];
                 DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
-                if (l == layers - 1) {
+                long outGradOffset = 0;
+                if (l == layers - 1 && outputGradPadded != null && inPlace) {
+                    outGrad = outputGradPadded;
+                    outGradOffset = dyOffset;
+                } else if (l == layers - 1) {
                     if (outputGradPadded != null) {
                         DeviceBuffer rows = indexBuffer("packed" + d, paddedRowsOfPacked(d));
                         backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, dyOffset, dirs * hidden, d * hidden, rows, 0,
@@ -576,6 +637,9 @@ public final class StackBptt {
                                 rows, 0, packedRows, hidden, src > 0);
                     }
                 }
+                if (checkFinite && l == layers - 1 && outputGradPadded != null) {
+                    FiniteChecks.require(backend, outGrad, outGradOffset, (long) packedRows * hidden, "output gradient dy (direction " + d + ")");
+                }
                 long stateOffset = (long) (l * dirs + d) * batch * hidden;
                 backend.gatherRows(carry, 0, hidden, 0, finalGrad, stateOffset, hidden, 0, sortedRows, 0, batch, hidden, false);
                 if (hasCell) {
@@ -586,9 +650,18 @@ public final class StackBptt {
                 DeviceBuffer delta = preActivations(l, d, packedRows);
                 DeviceBuffer recurrentDelta = recurrentGates(l, d, packedRows);
                 DeviceBuffer hs = hiddenStates(l, d, hiddenRows);
-                DeviceBuffer in = input(l, d, packedRows);
-                CellKind.Storage storage = new CellKind.Storage(in, delta, recurrentDelta, hs, cellStates(l, d, hiddenRows),
-                        outGrad, carry, cellCarry);
+                DeviceBuffer in = l == 0 ? firstLayerInput[d].buffer() : input(l, d, packedRows);
+                long inOffset = l == 0 ? firstLayerInput[d].offset() : 0;
+                // dL/d(input) goes to the workspace's input buffer (in place of the input, which is
+                // no longer needed, unless that is a caller's x), or straight into the caller's dL/dx.
+                DeviceBuffer inGrad = input(l, d, packedRows);
+                long inGradOffset = 0;
+                if (l == 0 && inputGradTarget != null && inPlace) {
+                    inGrad = inputGradTarget.buffer();
+                    inGradOffset = inputGradTarget.offset();
+                }
+                CellKind.Storage storage = new CellKind.Storage(delta, recurrentDelta, hs, cellStates(l, d, hiddenRows),
+                        outGrad, outGradOffset, carry, cellCarry);
                 int lanes = lanes(batch, gates);
                 int[] bounds = laneBounds(lanes);
                 PackedOperand[] packs = packs(false, bounds, hidden, gates, w.weightHh());
@@ -604,7 +677,7 @@ public final class StackBptt {
                 }
 
                 backend.gemm(true, false, gates, hidden, packedRows, 1.0, recurrentDelta, 0, gates, hs, 0, hidden, 1.0, w.gradWeightHh(), 0, hidden);
-                backend.gemm(true, false, gates, inWidth, packedRows, 1.0, delta, 0, gates, in, 0, inWidth, 1.0, w.gradWeightIh(), 0, inWidth);
+                backend.gemm(true, false, gates, inWidth, packedRows, 1.0, delta, 0, gates, in, inOffset, inWidth, 1.0, w.gradWeightIh(), 0, inWidth);
                 if (config.bias() && delta == recurrentDelta) {
                     // db_ih = db_hh = Σ_rows δ: one pass over δ (a memory-bound 1×N·N×G product),
                     // then two 1×1·1×G products to accumulate it into both gradients.
@@ -617,21 +690,32 @@ public final class StackBptt {
                     backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, recurrentDelta, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
                 }
                 if (l > 0 || inputGrad) {
-                    // The layer input is no longer needed: its buffer receives dL/d(input).
-                    backend.gemm(false, false, packedRows, inWidth, gates, 1.0, delta, 0, gates, w.weightIh(), 0, inWidth, 0.0, in, 0, inWidth);
+                    backend.gemm(false, false, packedRows, inWidth, gates, 1.0, delta, 0, gates, w.weightIh(), 0, inWidth, 0.0,
+                            inGrad, inGradOffset, inWidth);
                 }
                 if (checkFinite) checkParameterGradients(w, l, d, inWidth, gates);
             }
         }
 
+        final int inputSize = config.inputSize();
         if (checkFinite && inputGrad) {
             for (int d = 0; d < dirs; d++) {
-                FiniteChecks.require(backend, input(0, d, packedRows), 0, (long) packedRows * config.inputSize(),
-                        "gradient of input x from direction " + d);
+                boolean direct = d == 0 && inputGradTarget != null && inPlace;
+                FiniteChecks.require(backend, direct ? inputGradTarget.buffer() : input(0, d, packedRows), direct ? inputGradTarget.offset() : 0,
+                        (long) packedRows * inputSize, "gradient of input x from direction " + d);
             }
         }
         Tensor inputGradient = null;
-        if (inputGrad && layout.isFull() && dirs == 1) {
+        if (inputGradTarget != null && !inPlace) {
+            // Each direction's rows go from its slot layout into the caller's padded dL/dx (zero past the lengths).
+            for (int d = 0; d < dirs; d++) {
+                DeviceBuffer rows = indexBuffer("paddedOf" + d, reverse(d, layout::packedRowOfPadded));
+                backend.gatherRows(inputGradTarget.buffer(), inputGradTarget.offset(), inputSize, 0, input(0, d, packedRows), 0, inputSize, 0,
+                        rows, 0, steps * batch, inputSize, d > 0);
+            }
+        } else if (inputGradTarget != null) {
+            // Already written by layer 0's dL/dx GEMM.
+        } else if (inputGrad && layout.isFull() && dirs == 1) {
             // Slot order is padded order: layer 0's input buffer already holds dL/dx as (T, B, I).
             inputGradient = result("dx", input(0, 0, packedRows), 0, steps, batch, config.inputSize());
         } else if (inputGrad && dirs == 1) {

@@ -7,6 +7,7 @@ import dev.bptt4j.algo.StackBptt;
 import dev.bptt4j.algo.WorkspaceLimits;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -296,7 +297,7 @@ public final class Rnn implements AutoCloseable {
         }
         generation++;
         StackBptt.Outputs out = algorithm.forward(x, h0, c0, layout);
-        return new Pass(generation, layout, out);
+        return new Pass(generation, layout, out, null);
     }
 
     /**
@@ -315,7 +316,54 @@ public final class Rnn implements AutoCloseable {
         BatchLayout layout = BatchLayout.of(steps, batch, lengths);
         generation++;
         algorithm.forwardOnDevice(x, h0, null, layout);
-        return new Pass(generation, layout, null);
+        return new Pass(generation, layout, null, null);
+    }
+
+    /**
+     * Forward of x already on the device: (T, B, I) padded, row t·B + b, in a buffer of this
+     * Rnn's backend and dtype from element {@code x.offset()}. Nothing crosses to the host: x is
+     * read in place (with every sequence of length T, also by the backward's dW_ih, so it must
+     * stay open and unchanged until this pass's backward), y is {@link Pass#outputOnDevice()}
+     * and the backward is {@link Pass#backwardOnDevice(DeviceSlice, Tensor, Tensor, DeviceSlice)}.
+     * {@link Pass#output()}, {@link Pass#finalHidden()} and {@link Pass#finalCell()} still
+     * download on first use.
+     *
+     * @param c0 (L·D, B, H) or null for zeros; must be null for cells without a cell state
+     */
+    public Pass forwardOnDevice(DeviceSlice x, int steps, int batch, Tensor h0, Tensor c0, int[] lengths) {
+        checkOpen();
+        if (x == null) throw new IllegalArgumentException("x: device slice is null");
+        if (steps < 1) throw new IllegalArgumentException("x: sequence length T must be >= 1, got " + steps);
+        if (batch < 1) throw new IllegalArgumentException("x: batch size B must be >= 1, got " + batch);
+        requireSlice("x", x, (long) steps * batch * config.inputSize(), "(" + steps + ", " + batch + ", " + config.inputSize() + ")");
+        int states = config.numLayers() * config.directions();
+        if (h0 != null) InputChecks.requireShape("h0", h0, config.dtype(), states, batch, config.hiddenSize());
+        if (c0 != null) {
+            if (!algorithm.hasCellState()) throw new IllegalArgumentException("c0: " + config.mode() + " has no cell state; pass null");
+            InputChecks.requireShape("c0", c0, config.dtype(), states, batch, config.hiddenSize());
+        }
+        BatchLayout layout = BatchLayout.of(steps, batch, lengths);
+        WorkspaceLimits.check(config, layout, backend);
+        if (checkFinite) {
+            InputChecks.requireFinite("initial hidden state h0", h0, null);
+            InputChecks.requireFinite("initial cell state c0", c0, null);
+        }
+        generation++;
+        algorithm.forwardOnDevice(x, h0, c0, layout);
+        return new Pass(generation, layout, null, x);
+    }
+
+    /** A device slice of this Rnn's dtype, open, holding {@code need} elements from its offset. */
+    private void requireSlice(String name, DeviceSlice s, long need, String shape) {
+        DeviceBuffer b = s.buffer();
+        if (b.isClosed()) throw new IllegalStateException(name + ": the device buffer is closed");
+        if (b.dtype() != config.dtype()) {
+            throw new IllegalArgumentException(name + ": expected a " + config.dtype() + " buffer, got " + b.dtype());
+        }
+        if (s.offset() + need > b.elements()) {
+            throw new IllegalArgumentException(name + ": " + shape + " needs " + need + " elements from offset " + s.offset()
+                    + ", the buffer holds " + b.elements());
+        }
     }
 
     /**
@@ -354,11 +402,14 @@ public final class Rnn implements AutoCloseable {
         private final BatchLayout layout;
         private StackBptt.Outputs outputs;
         private boolean used;
+        /** x of {@link #forwardOnDevice(DeviceSlice, int, int, Tensor, Tensor, int[])}, read again by the backward; else null. */
+        private final DeviceSlice deviceInput;
 
-        private Pass(long id, BatchLayout layout, StackBptt.Outputs outputs) {
+        private Pass(long id, BatchLayout layout, StackBptt.Outputs outputs, DeviceSlice deviceInput) {
             this.id = id;
             this.layout = layout;
             this.outputs = outputs;
+            this.deviceInput = deviceInput;
         }
 
         /** y: (T, B, D·H), zero past each sequence's length. */
@@ -396,6 +447,70 @@ public final class Rnn implements AutoCloseable {
         }
 
         /**
+         * y on the device, (T, B, D·H) padded from the slice's offset, without a copy when every
+         * sequence has length T and there is one direction (y is then the top layer's stored
+         * states; otherwise it is gathered once). Read-only: the backward reads the states. Valid
+         * until the next forward.
+         */
+        public DeviceSlice outputOnDevice() {
+            checkCurrent("outputOnDevice");
+            return algorithm.outputInPlace();
+        }
+
+        /**
+         * Backward with dy on the device and dL/dx written to the device: dy (T, B, D·H) padded
+         * from {@code dy.offset()} (read only; rows past a sequence's length are ignored) and dL/dx
+         * (T, B, I) into {@code inputGradient} from its offset (zero past the lengths), or not
+         * formed when it is null. Accumulates the parameter gradients; returns dL/dh0 (and dL/dc0)
+         * as host tensors, with {@code input} null. dL/dx must not overlap dy or the pass's x.
+         *
+         * @param dhn (L·D, B, H) or null for zeros
+         * @param dcn (L·D, B, H) or null for zeros; LSTM only
+         */
+        public InputGradients backwardOnDevice(DeviceSlice dy, Tensor dhn, Tensor dcn, DeviceSlice inputGradient) {
+            checkCurrent("backward");
+            if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
+            if (dy == null) throw new IllegalArgumentException("dy: device slice is null");
+            int steps = layout.steps(), batch = layout.batch();
+            long dyElements = (long) steps * batch * config.directions() * config.hiddenSize();
+            requireSlice("dy", dy, dyElements, "(" + steps + ", " + batch + ", " + config.directions() * config.hiddenSize() + ")");
+            long dxElements = (long) steps * batch * config.inputSize();
+            if (inputGradient != null) {
+                requireSlice("dL/dx", inputGradient, dxElements, "(" + steps + ", " + batch + ", " + config.inputSize() + ")");
+                requireApart("dL/dx", inputGradient, dxElements, "dy", dy, dyElements);
+                if (deviceInput != null) requireApart("dL/dx", inputGradient, dxElements, "x", deviceInput, dxElements);
+            }
+            requireInputOpen();
+            if (dhn != null) {
+                InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
+            }
+            if (dcn != null) {
+                if (!algorithm.hasCellState()) throw new IllegalArgumentException("dcn: " + config.mode() + " has no cell state; pass null");
+                InputChecks.requireShape("dcn", dcn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
+            }
+            if (checkFinite) {
+                InputChecks.requireFinite("final hidden state gradient dhn", dhn, null);
+                InputChecks.requireFinite("final cell state gradient dcn", dcn, null);
+            }
+            used = true;
+            StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, dhn, dcn, inputGradient);
+            return new InputGradients(null, g.initialHidden(), g.initialCell());
+        }
+
+        private void requireInputOpen() {
+            if (deviceInput != null && deviceInput.buffer().isClosed()) {
+                throw new IllegalStateException("x: the device buffer given to forwardOnDevice was closed before backward");
+            }
+        }
+
+        private void requireApart(String name, DeviceSlice a, long aCount, String otherName, DeviceSlice b, long bCount) {
+            if (a.buffer() == b.buffer() && a.offset() < b.offset() + bCount && b.offset() < a.offset() + aCount) {
+                throw new IllegalArgumentException(name + ": elements [" + a.offset() + ", " + (a.offset() + aCount) + ") overlap "
+                        + otherName + " at [" + b.offset() + ", " + (b.offset() + bCount) + ") of the same buffer");
+            }
+        }
+
+        /**
          * {@link #backward(Tensor, Tensor, boolean)} with dy, (T, B, D·H), read from a device buffer
          * of this Rnn's dtype at element {@code dyOffset}; rows past a sequence's length are ignored.
          */
@@ -410,6 +525,7 @@ public final class Rnn implements AutoCloseable {
             if (dhn != null) {
                 InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), layout.batch(), config.hiddenSize());
             }
+            requireInputOpen();
             used = true;
             StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, dyOffset, dhn, null, inputGradient);
             return new InputGradients(g.input(), g.initialHidden(), g.initialCell());
@@ -460,6 +576,7 @@ public final class Rnn implements AutoCloseable {
                 InputChecks.requireFinite("final hidden state gradient dhn", dhn, null);
                 InputChecks.requireFinite("final cell state gradient dcn", dcn, null);
             }
+            requireInputOpen();
             used = true;
             StackBptt.InputGradients g = algorithm.backward(dy, dhn, dcn, inputGradient);
             return new InputGradients(g.input(), g.initialHidden(), g.initialCell());

@@ -58,8 +58,19 @@ class ReferenceCasesTest {
     @MethodSource("bundledCases")
     void matchesPyTorch(String file) throws IOException {
         ReferenceCase c = load(file);
+        compare(c, CaseRunner.run(c, backend));
+    }
+
+    /** The same cases with x, dy and dL/dx resident in device buffers (Rnn.forwardOnDevice with a DeviceSlice). */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("bundledCases")
+    void residentPathMatchesPyTorch(String file) throws IOException {
+        ReferenceCase c = load(file);
+        compare(c, CaseRunner.runResident(c, backend));
+    }
+
+    private static void compare(ReferenceCase c, Map<String, Tensor> actual) {
         double tolerance = c.config().dtype() == DType.F32 ? 1e-5 : 1e-10;
-        Map<String, Tensor> actual = CaseRunner.run(c, backend);
         Map<String, Tensor> expected = c.expected();
         assertFalse(expected.isEmpty(), "case has expected tensors");
         for (Map.Entry<String, Tensor> e : expected.entrySet()) {
