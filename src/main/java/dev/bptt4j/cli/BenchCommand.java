@@ -2,6 +2,8 @@ package dev.bptt4j.cli;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
+import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.model.RnnMode;
@@ -14,7 +16,9 @@ import java.util.SplittableRandom;
 
 /**
  * {@code bench}: times training steps (forward, then backward of sum(y·dy) with dL/dx unless
- * {@code --no-input-grad}) on random x and dy, after warm-up steps, and prints the median.
+ * {@code --no-input-grad}) on random x and dy, after warm-up steps, and prints the median. With
+ * {@code --resident} x, dy and dL/dx stay in device buffers (uploaded once) and y is read where it
+ * lies: the step a pipeline keeping its tensors on the backend runs, without host copies.
  *
  * <p>FLOP per step, summed over layers l and directions (G = gates·H, I_l the layer's input
  * width): forward 2·T·B·G·(I_l + H); backward dW_ih, dW_hh and dh each 2·T·B·G·(I_l or H); dL/dx
@@ -29,7 +33,7 @@ final class BenchCommand implements Command {
     @Override
     public String usage() {
         return "bench [--mode RNN_TANH] [--T 100] [--B 64] [--I 256] [--H 256] [--L 1] [--steps 30] [--warmup 10]"
-                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad] [--reuse-results] [--min-length N]";
+                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad] [--reuse-results] [--resident] [--min-length N]";
     }
 
     /** FLOP of one training step; see the class comment. */
@@ -55,6 +59,7 @@ final class BenchCommand implements Command {
         DType dtype = DType.parseFloat(args.option("dtype", "f32"));
         boolean inputGrad = !args.flag("no-input-grad");
         boolean reuse = args.flag("reuse-results");
+        boolean resident = args.flag("resident");
         int minLength = args.intOption("min-length", steps);
         args.finish(0);
         if (minLength < 1 || minLength > steps) throw new UsageException("--min-length: expected 1.." + steps + " (T), got " + minLength);
@@ -85,16 +90,31 @@ final class BenchCommand implements Command {
             rnn.setReuseResults(reuse);
             out.println(backend.description());
             out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: %d warm-up + %d timed steps%n", mode, steps, batch, input, hidden,
-                    layers, dtype, (inputGrad ? "" : " no-input-grad") + (reuse ? " reuse-results" : "")
+                    layers, dtype, (inputGrad ? "" : " no-input-grad") + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
                             + (lengths == null ? "" : String.format(" packed: lengths %d..%d, %d of %d time steps real (%.1f%%)",
                             minLength, steps, tokens, (long) steps * batch, 100.0 * tokens / ((double) steps * batch))), warmup, timed);
-            for (int i = 0; i < warmup + timed; i++) {
-                long t0 = System.nanoTime();
-                try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
-                    pass.backward(dy, null, inputGrad);
+            try (DeviceBuffer xs = resident ? backend.allocate(dtype, x.size()) : null;
+                 DeviceBuffer dys = resident ? backend.allocate(dtype, dy.size()) : null;
+                 DeviceBuffer dxs = resident && inputGrad ? backend.allocate(dtype, x.size()) : null) {
+                if (resident) {
+                    backend.upload(x, xs, 0);
+                    backend.upload(dy, dys, 0);
                 }
-                long t1 = System.nanoTime();
-                if (i >= warmup) ms[i - warmup] = (t1 - t0) / 1e6;
+                for (int i = 0; i < warmup + timed; i++) {
+                    long t0 = System.nanoTime();
+                    if (resident) {
+                        try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), steps, batch, null, null, lengths)) {
+                            pass.outputOnDevice();
+                            pass.backwardOnDevice(new DeviceSlice(dys, 0), null, null, dxs == null ? null : new DeviceSlice(dxs, 0));
+                        }
+                    } else {
+                        try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
+                            pass.backward(dy, null, inputGrad);
+                        }
+                    }
+                    long t1 = System.nanoTime();
+                    if (i >= warmup) ms[i - warmup] = (t1 - t0) / 1e6;
+                }
             }
         }
         double[] sorted = ms.clone();

@@ -9,7 +9,7 @@ import java.util.Set;
 
 /** {@code bptt4j COMMAND ...}: the command-line entry point. */
 public final class Main {
-    private static final Set<String> FLAGS = Set.of("help", "quiet", "no-input-grad", "reuse-results");
+    private static final Set<String> FLAGS = Set.of("help", "quiet", "no-input-grad", "reuse-results", "resident");
 
     private Main() {
     }

@@ -1,5 +1,7 @@
 package dev.bptt4j.bench;
 
+import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.model.RnnConfig;
@@ -42,6 +44,13 @@ public class Bptt4jTrainingStep {
     @Param({"false"})
     public boolean reuse;
 
+    /**
+     * true: x, dy and dL/dx live in CPU-backend buffers (uploaded once) and y is read in place
+     * (Rnn.forwardOnDevice with a DeviceSlice), the step without host copies; run.sh adds these rows.
+     */
+    @Param({"false"})
+    public boolean resident;
+
     /** The cell; run.sh adds an LSTM row with {@code -p mode=LSTM}. */
     @Param({"RNN_TANH"})
     public String mode;
@@ -49,10 +58,12 @@ public class Bptt4jTrainingStep {
     private CpuBackend backend;
     private Rnn rnn;
     private Tensor x, dy;
+    private DeviceBuffer xs, dys, dxs;
+    private Shapes s;
 
     @Setup(Level.Trial)
     public void setUp() {
-        Shapes s = Shapes.parse(config);
+        s = Shapes.parse(config);
         DType d = DType.parseFloat(dtype);
         backend = new CpuBackend(threads);
         rnn = new Rnn(RnnConfig.of(RnnMode.parse(mode), s.input, s.hidden).withDType(d), backend);
@@ -61,16 +72,35 @@ public class Bptt4jTrainingStep {
         SplittableRandom r = new SplittableRandom(1);
         x = Tensor.of(Shapes.random(r, s.steps * s.batch * s.input), s.steps, s.batch, s.input).to(d);
         dy = Tensor.of(Shapes.random(r, s.steps * s.batch * s.hidden), s.steps, s.batch, s.hidden).to(d);
+        if (resident) {
+            xs = backend.allocate(d, x.size());
+            dys = backend.allocate(d, dy.size());
+            dxs = backend.allocate(d, x.size());
+            backend.upload(x, xs, 0);
+            backend.upload(dy, dys, 0);
+        }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        if (resident) {
+            xs.close();
+            dys.close();
+            dxs.close();
+        }
         rnn.close();
         backend.close();
     }
 
     @Benchmark
     public void trainingStep(Blackhole bh) {
+        if (resident) {
+            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), s.steps, s.batch, null, null, null)) {
+                bh.consume(pass.outputOnDevice());
+                bh.consume(pass.backwardOnDevice(new DeviceSlice(dys, 0), null, null, inputGrad ? new DeviceSlice(dxs, 0) : null));
+            }
+            return;
+        }
         try (Rnn.Pass pass = rnn.forward(x, null, null)) {
             bh.consume(pass.output());
             bh.consume(pass.backward(dy, null, inputGrad));

@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * with {@code mode=LSTM} its {@link LSTM} block runs torch's {@code lstm} (the LSTM row).
  * Per step, as bptt4j: x and dy are copied from host float[] into fresh NDArrays, forward in
  * training mode, backward of sum(y·dy) with x requiring a gradient (so dL/dx is formed), and
- * y and dL/dx are copied back to host arrays. Two intra-op threads, one inter-op thread
+ * y and dL/dx are copied back to host arrays ({@code resident=true}: no copies, see there). Two intra-op threads, one inter-op thread
  * (system properties set on the fork), offline (the native library comes from Maven).
  */
 @BenchmarkMode(Mode.SampleTime)
@@ -39,7 +39,16 @@ public class DjlTrainingStep {
     @Param({"RNN_TANH"})
     public String mode;
 
+    /**
+     * true: x and dy are NDArrays made once, y and dL/dx stay NDArrays (no host copy): per step x
+     * is detached (a view, no copy) and marked as requiring a gradient, so its gradient is a fresh
+     * tensor rather than accumulated, as in PyTorch's {@code x.detach().requires_grad_()}.
+     */
+    @Param({"false"})
+    public boolean resident;
+
     private Shapes s;
+    private NDArray residentX, residentDy;
     private NDManager manager;
     private RecurrentBlock block;
     private ParameterStore parameters;
@@ -58,6 +67,10 @@ public class DjlTrainingStep {
         SplittableRandom r = new SplittableRandom(1);
         x = Shapes.random(r, s.steps * s.batch * s.input);
         dy = Shapes.random(r, s.steps * s.batch * s.hidden);
+        if (resident) {
+            residentX = manager.create(x, new Shape(s.steps, s.batch, s.input));
+            residentDy = manager.create(dy, new Shape(s.steps, s.batch, s.hidden));
+        }
     }
 
     @TearDown(Level.Trial)
@@ -67,6 +80,19 @@ public class DjlTrainingStep {
 
     @Benchmark
     public void trainingStep(Blackhole bh) {
+        if (resident) {
+            try (NDManager step = manager.newSubManager();
+                 GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray input = residentX.stopGradient();
+                input.attach(step);
+                input.setRequiresGradient(true);
+                NDArray y = block.forward(parameters, new NDList(input), true).singletonOrThrow();
+                collector.backward(y.mul(residentDy).sum());
+                bh.consume(y);
+                bh.consume(input.getGradient());
+            }
+            return;
+        }
         try (NDManager step = manager.newSubManager();
              GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
             NDArray input = step.create(x, new Shape(s.steps, s.batch, s.input));
