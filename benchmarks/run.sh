@@ -3,7 +3,7 @@
 # PyTorch through DJL in one JVM classpath, then Deeplearning4j in its own (ND4J pins an older
 # JavaCPP). Results go to benchmarks/results/: JMH JSON and text per part.
 #
-#   benchmarks/run.sh                 # everything, ~25 min on 2 cores (main part 16 min)
+#   benchmarks/run.sh                 # everything, ~30 min on 2 cores (main part 16 min, resident rows 6)
 #   QUICK=1 benchmarks/run.sh         # first config only, short iterations (smoke test)
 #   PARTS="main" benchmarks/run.sh    # skip DL4J
 #   JMH_EXTRA="-prof gc" ...          # extra JMH options (e.g. the GC profiler for B/op)
@@ -47,6 +47,10 @@ for p in $parts; do
           saved=("${filter[@]}")
           [[ -n "${QUICK:-}" ]] || filter=(-p mode=LSTM -p config=100x64x256x256 -p dtype=f32)
           run lstm main 'Bptt4jTrainingStep|DjlTrainingStep'
+          # The resident rows: x, dy, y and dL/dx kept on the backend by both (no host copies), main configs.
+          filter=("${saved[@]}" -p resident=true)
+          [[ -n "${QUICK:-}" ]] || filter=(-p resident=true -p config=100x64x256x256,50x256x512x512,200x32x128x128,20x1024x1024x1024)
+          run resident main 'Bptt4jTrainingStep|DjlTrainingStep'
           filter=("${saved[@]}") ;;
     # DL4J is fastest single-threaded on this machine (OpenMP threads fight the JVM's).
     dl4j) run dl4j dl4j 'Dl4jTrainingStep' OMP_NUM_THREADS=1 ;;

@@ -21,9 +21,11 @@ for f in sorted(results.glob("*.json")):
 def stat(bench, **params):
     # bptt4j's and DJL's rows carry the cell as the `mode` parameter; the main tables are the tanh RNN's.
     # bptt4j's rows also carry `reuse` (reused result tensors); the tables compare fresh ones.
-    defaults = {"mode": "RNN_TANH", "reuse": "false"}
+    # Both also carry `resident` (tensors kept on the backend, no host copies); the main tables are the host-array step's.
+    defaults = {"mode": "RNN_TANH", "reuse": "false", "resident": "false"}
     if bench.startswith(("Bptt4jTrainingStep", "DjlTrainingStep")):
         params.setdefault("mode", "RNN_TANH")
+        params.setdefault("resident", "false")
     if bench.startswith("Bptt4jTrainingStep"):
         params.setdefault("reuse", "false")
     for r in rows:
@@ -94,6 +96,25 @@ for c in configs:
     print(f"| {t} | {b} | {i} | {h} | {me['median']:.1f} ({me['min']:.1f}) | {g:.0f} | "
           + pct(g, ceilings["openblas"]) + " | " + pct(g, ceilings["mkl"]) + " | "
           + " / ".join(floors) + f" | {fmt(djl)} | {fmt(dl4j)} | {ratio} |")
+print()
+
+print("Resident tensors (x, dy, y and dL/dx stay on the backend: bptt4j's device buffers, DJL's NDArrays):")
+print()
+print("| T | B | I | H | bptt4j f32 median (min) ms | GFLOP/s | % of OpenBLAS ceiling | % of MKL ceiling | DJL/PyTorch ms | DJL ÷ bptt4j | bptt4j f64 ms | f64 speed ÷ f32 speed |")
+print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for c in configs:
+    t, b, i, h = shape(c)
+    flop = 6.0 * t * b * h * (i + h)
+    me = stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f32", resident="true")
+    me64 = stat("Bptt4jTrainingStep.trainingStep", config=c, dtype="f64", resident="true")
+    djl = stat("DjlTrainingStep.trainingStep", config=c, resident="true")
+    if me is None:
+        continue
+    g = gflops(flop, me["median"])
+    print(f"| {t} | {b} | {i} | {h} | {me['median']:.1f} ({me['min']:.1f}) | {g:.0f} | "
+          + pct(g, ceilings["openblas"]) + " | " + pct(g, ceilings["mkl"]) + " | "
+          + (f"{djl['median']:.1f} | {djl['median'] / me['median']:.2f}×" if djl else "– | –") + " | "
+          + (f"{me64['median']:.1f} | {me['median'] / me64['median']:.2f}" if me64 else "– | –") + " |")
 print()
 
 print("| T (B=64, I=H=256) | f32 median ms | ms per time step | f64 median ms | f64 speed ÷ f32 speed |")

@@ -345,7 +345,7 @@ public final class StackBptt {
      * @param c0 (L·D, B, H) or null for zeros; ignored without a cell state
      */
     public Outputs forward(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
-        run(x, null, h0, c0, batchLayout, false);
+        run(x, null, h0, c0, batchLayout);
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
         final int dirs = config.directions(), layers = config.numLayers();
         Tensor finalCell = cell.hasCellState()
@@ -397,7 +397,7 @@ public final class StackBptt {
 
     /** {@link #forward} without the downloads: y, hn (and cn) stay on the device. */
     public void forwardOnDevice(Tensor x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
-        run(x, null, h0, c0, batchLayout, true);
+        run(x, null, h0, c0, batchLayout);
     }
 
     /**
@@ -407,7 +407,7 @@ public final class StackBptt {
      * gather its rows into the workspace.
      */
     public void forwardOnDevice(DeviceSlice x, Tensor h0, Tensor c0, BatchLayout batchLayout) {
-        run(null, x, h0, c0, batchLayout, false);
+        run(null, x, h0, c0, batchLayout);
     }
 
     /**
@@ -422,7 +422,7 @@ public final class StackBptt {
         return new DeviceSlice(paddedOutput(), 0);
     }
 
-    private void run(Tensor x, DeviceSlice xOnDevice, Tensor h0, Tensor c0, BatchLayout batchLayout, boolean paddedOutput) {
+    private void run(Tensor x, DeviceSlice xOnDevice, Tensor h0, Tensor c0, BatchLayout batchLayout) {
         this.layout = batchLayout;
         this.paddedOutputFormed = false;
         final int steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
@@ -513,7 +513,6 @@ public final class StackBptt {
             }
         }
 
-        if (paddedOutput) paddedOutput();
         DeviceBuffer finals = pool.get("hn", dtype, (long) layers * dirs * batch * hidden);
         DeviceBuffer finalRows = indexBuffer("finalOfOriginal", layout::finalHiddenRowOfOriginal);
         for (int l = 0; l < layers; l++) {

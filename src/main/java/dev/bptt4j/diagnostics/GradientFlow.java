@@ -104,7 +104,7 @@ public final class GradientFlow {
         Backend backend = rnn.backend();
         Map<String, Tensor> savedHead = Map.of("weight", head.gradient("weight"), "bias", head.gradient("bias"));
         try (Rnn.Pass pass = rnn.forwardOnDevice(x, h0, null)) {
-            head.forward(pass.outputBuffer(), steps * batch, targets, batch, dev.bptt4j.train.Reduction.MEAN);
+            head.forward(pass.outputOnDevice(), steps * batch, targets, batch, dev.bptt4j.train.Reduction.MEAN);
             DeviceBuffer dy = head.backward();
             return backend.download(dy, 0, steps, batch, width);
         } finally {

@@ -2,6 +2,7 @@ package dev.bptt4j.train;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -31,6 +32,7 @@ public final class SoftmaxHead implements AutoCloseable {
     private final DeviceBuffer weight, bias, gradWeight, gradBias;
     private DeviceBuffer logits, targets, rowLoss, ones, lossSum, hiddenGrad;
     private DeviceBuffer lastInput;
+    private long lastInputOffset;
     private int lastRows;
     private boolean backwardPending;
 
@@ -137,12 +139,23 @@ public final class SoftmaxHead implements AutoCloseable {
      * @param batch   B, the divisor of {@link Reduction#MEAN}
      */
     public double forward(DeviceBuffer hiddenRows, int rows, Tensor targets, int batch, Reduction reduction) {
+        return forward(new DeviceSlice(hiddenRows, 0), rows, targets, batch, reduction);
+    }
+
+    /**
+     * {@link #forward(DeviceBuffer, int, Tensor, int, Reduction)} on rows starting at the slice's
+     * offset, e.g. {@code pass.outputOnDevice()} (y where the RNN keeps it, no copy); the rows must
+     * stay unchanged until {@link #backward}.
+     */
+    public double forward(DeviceSlice hiddenSlice, int rows, Tensor targets, int batch, Reduction reduction) {
+        DeviceBuffer hiddenRows = hiddenSlice.buffer();
+        long offset = hiddenSlice.offset();
         if (targets.dtype() != DType.I32 || targets.size() != rows) {
             throw new IllegalArgumentException("targets: expected " + rows + " I32 class ids, got " + targets);
         }
-        if (hiddenRows.dtype() != dtype || hiddenRows.elements() < (long) rows * hidden) {
+        if (hiddenRows.dtype() != dtype || offset + (long) rows * hidden > hiddenRows.elements()) {
             throw new IllegalArgumentException("hidden rows: expected a " + dtype + " buffer of >= " + (long) rows * hidden
-                    + " elements, got " + hiddenRows.dtype() + " of " + hiddenRows.elements());
+                    + " elements from offset " + offset + ", got " + hiddenRows.dtype() + " of " + hiddenRows.elements());
         }
         for (int i = 0; i < rows; i++) {
             int t = targets.i32()[i];
@@ -158,11 +171,12 @@ public final class SoftmaxHead implements AutoCloseable {
         }
         lossSum = grow(lossSum, dtype, 1);
         backend.upload(targets, this.targets, 0);
-        backend.gemm(false, true, rows, classes, hidden, 1.0, hiddenRows, 0, hidden, weight, 0, hidden, 0.0, logits, 0, classes);
+        backend.gemm(false, true, rows, classes, hidden, 1.0, hiddenRows, offset, hidden, weight, 0, hidden, 0.0, logits, 0, classes);
         backend.gemm(false, false, rows, classes, 1, 1.0, ones, 0, 1, bias, 0, classes, 1.0, logits, 0, classes);
         backend.softmaxCrossEntropy(logits, 0, this.targets, 0, rowLoss, 0, rows, classes, scale);
         backend.gemm(false, false, 1, 1, rows, scale, ones, 0, rows, rowLoss, 0, 1, 0.0, lossSum, 0, 1);
         lastInput = hiddenRows;
+        lastInputOffset = offset;
         lastRows = rows;
         backwardPending = true;
         return backend.download(lossSum, 0, 1).getDouble(0);
@@ -177,7 +191,7 @@ public final class SoftmaxHead implements AutoCloseable {
         backwardPending = false;
         int rows = lastRows;
         hiddenGrad = grow(hiddenGrad, dtype, (long) rows * hidden);
-        backend.gemm(true, false, classes, hidden, rows, 1.0, logits, 0, classes, lastInput, 0, hidden, 1.0, gradWeight, 0, hidden);
+        backend.gemm(true, false, classes, hidden, rows, 1.0, logits, 0, classes, lastInput, lastInputOffset, hidden, 1.0, gradWeight, 0, hidden);
         backend.gemm(false, false, 1, classes, rows, 1.0, ones, 0, rows, logits, 0, classes, 1.0, gradBias, 0, classes);
         backend.gemm(false, false, rows, hidden, classes, 1.0, logits, 0, classes, weight, 0, hidden, 0.0, hiddenGrad, 0, hidden);
         return hiddenGrad;

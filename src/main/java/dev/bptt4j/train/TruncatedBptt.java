@@ -81,7 +81,7 @@ public final class TruncatedBptt {
             for (int v : ts.i32()) if (v >= 0) tokens++;
             int rows = (to - from) * batch;
             try (Rnn.Pass pass = rnn.forwardOnDevice(xs, state, null)) {
-                double loss = head.forward(pass.outputBuffer(), rows, ts, batch, reduction);
+                double loss = head.forward(pass.outputOnDevice(), rows, ts, batch, reduction);
                 total += loss;
                 if (train) {
                     DeviceBuffer dy = head.backward();
