@@ -617,13 +617,12 @@ public final class StackBptt {
             final int inWidth = config.layerInputSize(l);
             for (int d = 0; d < dirs; d++) {
                 LayerWeights w = weights[l][d];
-                DeviceBuffer outGrad = pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
-                long outGradOffset = 0;
-                if (l == layers - 1 && outputGradPadded != null && inPlace) {
-                    outGrad = outputGradPadded;
-                    outGradOffset = dyOffset;
-                } else if (l == layers - 1) {
-                    if (outputGradPadded != null) {
+                // The workspace's copy of dL/dy is only made where dy cannot be read in place.
+                boolean dyInPlace = l == layers - 1 && outputGradPadded != null && inPlace;
+                DeviceBuffer outGrad = dyInPlace ? outputGradPadded : pool.get(role(l, d, "outputGrad"), dtype, (long) packedRows * hidden);
+                long outGradOffset = dyInPlace ? dyOffset : 0;
+                if (l == layers - 1) {
+                    if (outputGradPadded != null && !dyInPlace) {
                         DeviceBuffer rows = indexBuffer("packed" + d, paddedRowsOfPacked(d));
                         backend.gatherRows(outGrad, 0, hidden, 0, outputGradPadded, dyOffset, dirs * hidden, d * hidden, rows, 0,
                                 packedRows, hidden, false);
@@ -653,12 +652,10 @@ public final class StackBptt {
                 long inOffset = l == 0 ? firstLayerInput[d].offset() : 0;
                 // dL/d(input) goes to the workspace's input buffer (in place of the input, which is
                 // no longer needed, unless that is a caller's x), or straight into the caller's dL/dx.
-                DeviceBuffer inGrad = input(l, d, packedRows);
-                long inGradOffset = 0;
-                if (l == 0 && inputGradTarget != null && inPlace) {
-                    inGrad = inputGradTarget.buffer();
-                    inGradOffset = inputGradTarget.offset();
-                }
+                boolean dxInPlace = l == 0 && inputGradTarget != null && inPlace;
+                boolean formInputGrad = l > 0 || inputGrad;
+                DeviceBuffer inGrad = dxInPlace ? inputGradTarget.buffer() : formInputGrad ? input(l, d, packedRows) : null;
+                long inGradOffset = dxInPlace ? inputGradTarget.offset() : 0;
                 CellKind.Storage storage = new CellKind.Storage(delta, recurrentDelta, hs, cellStates(l, d, hiddenRows),
                         outGrad, outGradOffset, carry, cellCarry);
                 int lanes = lanes(batch, gates);
@@ -688,7 +685,7 @@ public final class StackBptt {
                     backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, delta, 0, gates, 1.0, w.gradBiasIh(), 0, gates);
                     backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, 0, packedRows, recurrentDelta, 0, gates, 1.0, w.gradBiasHh(), 0, gates);
                 }
-                if (l > 0 || inputGrad) {
+                if (formInputGrad) {
                     backend.gemm(false, false, packedRows, inWidth, gates, 1.0, delta, 0, gates, w.weightIh(), 0, inWidth, 0.0,
                             inGrad, inGradOffset, inWidth);
                 }

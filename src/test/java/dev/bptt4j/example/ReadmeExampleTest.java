@@ -2,6 +2,8 @@ package dev.bptt4j.example;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
+import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.model.RnnMode;
@@ -46,6 +48,52 @@ class ReadmeExampleTest {
             Tensor w = again.parameter("weight_hh_l1_reverse");
             assertEquals(32, w.dim(0));
             assertTrue(w.norm() > 0, "loaded weights are the saved, initialised ones");
+        }
+    }
+
+    /** The README's resident-tensor example; its loss is L = Σ y·y / 2 (dy = y), checked against the host API. */
+    @Test
+    void readmeResidentExample() {
+        Tensor x = Tensor.zeros(DType.F32, 20, 8, 16);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        for (int i = 0; i < x.size(); i++) x.f32()[i] = (float) (r.nextDouble() * 2 - 1);
+        RnnConfig config = RnnConfig.of(RnnMode.RNN_TANH, 16, 32).withDType(DType.F32);
+        try (Backend backend = Backends.create("cpu"); Rnn rnn = new Rnn(config, backend); Rnn host = new Rnn(config, backend)) {
+            rnn.initialize(42);
+            host.initialize(42);
+            Tensor[] dx = new Tensor[1];
+            // --- README resident example begins ---
+            try (DeviceBuffer xs = backend.allocate(DType.F32, 20L * 8 * 16);  // (T, B, I), filled once
+                 DeviceBuffer dys = backend.allocate(DType.F32, 20L * 8 * 32); // dL/dy, written by your loss
+                 DeviceBuffer dxs = backend.allocate(DType.F32, 20L * 8 * 16)) {
+                backend.upload(x, xs, 0);
+                try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), 20, 8, null, null, null)) {
+                    DeviceSlice y = pass.outputOnDevice();                   // read-only, until the next forward
+                    lossOnDevice(backend, y, dys);                           // yours: reads y, writes dy
+                    pass.backwardOnDevice(new DeviceSlice(dys, 0), null, null, new DeviceSlice(dxs, 0));
+                }
+                // --- README resident example ends ---
+                dx[0] = backend.download(dxs, 0, 20, 8, 16);
+            }
+            try (Rnn.Pass pass = host.forward(x, null, null)) {
+                Tensor expected = pass.backward(pass.output(), null).input();
+                assertTrue(dx[0].relativeError(expected) < 1e-6, "resident dL/dx against the host API: " + dx[0].relativeError(expected));
+            }
+            for (String n : rnn.parameterNames()) {
+                double err = rnn.gradient(n).relativeError(host.gradient(n));
+                assertTrue(err < 1e-6, n + ": " + err);
+            }
+        }
+    }
+
+    /** The example's loss on the device: dy = y (L = Σ y² / 2), a device-to-device copy through the backend's gather. */
+    private static void lossOnDevice(Backend backend, DeviceSlice y, DeviceBuffer dy) {
+        int rows = 20 * 8, width = 32;
+        int[] identity = new int[rows];
+        for (int i = 0; i < rows; i++) identity[i] = i;
+        try (DeviceBuffer index = backend.allocate(DType.I32, rows)) {
+            backend.upload(Tensor.ofInts(identity, rows), index, 0);
+            backend.gatherRows(dy, 0, width, 0, y.buffer(), y.offset(), width, 0, index, 0, rows, width, false);
         }
     }
 }
