@@ -51,6 +51,9 @@ for p in $parts; do
           filter=("${saved[@]}" -p resident=true)
           [[ -n "${QUICK:-}" ]] || filter=(-p resident=true -p config=100x64x256x256,50x256x512x512,200x32x128x128,20x1024x1024x1024)
           run resident main 'Bptt4jTrainingStep|DjlTrainingStep'
+          # The float64 GEMM ceiling, for the float64 ÷ float32 target: what the hardware gives DGEMM against SGEMM.
+          filter=(-p dtype=f64 -p shape=1024x1024x1024)
+          run gemm-f64 main 'GemmCeiling'
           filter=("${saved[@]}") ;;
     # DL4J is fastest single-threaded on this machine (OpenMP threads fight the JVM's).
     dl4j) run dl4j dl4j 'Dl4jTrainingStep' OMP_NUM_THREADS=1 ;;

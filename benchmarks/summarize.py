@@ -41,8 +41,8 @@ def shape(cfg):
     return tuple(int(v) for v in cfg.split("x"))
 
 
-def gemm_ms(m, n, k, blas):
-    s = stat("GemmCeiling.gemm", shape=f"{m}x{n}x{k}", blas=blas)
+def gemm_ms(m, n, k, blas, dtype="f32"):
+    s = stat("GemmCeiling.gemm", shape=f"{m}x{n}x{k}", blas=blas, dtype=dtype)
     return s["median"] if s else None
 
 
@@ -56,12 +56,17 @@ for blas in ("openblas", "mkl"):
     ceilings[blas] = gflops(2 * 1024 ** 3, ms) if ms else None
     print(f"GEMM ceiling, {blas} (sgemm 1024x1024x1024, 2 threads, median): "
           + (f"{ceilings[blas]:.0f} GFLOP/s" if ceilings[blas] else "not measured"))
+for blas in ("openblas", "mkl"):
+    ms32, ms64 = gemm_ms(1024, 1024, 1024, blas), gemm_ms(1024, 1024, 1024, blas, "f64")
+    if ms32 and ms64:
+        print(f"GEMM ceiling, {blas}, float64 (dgemm 1024x1024x1024): {gflops(2 * 1024 ** 3, ms64):.0f} GFLOP/s,"
+              f" {ms32 / ms64:.2f} of the float32 speed")
 print()
 print("| shape M×N×K | OpenBLAS median ms | GFLOP/s | MKL median ms | GFLOP/s |")
 print("|---|---:|---:|---:|---:|")
 seen = []
 for r in rows:
-    if r["benchmark"].endswith("GemmCeiling.gemm") and r["params"]["shape"] not in seen:
+    if r["benchmark"].endswith("GemmCeiling.gemm") and r["params"].get("dtype", "f32") == "f32" and r["params"]["shape"] not in seen:
         seen.append(r["params"]["shape"])
 for sh in seen:
     m, n, k = shape(sh)
