@@ -44,6 +44,22 @@ class BenchCommandTest {
     }
 
     @Test
+    void residentRunsFullAndPackedBatchesOnBothBackends() {
+        for (String device : new String[]{"cpu", "cuda-emulated"}) {
+            for (String minLength : new String[]{"5", "2"}) {
+                ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+                int code = Main.run(new String[]{"bench", "--T", "5", "--B", "3", "--I", "4", "--H", "6", "--L", "2", "--steps", "2",
+                                "--warmup", "1", "--device", device, "--min-length", minLength, "--resident"},
+                        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+                String text = out.toString(StandardCharsets.UTF_8);
+                assertEquals(0, code, device + ": " + err.toString(StandardCharsets.UTF_8));
+                assertTrue(text.contains(" resident"), text);
+                assertTrue(text.matches("(?s).*ms_per_step=[0-9.]+\\s*"), text);
+            }
+        }
+    }
+
+    @Test
     void flopIsSixTBHTimesIPlusHWithInputGradient() {
         RnnConfig c = RnnConfig.of(RnnMode.RNN_TANH, 256, 128);
         assertEquals(6.0 * 100 * 64 * 128 * (256 + 128), BenchCommand.flopPerStep(c, 100, 64, true));
