@@ -135,6 +135,29 @@ class ResidentTensorsTest {
         }
     }
 
+    @Test
+    void theFiniteCheckCoversDeviceInputs() {
+        RnnConfig config = RnnConfig.of(RnnMode.RNN_TANH, 3, 4).withDType(DType.F64);
+        for (int[] lengths : new int[][]{null, {5, 2, 3, 1}}) {
+            try (Backend backend = Backends.create("cpu"); Rnn rnn = new Rnn(config, backend);
+                 DeviceBuffer x = backend.allocate(DType.F64, (long) T * B * 3); DeviceBuffer dy = backend.allocate(DType.F64, (long) T * B * 4)) {
+                rnn.initialize(1);
+                rnn.setCheckFinite(true);
+                backend.fill(x, 0, x.elements(), 0.5);
+                backend.fill(x, 7, 1, Double.NaN);
+                assertMessage(NonFiniteException.class, "non-finite value in input x",
+                        () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, null, lengths));
+                backend.fill(x, 7, 1, 0.5);
+                backend.fill(dy, 0, dy.elements(), 0.25);
+                backend.fill(dy, 4, 1, Double.POSITIVE_INFINITY); // step 0, sequence 1: alive in both layouts
+                try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, null, lengths)) {
+                    assertMessage(NonFiniteException.class, "non-finite value in output gradient dy",
+                            () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), null, null, null));
+                }
+            }
+        }
+    }
+
     private static void assertMessage(Class<? extends Throwable> type, String part, org.junit.jupiter.api.function.Executable call) {
         Throwable t = assertThrows(type, call);
         assertTrue(t.getMessage().contains(part), "message \"" + t.getMessage() + "\" lacks \"" + part + "\"");
