@@ -282,19 +282,10 @@ public final class Rnn implements AutoCloseable {
         int steps = x.dim(0), batch = x.dim(1);
         if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
         if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
-        int states = config.numLayers() * config.directions();
-        if (h0 != null) InputChecks.requireShape("h0", h0, config.dtype(), states, batch, config.hiddenSize());
-        if (c0 != null) {
-            if (!algorithm.hasCellState()) throw new IllegalArgumentException("c0: " + config.mode() + " has no cell state; pass null");
-            InputChecks.requireShape("c0", c0, config.dtype(), states, batch, config.hiddenSize());
-        }
+        checkStates("h0", h0, "c0", c0, batch, "initial");
         BatchLayout layout = BatchLayout.of(steps, batch, lengths);
         WorkspaceLimits.check(config, layout, backend);
-        if (checkFinite) {
-            InputChecks.requireFinite("input x", x, null);
-            InputChecks.requireFinite("initial hidden state h0", h0, null);
-            InputChecks.requireFinite("initial cell state c0", c0, null);
-        }
+        if (checkFinite) InputChecks.requireFinite("input x", x, null);
         generation++;
         StackBptt.Outputs out = algorithm.forward(x, h0, c0, layout);
         return new Pass(generation, layout, out, null);
@@ -312,7 +303,7 @@ public final class Rnn implements AutoCloseable {
         int steps = x.dim(0), batch = x.dim(1);
         if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
         if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
-        if (h0 != null) InputChecks.requireShape("h0", h0, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
+        checkStates("h0", h0, "c0", null, batch, "initial");
         BatchLayout layout = BatchLayout.of(steps, batch, lengths);
         generation++;
         algorithm.forwardOnDevice(x, h0, null, layout);
@@ -336,21 +327,30 @@ public final class Rnn implements AutoCloseable {
         if (steps < 1) throw new IllegalArgumentException("x: sequence length T must be >= 1, got " + steps);
         if (batch < 1) throw new IllegalArgumentException("x: batch size B must be >= 1, got " + batch);
         requireSlice("x", x, (long) steps * batch * config.inputSize(), "(" + steps + ", " + batch + ", " + config.inputSize() + ")");
-        int states = config.numLayers() * config.directions();
-        if (h0 != null) InputChecks.requireShape("h0", h0, config.dtype(), states, batch, config.hiddenSize());
-        if (c0 != null) {
-            if (!algorithm.hasCellState()) throw new IllegalArgumentException("c0: " + config.mode() + " has no cell state; pass null");
-            InputChecks.requireShape("c0", c0, config.dtype(), states, batch, config.hiddenSize());
-        }
+        checkStates("h0", h0, "c0", c0, batch, "initial");
         BatchLayout layout = BatchLayout.of(steps, batch, lengths);
         WorkspaceLimits.check(config, layout, backend);
-        if (checkFinite) {
-            InputChecks.requireFinite("initial hidden state h0", h0, null);
-            InputChecks.requireFinite("initial cell state c0", c0, null);
-        }
         generation++;
         algorithm.forwardOnDevice(x, h0, c0, layout);
         return new Pass(generation, layout, null, x);
+    }
+
+    /**
+     * Checks a pair of per-state tensors, (L·D, B, H) each or null: h0 and c0 ("initial") or dhn
+     * and dcn ("final"); the cell one only for a cell with a cell state; finite when the check is on.
+     */
+    private void checkStates(String hiddenName, Tensor hidden, String cellName, Tensor cell, int batch, String which) {
+        int states = config.numLayers() * config.directions();
+        if (hidden != null) InputChecks.requireShape(hiddenName, hidden, config.dtype(), states, batch, config.hiddenSize());
+        if (cell != null) {
+            if (!algorithm.hasCellState()) throw new IllegalArgumentException(cellName + ": " + config.mode() + " has no cell state; pass null");
+            InputChecks.requireShape(cellName, cell, config.dtype(), states, batch, config.hiddenSize());
+        }
+        if (checkFinite) {
+            boolean gradients = which.equals("final");
+            InputChecks.requireFinite(which + " hidden state" + (gradients ? " gradient " : " ") + hiddenName, hidden, null);
+            InputChecks.requireFinite(which + " cell state" + (gradients ? " gradient " : " ") + cellName, cell, null);
+        }
     }
 
     /** A device slice of this Rnn's dtype, open, holding {@code need} elements from its offset. */
@@ -481,17 +481,7 @@ public final class Rnn implements AutoCloseable {
                 if (deviceInput != null) requireApart("dL/dx", inputGradient, dxElements, "x", deviceInput, dxElements);
             }
             requireInputOpen();
-            if (dhn != null) {
-                InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
-            }
-            if (dcn != null) {
-                if (!algorithm.hasCellState()) throw new IllegalArgumentException("dcn: " + config.mode() + " has no cell state; pass null");
-                InputChecks.requireShape("dcn", dcn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
-            }
-            if (checkFinite) {
-                InputChecks.requireFinite("final hidden state gradient dhn", dhn, null);
-                InputChecks.requireFinite("final cell state gradient dcn", dcn, null);
-            }
+            checkStates("dhn", dhn, "dcn", dcn, batch, "final");
             used = true;
             StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, dhn, dcn, inputGradient);
             return new InputGradients(null, g.initialHidden(), g.initialCell());
@@ -564,18 +554,8 @@ public final class Rnn implements AutoCloseable {
             if (id != generation) throw new IllegalStateException("backward: a newer forward pass has replaced this one on the same Rnn");
             int steps = layout.steps(), batch = layout.batch();
             InputChecks.requireShape("dy", dy, config.dtype(), steps, batch, config.directions() * config.hiddenSize());
-            if (dhn != null) {
-                InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
-            }
-            if (dcn != null) {
-                if (!algorithm.hasCellState()) throw new IllegalArgumentException("dcn: " + config.mode() + " has no cell state; pass null");
-                InputChecks.requireShape("dcn", dcn, config.dtype(), config.numLayers() * config.directions(), batch, config.hiddenSize());
-            }
-            if (checkFinite) {
-                InputChecks.requireFinite("output gradient dy", dy, layout);
-                InputChecks.requireFinite("final hidden state gradient dhn", dhn, null);
-                InputChecks.requireFinite("final cell state gradient dcn", dcn, null);
-            }
+            checkStates("dhn", dhn, "dcn", dcn, batch, "final");
+            if (checkFinite) InputChecks.requireFinite("output gradient dy", dy, layout);
             requireInputOpen();
             used = true;
             StackBptt.InputGradients g = algorithm.backward(dy, dhn, dcn, inputGradient);
