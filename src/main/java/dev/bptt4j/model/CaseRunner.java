@@ -1,8 +1,6 @@
 package dev.bptt4j.model;
 
 import dev.bptt4j.backend.Backend;
-import dev.bptt4j.backend.DeviceBuffer;
-import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.io.ReferenceCase;
 import dev.bptt4j.io.SafeTensorsException;
 import dev.bptt4j.tensor.Tensor;
@@ -44,72 +42,6 @@ public final class CaseRunner {
             }
             for (String n : rnn.parameterNames()) out.put("grad." + n, rnn.gradient(n));
             return out;
-        }
-    }
-
-    /**
-     * {@link #run} through the device-resident path: x and dy are uploaded once into device
-     * buffers (at an offset, between guard elements of NaN that any read out of range would
-     * spread into the results), the pass reads them in place, and y and dL/dx come back from the
-     * device ({@link Rnn.Pass#outputOnDevice()}, dL/dx written into a third guarded buffer).
-     */
-    public static Map<String, Tensor> runResident(ReferenceCase c, Backend backend) throws SafeTensorsException {
-        RnnConfig cfg = c.config();
-        boolean lstm = cfg.mode() == RnnMode.LSTM;
-        Tensor x = c.tensor("x");
-        Tensor dy = c.tensor("dy");
-        int steps = x.dim(0), batch = x.dim(1);
-        int[] lengths = Rnn.lengthsFrom(c.optional("lengths"));
-        final long guard = 5;
-        try (Rnn rnn = new Rnn(cfg, backend);
-             DeviceBuffer xs = guarded(backend, x, guard);
-             DeviceBuffer dys = guarded(backend, dy, guard);
-             DeviceBuffer dxs = guarded(backend, Tensor.zeros(x.dtype(), x.shape()), guard)) {
-            rnn.loadStateDict(c.weights(), false);
-            rnn.zeroGrad();
-            Map<String, Tensor> out = new LinkedHashMap<>();
-            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, guard), steps, batch, c.optional("h0"),
-                    lstm ? c.optional("c0") : null, lengths)) {
-                DeviceSlice y = pass.outputOnDevice();
-                out.put("y", backend.download(y.buffer(), y.offset(), steps, batch, cfg.directions() * cfg.hiddenSize()));
-                out.put("hn", pass.finalHidden());
-                if (lstm) out.put("cn", pass.finalCell());
-                Rnn.InputGradients g = pass.backwardOnDevice(new DeviceSlice(dys, guard), c.optional("dhn"),
-                        lstm ? c.optional("dcn") : null, new DeviceSlice(dxs, guard));
-                out.put("grad.x", backend.download(dxs, guard, x.shape()));
-                out.put("grad.h0", g.initialHidden());
-                if (lstm) out.put("grad.c0", g.initialCell());
-            }
-            for (String n : rnn.parameterNames()) out.put("grad." + n, rnn.gradient(n));
-            requireUntouched(backend, xs, guard, x, "x");
-            requireUntouched(backend, dys, guard, dy, "dy");
-            requireUntouched(backend, dxs, guard, null, "dL/dx");
-            return out;
-        }
-    }
-
-    /** The guards must still be NaN and, for an input, its elements as uploaded: the pass only reads it. */
-    private static void requireUntouched(Backend backend, DeviceBuffer b, long guard, Tensor input, String name) {
-        double[] all = backend.download(b, 0, Math.toIntExact(b.elements())).toDoubleArray();
-        for (int i = 0; i < all.length; i++) {
-            boolean inGuard = i < guard || i >= all.length - guard;
-            if (inGuard && !Double.isNaN(all[i])) throw new IllegalStateException(name + ": guard element " + i + " was overwritten");
-            if (!inGuard && input != null && Double.compare(all[i], input.getDouble(i - (int) guard)) != 0) {
-                throw new IllegalStateException(name + ": element " + (i - guard) + " was modified by the pass");
-            }
-        }
-    }
-
-    /** A device copy of {@code t} from element {@code guard}, with {@code guard} NaNs before and after it. */
-    private static DeviceBuffer guarded(Backend backend, Tensor t, long guard) {
-        DeviceBuffer b = backend.allocate(t.dtype(), t.size() + 2 * guard);
-        try {
-            backend.fill(b, 0, b.elements(), Double.NaN);
-            backend.upload(t, b, guard);
-            return b;
-        } catch (RuntimeException e) {
-            b.close();
-            throw e;
         }
     }
 }

@@ -66,7 +66,7 @@ class ReferenceCasesTest {
     @MethodSource("bundledCases")
     void residentPathMatchesPyTorch(String file) throws IOException {
         ReferenceCase c = load(file);
-        compare(c, CaseRunner.runResident(c, backend));
+        compare(c, ResidentCaseRunner.runResident(c, backend));
     }
 
     private static void compare(ReferenceCase c, Map<String, Tensor> actual) {
