@@ -170,11 +170,14 @@ final class CpuPointwise {
         for (int r = 0; r < rows; r++) for (int c = 0; c < h; c++) z[r * h + c] += scratch[c];
     }
 
-    /** {@link dev.bptt4j.backend.Backend#uploadRows}, checked by the caller: row copies straight from the tensor's array. */
-    void uploadRows(CpuBuffer dst, int dstOff, Tensor source, int stride, int column, int[] rows, int count, int width) {
+    /**
+     * {@link dev.bptt4j.backend.Backend#uploadRows} for rows [first, end) of the list, checked by the
+     * caller: row copies straight from the tensor's array.
+     */
+    void uploadRows(CpuBuffer dst, int dstOff, Tensor source, int stride, int column, int[] rows, int first, int end, int width) {
         boolean f32 = dst.dtype == DType.F32;
-        int r = 0;
-        while (r < count) {
+        int r = first;
+        while (r < end) {
             int to = dstOff + r * width, row = rows[r];
             if (row < 0) {
                 if (f32) dst.floats.put(to, zeroFloats(width), 0, width);
@@ -184,7 +187,7 @@ final class CpuPointwise {
             }
             // Consecutive source rows of a dense tensor move as one copy.
             int run = 1;
-            if (stride == width) while (r + run < count && rows[r + run] == row + run) run++;
+            if (stride == width) while (r + run < end && rows[r + run] == row + run) run++;
             int from = row * stride + column;
             if (f32) dst.floats.put(to, source.f32(), from, run * width);
             else dst.doubles.put(to, source.f64(), from, run * width);
@@ -192,11 +195,14 @@ final class CpuPointwise {
         }
     }
 
-    /** {@link dev.bptt4j.backend.Backend#downloadRows}, checked by the caller: row copies straight into the tensor's array. */
-    void downloadRows(Tensor target, int stride, int column, CpuBuffer src, int srcOff, int[] rows, int count, int width) {
+    /**
+     * {@link dev.bptt4j.backend.Backend#downloadRows} for rows [first, end) of the list, checked by
+     * the caller: row copies straight into the tensor's array.
+     */
+    void downloadRows(Tensor target, int stride, int column, CpuBuffer src, int srcOff, int[] rows, int first, int end, int width) {
         boolean f32 = src.dtype == DType.F32;
-        int r = 0;
-        while (r < count) {
+        int r = first;
+        while (r < end) {
             int to = r * stride + column, row = rows[r];
             if (row < 0) {
                 if (f32) java.util.Arrays.fill(target.f32(), to, to + width, 0f);
@@ -206,7 +212,7 @@ final class CpuPointwise {
             }
             // Consecutive source rows into a dense tensor move as one copy.
             int run = 1;
-            if (stride == width) while (r + run < count && rows[r + run] == row + run) run++;
+            if (stride == width) while (r + run < end && rows[r + run] == row + run) run++;
             int from = srcOff + row * width;
             if (f32) src.floats.get(from, target.f32(), to, run * width);
             else src.doubles.get(from, target.f64(), to, run * width);

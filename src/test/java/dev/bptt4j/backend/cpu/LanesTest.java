@@ -88,6 +88,111 @@ class LanesTest {
         }
     }
 
+    @Test
+    void largeHostCopiesSplitBetweenTheLanesMoveEveryElementOnce() {
+        try (CpuBackend cpu = new CpuBackend()) {
+            Assumptions.assumeTrue(cpu.lanes(B, H) == 2, "lanes need MKL and two threads");
+            // Odd, so the halves differ in size; at an offset, between guard elements that must stay.
+            int n = (int) CpuBackend.MIN_SPLIT_COPY + 12_345, offset = 7;
+            SplittableRandom r = new SplittableRandom(9);
+            for (DType dtype : new DType[]{DType.F32, DType.F64, DType.I32}) {
+                Tensor source = Tensor.zeros(dtype, n);
+                for (int i = 0; i < n; i++) {
+                    int v = r.nextInt(1 << 20) - (1 << 19);
+                    switch (dtype) {
+                        case F32: source.f32()[i] = v * 0.25f; break;
+                        case F64: source.f64()[i] = v * 0.125; break;
+                        default: source.i32()[i] = v;
+                    }
+                }
+                long before = cpu.splitCopies();
+                try (dev.bptt4j.backend.DeviceBuffer buffer = cpu.allocate(dtype, n + 2L * offset)) {
+                    cpu.fill(buffer, 0, buffer.elements(), -3);
+                    cpu.upload(source, buffer, offset);
+                    Tensor back = Tensor.zeros(dtype, n);
+                    cpu.downloadInto(buffer, offset, back);
+                    Tensor all = Tensor.zeros(dtype, n + 2 * offset);
+                    cpu.downloadInto(buffer, 0, all);
+                    assertEquals(before + 3, cpu.splitCopies(), dtype + ": upload and both downloads split");
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(value(source, i), value(back, i), dtype + ": element " + i + " round trip");
+                        assertEquals(value(source, i), value(all, offset + i), dtype + ": element " + i + " in place");
+                    }
+                    for (int i = 0; i < offset; i++) {
+                        assertEquals(-3.0, value(all, i), dtype + ": guard before");
+                        assertEquals(-3.0, value(all, offset + n + i), dtype + ": guard after");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void largeRowGathersSplitBetweenTheLanesMatchTheirDefinition() {
+        try (CpuBackend cpu = new CpuBackend()) {
+            Assumptions.assumeTrue(cpu.lanes(B, H) == 2, "lanes need MKL and two threads");
+            // Rows of 300 in a wider host tensor (stride 310, from column 6); the map mixes runs of
+            // consecutive rows (merged copies), single rows and padding (-1), across the halves' border.
+            int width = 300, stride = 310, column = 6, hostRows = 1200;
+            int count = (int) (CpuBackend.MIN_SPLIT_COPY / width) + 101;
+            SplittableRandom r = new SplittableRandom(13);
+            int[] map = new int[count];
+            for (int i = 0; i < count; i++) {
+                int kind = r.nextInt(4);
+                map[i] = kind == 0 ? -1 : kind == 1 ? r.nextInt(hostRows) : (i > 0 && map[i - 1] >= 0 && map[i - 1] + 1 < hostRows ? map[i - 1] + 1 : 0);
+            }
+            for (DType dtype : new DType[]{DType.F32, DType.F64}) {
+                Tensor host = Tensor.zeros(dtype, hostRows * stride);
+                for (int i = 0; i < host.size(); i++) {
+                    if (dtype == DType.F32) host.f32()[i] = r.nextInt(1 << 20);
+                    else host.f64()[i] = r.nextInt(1 << 20);
+                }
+                long before = cpu.splitCopies();
+                try (dev.bptt4j.backend.DeviceBuffer packed = cpu.allocate(dtype, (long) count * width);
+                     dev.bptt4j.backend.DeviceBuffer rowsOnDevice = cpu.allocate(dtype, (long) hostRows * width)) {
+                    cpu.uploadRows(packed, 0, host, stride, column, map, count, width);
+                    Tensor got = Tensor.zeros(dtype, count * width);
+                    cpu.downloadInto(packed, 0, got);
+                    for (int i = 0; i < count; i++) {
+                        for (int c = 0; c < width; c++) {
+                            double want = map[i] < 0 ? 0 : value(host, map[i] * stride + column + c);
+                            assertEquals(want, value(got, i * width + c), dtype + ": uploaded row " + i + " column " + c);
+                        }
+                    }
+                    // Back: the dense device rows scattered into the padded host view by the same map.
+                    Tensor dense = Tensor.zeros(dtype, hostRows * width);
+                    for (int i = 0; i < dense.size(); i++) {
+                        if (dtype == DType.F32) dense.f32()[i] = -i;
+                        else dense.f64()[i] = -i;
+                    }
+                    cpu.upload(dense, rowsOnDevice, 0);
+                    Tensor target = Tensor.zeros(dtype, count * stride);
+                    for (int i = 0; i < target.size(); i++) {
+                        if (dtype == DType.F32) target.f32()[i] = 7;
+                        else target.f64()[i] = 7;
+                    }
+                    cpu.downloadRows(target, stride, column, rowsOnDevice, 0, map, count, width);
+                    for (int i = 0; i < count; i++) {
+                        for (int c = 0; c < stride; c++) {
+                            boolean inside = c >= column && c < column + width;
+                            double want = !inside ? 7 : map[i] < 0 ? 0 : -(map[i] * width + (c - column));
+                            assertEquals(want, value(target, i * stride + c), dtype + ": downloaded row " + i + " column " + c);
+                        }
+                    }
+                    assertEquals(before + 4, cpu.splitCopies(), dtype + ": both row gathers and both dense copies split");
+                }
+            }
+        }
+    }
+
+    private static double value(Tensor t, int i) {
+        switch (t.dtype()) {
+            case F32: return t.f32()[i];
+            case F64: return t.f64()[i];
+            default: return t.i32()[i];
+        }
+    }
+
     /** Every length 1..T, so that the lane of the shortest sequences runs out of rows before the other. */
     private static int[] lengths() {
         int[] l = new int[B];
