@@ -68,8 +68,8 @@ public final class CpuBackend implements Backend {
         if (threads < 1) throw new IllegalArgumentException("threads: expected >= 1, got " + threads);
         this.blas = CpuBlas.process();
         for (int lane = 0; lane < MAX_LANES; lane++) {
-            pointwise[lane] = new CpuPointwise(blas.vectorMath(), lane);
-            gated[lane] = new CpuGatedPointwise();
+            pointwise[lane] = new CpuPointwise(blas.vectorMath(), lane, CpuPointwise.BLOCK_BYTES);
+            gated[lane] = new CpuGatedPointwise(CpuPointwise.BLOCK_BYTES);
         }
         this.threads = fixProcessThreads(blas, threads);
         this.laneWorker = new LaneWorker();

@@ -17,7 +17,7 @@ import java.util.Arrays;
  * over the gates and the hidden-side deltas over that storage, and assigns the identity path
  * g·z to the hidden-gradient carry. Every kernel assigns (activations are not accumulated).
  *
- * <p>Rows are copied into heap scratch. Float64 is computed in double with σ and tanh from
+ * <p>Rows are copied into heap scratch, a block of rows at a time (see {@link CpuPointwise#BLOCK_BYTES}). Float64 is computed in double with σ and tanh from
  * {@link ElementMath} (the Java twin of cuda/bptt4j_math.cuh). Float32 LSTM and GRU steps run in
  * float with the CPU's vectorisable tanh ({@link CpuMath#tanh(float)}, |error| ≤ 4.1e-7; σ from it
  * as ½·tanh(x/2) + ½), in separate passes so that C2 vectorises each: exact transcendental
@@ -28,6 +28,13 @@ import java.util.Arrays;
  * nothing.
  */
 final class CpuGatedPointwise {
+    /** {@link CpuPointwise#BLOCK_BYTES}, or another size for tests. */
+    private final int blockBytes;
+
+    CpuGatedPointwise(int blockBytes) {
+        this.blockBytes = blockBytes;
+    }
+
     private final double[][] scratch = new double[6][0];
     private final float[][] floatScratch = new float[8][0];
 
@@ -194,7 +201,56 @@ final class CpuGatedPointwise {
         return ElementMath.tanh(z);
     }
 
+    // Each pass in blocks of whole rows whose gate rows stay within CpuPointwise.BLOCK_BYTES, as
+    // the Elman passes do: a large lane-step at once runs from memory instead of L2.
+
     void lstmForward(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer cellOut, int cellOutOff, CpuBuffer gates, int gatesOff,
+                     CpuBuffer bIh, CpuBuffer bHh, CpuBuffer cellPrev, int cellPrevOff, int rows, int hidden) {
+        int block = CpuPointwise.blockRows(blockBytes, gates, rows, 4 * hidden);
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int m = Math.min(block, rows - r0), e = r0 * hidden;
+            lstmForwardBlock(hiddenOut, hiddenOutOff + e, cellOut, cellOutOff + e, gates, gatesOff + 4 * e, bIh, bHh,
+                    cellPrev, cellPrevOff + e, m, hidden);
+        }
+    }
+
+    void lstmBackward(CpuBuffer gates, int gatesOff, CpuBuffer hiddenCarry, int hiddenCarryOff, CpuBuffer cellCarry, int cellCarryOff,
+                      CpuBuffer cellPrev, int cellPrevOff, CpuBuffer cell, int cellOff, CpuBuffer outputGrad, int outputGradOff,
+                      int alive, int slot, int hidden) {
+        int block = CpuPointwise.blockRows(blockBytes, gates, alive, 4 * hidden), r0 = 0;
+        do {
+            int m = Math.min(block, alive - r0), e = r0 * hidden;
+            lstmBackwardBlock(gates, gatesOff + 4 * e, hiddenCarry, hiddenCarryOff + e, cellCarry, cellCarryOff + e,
+                    cellPrev, cellPrevOff + e, cell, cellOff + e, outputGrad, outputGradOff + e,
+                    m, CpuPointwise.blockSlot(r0, m, alive, slot), hidden);
+            r0 += m;
+        } while (r0 < alive);
+    }
+
+    void gruForward(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff,
+                    CpuBuffer bIh, CpuBuffer bHh, CpuBuffer hiddenPrev, int hiddenPrevOff, int rows, int hidden) {
+        int block = CpuPointwise.blockRows(blockBytes, gates, rows, 3 * hidden);
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int m = Math.min(block, rows - r0), e = r0 * hidden;
+            gruForwardBlock(hiddenOut, hiddenOutOff + e, gates, gatesOff + 3 * e, hiddenGates, hiddenGatesOff + 3 * e,
+                    bIh, bHh, hiddenPrev, hiddenPrevOff + e, m, hidden);
+        }
+    }
+
+    void gruBackward(CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff, CpuBuffer hiddenCarry, int carryOff,
+                     CpuBuffer hiddenPrev, int hiddenPrevOff, CpuBuffer outputGrad, int outputGradOff, CpuBuffer bHh,
+                     int alive, int slot, int hidden) {
+        int block = CpuPointwise.blockRows(blockBytes, gates, alive, 3 * hidden), r0 = 0;
+        do {
+            int m = Math.min(block, alive - r0), e = r0 * hidden;
+            gruBackwardBlock(gates, gatesOff + 3 * e, hiddenGates, hiddenGatesOff + 3 * e, hiddenCarry, carryOff + e,
+                    hiddenPrev, hiddenPrevOff + e, outputGrad, outputGradOff + e, bHh,
+                    m, CpuPointwise.blockSlot(r0, m, alive, slot), hidden);
+            r0 += m;
+        } while (r0 < alive);
+    }
+
+    private void lstmForwardBlock(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer cellOut, int cellOutOff, CpuBuffer gates, int gatesOff,
                      CpuBuffer bIh, CpuBuffer bHh, CpuBuffer cellPrev, int cellPrevOff, int rows, int hidden) {
         if (gates.dtype == DType.F32) {
             lstmForwardF32(hiddenOut, hiddenOutOff, cellOut, cellOutOff, gates, gatesOff, bIh, bHh, cellPrev, cellPrevOff, rows, hidden);
@@ -227,7 +283,7 @@ final class CpuGatedPointwise {
         store(hiddenOut, hiddenOutOff, h, n);
     }
 
-    void lstmBackward(CpuBuffer gates, int gatesOff, CpuBuffer hiddenCarry, int hiddenCarryOff, CpuBuffer cellCarry, int cellCarryOff,
+    private void lstmBackwardBlock(CpuBuffer gates, int gatesOff, CpuBuffer hiddenCarry, int hiddenCarryOff, CpuBuffer cellCarry, int cellCarryOff,
                       CpuBuffer cellPrev, int cellPrevOff, CpuBuffer cell, int cellOff, CpuBuffer outputGrad, int outputGradOff,
                       int alive, int slot, int hidden) {
         if (gates.dtype == DType.F32) {
@@ -264,7 +320,7 @@ final class CpuGatedPointwise {
         store(cellCarry, cellCarryOff, dcCarry, n);
     }
 
-    void gruForward(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff,
+    private void gruForwardBlock(CpuBuffer hiddenOut, int hiddenOutOff, CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff,
                     CpuBuffer bIh, CpuBuffer bHh, CpuBuffer hiddenPrev, int hiddenPrevOff, int rows, int hidden) {
         if (gates.dtype == DType.F32) {
             gruForwardF32(hiddenOut, hiddenOutOff, gates, gatesOff, hiddenGates, hiddenGatesOff, bIh, bHh, hiddenPrev, hiddenPrevOff, rows, hidden);
@@ -293,7 +349,7 @@ final class CpuGatedPointwise {
         store(hiddenOut, hiddenOutOff, h, n);
     }
 
-    void gruBackward(CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff, CpuBuffer hiddenCarry, int carryOff,
+    private void gruBackwardBlock(CpuBuffer gates, int gatesOff, CpuBuffer hiddenGates, int hiddenGatesOff, CpuBuffer hiddenCarry, int carryOff,
                      CpuBuffer hiddenPrev, int hiddenPrevOff, CpuBuffer outputGrad, int outputGradOff, CpuBuffer bHh,
                      int alive, int slot, int hidden) {
         int width = 3 * hidden, n = alive * hidden;

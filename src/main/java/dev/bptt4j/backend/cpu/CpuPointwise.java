@@ -8,7 +8,8 @@ import dev.bptt4j.tensor.Tensor;
  * The CPU twins of the CUDA pointwise kernels (cuda/rnn_cell.cu, cuda/packing.cu), with the same
  * names and element formulas. Each pointwise kernel copies its rows into heap scratch (bulk copies
  * run at memory speed), works there in plain counted loops that C2 vectorises, and copies the
- * result back. Bias is added as (pre + biasIh) + biasHh, in the kernels' order.
+ * result back, a block of rows at a time ({@link #BLOCK_BYTES}). Rows are independent, so the
+ * blocks change no value. Bias is added as (pre + biasIh) + biasHh, in the kernels' order.
  */
 final class CpuPointwise {
     /** Native tanh (MKL's vector math) when the process's BLAS has one, else null. */
@@ -26,9 +27,13 @@ final class CpuPointwise {
     /** The lane this instance serves (its scratch is the lane's own; native views are picked by it). */
     private final int lane;
 
-    CpuPointwise(VectorMath vectorMath, int lane) {
+    /** {@link #BLOCK_BYTES}, or another size for tests. */
+    private final int blockBytes;
+
+    CpuPointwise(VectorMath vectorMath, int lane, int blockBytes) {
         this.vectorMath = vectorMath;
         this.lane = lane;
+        this.blockBytes = blockBytes;
     }
 
     private float[] floats0(int n) { if (f0.length < n) f0 = new float[n]; return f0; }
@@ -40,7 +45,42 @@ final class CpuPointwise {
     private float[] zeroFloats(int n) { if (zerosF.length < n) zerosF = new float[n]; return zerosF; }
     private double[] zeroDoubles(int n) { if (zerosD.length < n) zerosD = new double[n]; return zerosD; }
 
+    /**
+     * Bytes per operand a pointwise pass works on at a time. A lane-step of 512 rows × 1024 at
+     * once (20×1024³) spread its heap scratch, the bias rows and the buffers' rows over ~10 MB and
+     * ran from memory; in blocks of whole rows of at most 256 KB per operand everything stays in
+     * the core's 2 MB L2. Measured per lane and training step (the timing decorator, alternating):
+     * float32 rnnBackward 21.5-22.2 → 15.7-16.5 ms, rnnForward 15.8-17.4 → 13.3-14.9 ms;
+     * float64 49-53 → 32-33 and 49-51 → 33-35 ms. 50×256×512×512 float64: 10.6-10.9 → 9.9-10.0 ms
+     * each. Smaller lane-steps (256 KB or less) are one block, as before.
+     */
+    static final int BLOCK_BYTES = 256 * 1024;
+
+    /** Rows per block of a pass over rows of {@code width} elements of {@code b}'s dtype, at most {@code blockBytes} each. */
+    static int blockRows(int blockBytes, CpuBuffer b, int rows, int width) {
+        int bytes = b.dtype == DType.F64 ? 8 : 4;
+        return Math.max(1, Math.min(rows, blockBytes / (bytes * Math.max(1, width))));
+    }
+
+    /**
+     * The slot rows a backward block of {@code m} live rows from {@code first} covers: its own,
+     * plus, for the last block, the dead rows after the live ones (which the pass zeroes).
+     */
+    static int blockSlot(int first, int m, int alive, int slot) {
+        return first + m >= alive ? slot - first : m;
+    }
+
     void rnnForward(CpuBuffer out, int outOff, CpuBuffer pre, int preOff, CpuBuffer biasIh, CpuBuffer biasHh,
+                    CpuBuffer prev, int prevOff, int rows, int hidden, Activation act, boolean residual) {
+        int block = blockRows(blockBytes, out, rows, hidden);
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int off = r0 * hidden;
+            rnnForwardBlock(out, outOff + off, pre, preOff + off, biasIh, biasHh, prev, prevOff + off,
+                    Math.min(block, rows - r0), hidden, act, residual);
+        }
+    }
+
+    private void rnnForwardBlock(CpuBuffer out, int outOff, CpuBuffer pre, int preOff, CpuBuffer biasIh, CpuBuffer biasHh,
                     CpuBuffer prev, int prevOff, int rows, int hidden, Activation act, boolean residual) {
         int n = rows * hidden;
         if (out.dtype == dev.bptt4j.tensor.DType.F32 && act == Activation.TANH && !residual) {
@@ -87,6 +127,18 @@ final class CpuPointwise {
     }
 
     void rnnBackward(CpuBuffer delta, int deltaOff, CpuBuffer carry, int carryOff, CpuBuffer hidden, int hiddenOff,
+                     CpuBuffer dy, int dyOff, CpuBuffer biasIh, CpuBuffer biasHh, int alive, int slot, int h,
+                     Activation act, boolean residual) {
+        int block = blockRows(blockBytes, delta, alive, h), r0 = 0;
+        do {
+            int off = r0 * h, m = Math.min(block, alive - r0);
+            rnnBackwardBlock(delta, deltaOff + off, carry, carryOff + off, hidden, hiddenOff + off, dy, dyOff + off,
+                    biasIh, biasHh, m, blockSlot(r0, m, alive, slot), h, act, residual);
+            r0 += m;
+        } while (r0 < alive);
+    }
+
+    private void rnnBackwardBlock(CpuBuffer delta, int deltaOff, CpuBuffer carry, int carryOff, CpuBuffer hidden, int hiddenOff,
                      CpuBuffer dy, int dyOff, CpuBuffer biasIh, CpuBuffer biasHh, int alive, int slot, int h,
                      Activation act, boolean residual) {
         int n = alive * h;
