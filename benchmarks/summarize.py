@@ -148,3 +148,10 @@ if lstm:
     print("|---|---|---|---|---|---:|---:|---:|---:|")
     peer = f"{djl_lstm['median']:.1f} | {djl_lstm['median'] / lstm['median']:.2f}×" if djl_lstm else "– | –"
     print(f"| LSTM | 100 | 64 | 256 | 256 | {lstm['median']:.1f} ({lstm['min']:.1f}) | {gflops(flop, lstm['median']):.0f} | {peer} |")
+
+ratio = results / "ratio.md"
+if ratio.exists():
+    print()
+    print("Float64 ÷ float32 in pairs (PrecisionRatio: per round one f32 and one f64 step back to back):")
+    print()
+    print("\n".join(l for l in ratio.read_text().splitlines() if l.startswith("|")))
