@@ -3,7 +3,7 @@
 # PyTorch through DJL in one JVM classpath, then Deeplearning4j in its own (ND4J pins an older
 # JavaCPP). Results go to benchmarks/results/: JMH JSON and text per part.
 #
-#   benchmarks/run.sh                 # everything, ~32 min on 2 cores (main part 17 min, resident rows 6, paired f64 ratio 4)
+#   benchmarks/run.sh                 # everything, ~32 min on 2 cores (main part 17 min, resident rows 6, paired ratios 5)
 #   QUICK=1 benchmarks/run.sh         # first config only, short iterations (smoke test)
 #   PARTS="main" benchmarks/run.sh    # skip DL4J
 #   JMH_EXTRA="-prof gc" ...          # extra JMH options (e.g. the GC profiler for B/op)
@@ -55,12 +55,14 @@ for p in $parts; do
           filter=(-p dtype=f64 -p shape=1024x1024x1024)
           run gemm-f64 main 'GemmCeiling'
           filter=("${saved[@]}")
-          # The float64 ÷ float32 ratio in pairs (one f32 and one f64 step back to back per round, and
-          # MKL's dgemm against its sgemm the same way), immune to the drift between JMH's rows; ~4 min.
+          # The ratio targets in rounds (per round one f32 step, one f64 step and the MKL ceiling back
+          # to back; MKL's dgemm against its sgemm the same way), immune to the drift between JMH's rows; ~5 min.
           ratio_args=()
           [[ -z "${QUICK:-}" ]] || ratio_args=(5 100x64x256x256)
-          java -Xmx10g -Xms10g -XX:+AlwaysPreTouch -cp "target/main/classes:$(cat target/main/classpath.txt)" \
-            dev.bptt4j.bench.PrecisionRatio "${ratio_args[@]}" | tee "$out/ratio.md" ;;
+          # KMP_BLOCKTIME=0: MKL's thread team sleeps after the ceiling GEMMs instead of spinning 200 ms on
+          # the cores the next training step needs (it halved the steps that followed a ceiling).
+          KMP_BLOCKTIME=0 java -Xmx10g -Xms10g -XX:+AlwaysPreTouch -cp "target/main/classes:$(cat target/main/classpath.txt)" \
+            dev.bptt4j.bench.PairedRatios "${ratio_args[@]}" | tee "$out/paired.md" ;;
     # DL4J is fastest single-threaded on this machine (OpenMP threads fight the JVM's).
     dl4j) run dl4j dl4j 'Dl4jTrainingStep' OMP_NUM_THREADS=1 ;;
   esac

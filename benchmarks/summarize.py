@@ -149,9 +149,9 @@ if lstm:
     peer = f"{djl_lstm['median']:.1f} | {djl_lstm['median'] / lstm['median']:.2f}×" if djl_lstm else "– | –"
     print(f"| LSTM | 100 | 64 | 256 | 256 | {lstm['median']:.1f} ({lstm['min']:.1f}) | {gflops(flop, lstm['median']):.0f} | {peer} |")
 
-ratio = results / "ratio.md"
+ratio = results / "paired.md"
 if ratio.exists():
     print()
-    print("Float64 ÷ float32 in pairs (PrecisionRatio: per round one f32 and one f64 step back to back):")
+    print("In rounds (PairedRatios: per round one f32 step, one f64 step and the MKL sgemm 1024³ ceiling back to back; medians, quartiles):")
     print()
     print("\n".join(l for l in ratio.read_text().splitlines() if l.startswith("|")))
