@@ -201,12 +201,88 @@ class LanesTest {
         return l;
     }
 
+    @Test
+    void float64WeightGradientsSplitAlongKMatchTheEmulatedBackend() {
+        try (CpuBackend probe = new CpuBackend()) {
+            Assumptions.assumeTrue(probe.lanes(B, H) == 2, "lanes need MKL and two threads: " + probe.description());
+        }
+        // T·B = 1440 rows (about 1080 packed) against gradients 32 to 96 wide: the weight-gradient
+        // products qualify for the K split (K at least 8 times the wider side).
+        int t = 30, b = 48, width = 32;
+        int[] packed = new int[b];
+        for (int i = 0; i < b; i++) packed[i] = t / 2 + (i * 7) % (t / 2 + 1);
+        packed[5] = t;
+        for (RnnConfig config : List.of(RnnConfig.of(RnnMode.RNN_TANH, width, width).withDType(DType.F64),
+                RnnConfig.of(RnnMode.GRU, width, width).withBidirectional(true).withDType(DType.F64))) {
+            for (int[] lengths : new int[][]{null, packed}) {
+                String what = config.mode() + " D=" + config.directions() + (lengths == null ? " full" : " packed");
+                List<double[]> reference;
+                try (Backend emulated = Backends.create("cuda-emulated")) {
+                    reference = step(emulated, config, lengths, t, b);
+                }
+                try (CpuBackend cpu = new CpuBackend()) {
+                    List<double[]> first = step(cpu, config, lengths, t, b);
+                    assertTrue(cpu.kSplitGemms() >= 2L * config.directions(), what + ": weight gradients split along K: " + cpu.kSplitGemms());
+                    for (int i = 0; i < reference.size(); i++) {
+                        double[] want = reference.get(i), got = first.get(i);
+                        double scale = 0, diff = 0;
+                        for (int j = 0; j < want.length; j++) {
+                            scale = Math.max(scale, Math.abs(want[j]));
+                            diff = Math.max(diff, Math.abs(want[j] - got[j]));
+                        }
+                        assertTrue(diff <= 1e-12 * Math.max(1, scale), what + ": result " + i + " differs by " + diff + " (scale " + scale + ")");
+                    }
+                    List<double[]> again = step(cpu, config, lengths, t, b);
+                    for (int i = 0; i < first.size(); i++) assertArrayEquals(first.get(i), again.get(i), what + ": result " + i + " repeats bitwise");
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFloat64ProductSplitAlongKKeepsOffsetsStridesAlphaAndBeta() {
+        try (CpuBackend cpu = new CpuBackend()) {
+            Assumptions.assumeTrue(cpu.lanes(B, H) == 2, "lanes need MKL and two threads");
+            int m = 40, n = 56, k = 8 * 56 + 301, lda = m + 3, ldb = n + 5, aOff = 7, bOff = 11, cOff = 13;
+            double alpha = 1.5, beta = 0.5;
+            SplittableRandom r = new SplittableRandom(17);
+            Tensor a = random(r, aOff + k * lda), bt = random(r, bOff + k * ldb), c = random(r, cOff + m * n + 9);
+            double[] want = c.f64().clone();
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double sum = 0;
+                    for (int p = 0; p < k; p++) sum += a.f64()[aOff + p * lda + i] * bt.f64()[bOff + p * ldb + j];
+                    want[cOff + i * n + j] = alpha * sum + beta * c.f64()[cOff + i * n + j];
+                }
+            }
+            try (dev.bptt4j.backend.DeviceBuffer da = cpu.allocate(DType.F64, a.size());
+                 dev.bptt4j.backend.DeviceBuffer db = cpu.allocate(DType.F64, bt.size());
+                 dev.bptt4j.backend.DeviceBuffer dc = cpu.allocate(DType.F64, c.size())) {
+                cpu.upload(a, da, 0);
+                cpu.upload(bt, db, 0);
+                cpu.upload(c, dc, 0);
+                long before = cpu.kSplitGemms();
+                cpu.gemm(true, false, m, n, k, alpha, da, aOff, lda, db, bOff, ldb, beta, dc, cOff, n);
+                assertEquals(before + 1, cpu.kSplitGemms(), "split along K");
+                Tensor got = Tensor.zeros(DType.F64, c.size());
+                cpu.downloadInto(dc, 0, got);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got.f64()[i], 1e-12 * Math.max(1, Math.abs(want[i])), "C[" + i + "]");
+                }
+            }
+        }
+    }
+
     /** y, hn, dL/dx, dL/dh0 and every parameter gradient of one training step. */
     private static List<double[]> step(Backend backend, RnnConfig config, int[] lengths) {
+        return step(backend, config, lengths, T, B);
+    }
+
+    private static List<double[]> step(Backend backend, RnnConfig config, int[] lengths, int steps, int batch) {
         try (Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(11);
             SplittableRandom r = new SplittableRandom(4);
-            Tensor x = random(r, T, B, I), dy = random(r, T, B, config.directions() * H);
+            Tensor x = random(r, steps, batch, config.inputSize()), dy = random(r, steps, batch, config.directions() * config.hiddenSize());
             List<double[]> out = new ArrayList<>();
             try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
                 Rnn.InputGradients g = pass.backward(dy, null, true);
