@@ -53,15 +53,7 @@ class LanesTest {
                     long loops = cpu.splitLoops(), gemms = cpu.splitGemms();
                     assertEquals(2L * config.numLayers() * config.directions(), loops, what + ": forward and backward loops split per layer-direction");
                     assertTrue(gemms > 0, what + ": whole-sequence GEMMs split");
-                    for (int i = 0; i < reference.size(); i++) {
-                        double[] want = reference.get(i), got = first.get(i);
-                        double scale = 0, diff = 0;
-                        for (int j = 0; j < want.length; j++) {
-                            scale = Math.max(scale, Math.abs(want[j]));
-                            diff = Math.max(diff, Math.abs(want[j] - got[j]));
-                        }
-                        assertTrue(diff <= 1e-12 * Math.max(1, scale), what + ": result " + i + " differs by " + diff + " (scale " + scale + ")");
-                    }
+                    assertMatches(reference, first, what);
                     List<double[]> again = step(cpu, config, lengths);
                     for (int i = 0; i < first.size(); i++) assertArrayEquals(first.get(i), again.get(i), what + ": result " + i + " repeats bitwise");
                 }
@@ -223,15 +215,7 @@ class LanesTest {
                 try (CpuBackend cpu = new CpuBackend()) {
                     List<double[]> first = step(cpu, config, lengths, t, b);
                     assertTrue(cpu.kSplitGemms() >= 2L * config.directions(), what + ": weight gradients split along K: " + cpu.kSplitGemms());
-                    for (int i = 0; i < reference.size(); i++) {
-                        double[] want = reference.get(i), got = first.get(i);
-                        double scale = 0, diff = 0;
-                        for (int j = 0; j < want.length; j++) {
-                            scale = Math.max(scale, Math.abs(want[j]));
-                            diff = Math.max(diff, Math.abs(want[j] - got[j]));
-                        }
-                        assertTrue(diff <= 1e-12 * Math.max(1, scale), what + ": result " + i + " differs by " + diff + " (scale " + scale + ")");
-                    }
+                    assertMatches(reference, first, what);
                     List<double[]> again = step(cpu, config, lengths, t, b);
                     for (int i = 0; i < first.size(); i++) assertArrayEquals(first.get(i), again.get(i), what + ": result " + i + " repeats bitwise");
                 }
@@ -270,6 +254,19 @@ class LanesTest {
                     assertEquals(want[i], got.f64()[i], 1e-12 * Math.max(1, Math.abs(want[i])), "C[" + i + "]");
                 }
             }
+        }
+    }
+
+    /** Every result within 1e-12 of the reference, relative to the result's largest magnitude (at least 1). */
+    private static void assertMatches(List<double[]> reference, List<double[]> results, String what) {
+        for (int i = 0; i < reference.size(); i++) {
+            double[] want = reference.get(i), got = results.get(i);
+            double scale = 0, diff = 0;
+            for (int j = 0; j < want.length; j++) {
+                scale = Math.max(scale, Math.abs(want[j]));
+                diff = Math.max(diff, Math.abs(want[j] - got[j]));
+            }
+            assertTrue(diff <= 1e-12 * Math.max(1, scale), what + ": result " + i + " differs by " + diff + " (scale " + scale + ")");
         }
     }
 
