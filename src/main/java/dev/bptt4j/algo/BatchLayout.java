@@ -22,7 +22,7 @@ import java.util.stream.IntStream;
  * single GEMM over all slots; the dead rows cost at most B rows of work in the whole-sequence
  * GEMMs and none in the per-step ones.
  */
-public final class BatchLayout {
+final class BatchLayout {
     private final int steps;
     private final int batch;
     private final int[] sortedToOriginal;

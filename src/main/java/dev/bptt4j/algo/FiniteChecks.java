@@ -1,8 +1,7 @@
 package dev.bptt4j.algo;
 
 import dev.bptt4j.backend.Backend;
-import dev.bptt4j.backend.DeviceBuffer;
-import dev.bptt4j.model.NonFiniteException;
+import dev.bptt4j.backend.DeviceSlice;
 
 /**
  * The device side of the opt-in finite check: one {@link Backend#countNonFinite} per tensor and
@@ -13,9 +12,9 @@ final class FiniteChecks {
     private FiniteChecks() {
     }
 
-    /** Throws naming {@code what} when any of the {@code count} elements at {@code offset} is NaN or ±Inf. */
-    static void require(Backend backend, DeviceBuffer buffer, long offset, long count, String what) {
-        long bad = backend.countNonFinite(buffer, offset, count);
+    /** Throws naming {@code what} when any of the {@code count} elements of {@code slice} is NaN or ±Inf. */
+    static void require(Backend backend, DeviceSlice slice, long count, String what) {
+        long bad = backend.countNonFinite(slice, count);
         if (bad > 0) {
             throw new NonFiniteException("non-finite value in " + what + " (" + bad + " of " + count + " elements are NaN or Inf)");
         }

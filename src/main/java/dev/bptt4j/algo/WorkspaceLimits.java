@@ -1,7 +1,6 @@
 package dev.bptt4j.algo;
 
 import dev.bptt4j.backend.Backend;
-import dev.bptt4j.model.RnnConfig;
 
 /**
  * The largest workspace buffers of a forward/backward, checked against
@@ -9,26 +8,34 @@ import dev.bptt4j.model.RnnConfig;
  * Java array can still need device buffers that do not fit one backend buffer (the hidden states
  * hold {@code (B + ΣL)·H}, the gates {@code packedRows·gates·H}, y {@code T·B·D·H}).
  */
-public final class WorkspaceLimits {
+final class WorkspaceLimits {
     private WorkspaceLimits() {
     }
 
     /** Throws an {@link IllegalArgumentException} naming the first buffer that would exceed the backend's limit. */
-    public static void check(RnnConfig config, BatchLayout layout, Backend backend) {
+    static void check(StackShape config, BatchLayout layout, Backend backend) {
         long max = backend.maxBufferElements();
-        long steps = layout.steps(), batch = layout.batch(), hidden = config.hiddenSize();
+        long steps = layout.steps(), batch = layout.batch(), hidden = config.cell().hiddenSize();
         long packed = layout.packedRows(), hiddenRows = layout.hiddenRows();
-        String shape = " for x of T=" + steps + ", B=" + batch + " (" + packed + " packed rows) with " + config.mode()
-                + " H=" + hidden + ", " + config.numLayers() + " layer(s), " + config.directions() + " direction(s)";
+        String shape = " for x of T=" + steps + ", B=" + batch + " (" + packed + " packed rows) with " + config.cell().name()
+                + " H=" + hidden + ", " + config.layers() + " layer(s), " + config.directions() + " direction(s)";
         require("x (T·B·I)", steps * batch * config.inputSize(), max, backend, shape);
-        require("gate pre-activations (packed rows × " + config.gateRows() + ")", packed * config.gateRows(), max, backend, shape);
-        require("hidden states ((B + packed rows) × H)", hiddenRows * hidden, max, backend, shape);
-        if (config.numLayers() > 1) {
+        require("gate pre-activations (packed rows × " + config.cell().gateWidth() + ")", packed * config.cell().gateWidth(), max, backend, shape);
+        for (var state : config.cell().states()) {
+            String label = state.name().equals("h") ? "hidden states" : state.name().equals("c") ? "cell states" : "states " + state.name();
+            String w = state.width() == hidden ? "H" : Integer.toString(state.width());
+            require(label + " ((B + packed rows) × " + w + ")", hiddenRows * state.width(), max, backend, shape);
+            require("states " + state.initialName() + "/" + state.finalName() + " (L·D·B·" + state.width() + ")",
+                    (long) config.stateRows() * batch * state.width(), max, backend, shape);
+        }
+        for (var tensor : config.cell().stepTensors()) {
+            require("per-step " + tensor.name() + " (packed rows × " + tensor.width() + ")", packed * tensor.width(), max, backend, shape);
+        }
+        if (config.layers() > 1) {
             // Every layer above the first has the same input width.
             require("input of layers 1.. (packed rows × D·H)", packed * config.layerInputSize(1), max, backend, shape);
         }
-        require("output y (T·B·D·H)", steps * batch * config.directions() * hidden, max, backend, shape);
-        require("states h0/hn (L·D·B·H)", (long) config.numLayers() * config.directions() * batch * hidden, max, backend, shape);
+        require("output y (T·B·D·H)", steps * batch * config.outputWidth(), max, backend, shape);
     }
 
     private static void require(String tensor, long elements, long max, Backend backend, String shape) {

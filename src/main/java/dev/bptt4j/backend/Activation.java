@@ -14,4 +14,10 @@ public enum Activation {
     public int code() {
         return code;
     }
+
+    /** The activation of a kernel's code; unknown codes are an error (the kernels would read them as tanh). */
+    public static Activation ofCode(int code) {
+        for (Activation a : values()) if (a.code == code) return a;
+        throw new IllegalArgumentException("activation code " + code + ": expected 0 (tanh) or 1 (relu)");
+    }
 }

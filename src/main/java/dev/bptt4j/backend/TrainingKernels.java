@@ -79,8 +79,12 @@ public final class TrainingKernels {
      */
     public static void adam(double[] p, double[] g, double[] m, double[] v, int n, double lr, double beta1, double beta2,
                             double eps, double weightDecay, double l1, long step) {
-        double biasCorrection1 = 1 - Math.pow(beta1, step);
-        double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+        adam(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, l1, 1 - Math.pow(beta1, step), Math.sqrt(1 - Math.pow(beta2, step)));
+    }
+
+    /** {@link #adam} with the bias corrections {@code 1 − β1^step} and {@code √(1 − β2^step)} given. */
+    public static void adam(double[] p, double[] g, double[] m, double[] v, int n, double lr, double beta1, double beta2,
+                            double eps, double weightDecay, double l1, double biasCorrection1, double biasCorrection2Sqrt) {
         double stepSize = lr / biasCorrection1;
         for (int i = 0; i < n; i++) {
             double d = regularised(g[i], p[i], weightDecay, l1);

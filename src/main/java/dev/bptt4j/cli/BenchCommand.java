@@ -4,6 +4,7 @@ import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.cell.States;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.model.RnnMode;
@@ -97,19 +98,19 @@ final class BenchCommand implements Command {
                  DeviceBuffer dys = resident ? backend.allocate(dtype, dy.size()) : null;
                  DeviceBuffer dxs = resident && inputGrad ? backend.allocate(dtype, x.size()) : null) {
                 if (resident) {
-                    backend.upload(x, xs, 0);
-                    backend.upload(dy, dys, 0);
+                    backend.upload(x, DeviceSlice.of(xs));
+                    backend.upload(dy, DeviceSlice.of(dys));
                 }
                 for (int i = 0; i < warmup + timed; i++) {
                     long t0 = System.nanoTime();
                     if (resident) {
-                        try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), steps, batch, null, null, lengths)) {
+                        try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, lengths)) {
                             pass.outputOnDevice();
-                            pass.backwardOnDevice(new DeviceSlice(dys, 0), null, null, dxs == null ? null : new DeviceSlice(dxs, 0));
+                            pass.backwardOnDevice(DeviceSlice.of(dys), States.ZEROS, dxs == null ? null : DeviceSlice.of(dxs));
                         }
                     } else {
-                        try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
-                            pass.backward(dy, null, inputGrad);
+                        try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {
+                            pass.backward(dy, States.ZEROS, inputGrad);
                         }
                     }
                     long t1 = System.nanoTime();

@@ -4,7 +4,7 @@ import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.backend.cuda.CudaProbe;
-import dev.bptt4j.io.ReferenceCase;
+import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.model.CaseRunner;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;

@@ -1,5 +1,6 @@
 package dev.bptt4j.demo;
 
+import dev.bptt4j.cell.States;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.diagnostics.GradientFlow;
 import dev.bptt4j.diagnostics.Plots;
@@ -141,7 +142,7 @@ public final class CharLanguageModelDemo {
             int[] starts = new int[batch];
             for (int b = 0; b < batch; b++) starts[b] = b * streamLength;
             int offset = 0;
-            Tensor state = null;
+            States state = States.ZEROS;
             long step = 0, characters = 0;
             double smooth = Double.NaN;
             Progress progress = new Progress(out, "train", s.seconds(), 0, terminal, 5);
@@ -150,7 +151,7 @@ public final class CharLanguageModelDemo {
                 while (progress.elapsedSeconds() < s.seconds() || step < s.minSteps()) {
                     if (offset + k + 1 >= streamLength) {
                         offset = 0;
-                        state = null;
+                        state = States.ZEROS;
                     }
                     int[] at = new int[batch];
                     for (int b = 0; b < batch; b++) at[b] = starts[b] + offset;
@@ -161,7 +162,7 @@ public final class CharLanguageModelDemo {
                     TruncatedBptt.Result r = trainer.run(x, y, state, null);
                     clipper.clipNorm(s.clip());
                     adam.step();
-                    state = r.finalHidden();
+                    state = r.finalStates();
                     offset += k;
                     step++;
                     characters += r.tokens();
@@ -204,7 +205,7 @@ public final class CharLanguageModelDemo {
     }
 
     private static double validationLoss(TruncatedBptt trainer, Tensor x, Tensor y, int steps) {
-        return trainer.evaluate(x, y, null).loss() / steps;
+        return trainer.evaluate(x, y, States.ZEROS).loss() / steps;
     }
 
     private static GradientFlow.Report gradientFlow(Rnn rnn, SoftmaxHead head, Tensor x, Tensor y) {
@@ -247,14 +248,14 @@ public final class CharLanguageModelDemo {
         double[] w = head.parameter("weight").toDoubleArray(), c = head.parameter("bias").toDoubleArray();
         DType dtype = rnn.config().dtype();
         StringBuilder sb = new StringBuilder(prompt);
-        Tensor state = null;
+        States state = States.ZEROS;
         double[] h = null;
         for (int i = 0; i < prompt.length() + length - 1; i++) {
             char in = i < prompt.length() ? prompt.charAt(i) : sb.charAt(sb.length() - 1);
             Tensor x = Tensor.zeros(dtype, 1, 1, v);
             x.setDouble(classOf[in], 1.0);
             try (Rnn.Pass pass = rnn.forward(x, state, null)) {
-                state = pass.finalHidden();
+                state = pass.finalStates();
                 h = pass.output().toDoubleArray();
             }
             if (i < prompt.length() - 1) continue;

@@ -1,5 +1,6 @@
 package dev.bptt4j.demo;
 
+import dev.bptt4j.cell.States;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.diagnostics.GradientFlow;
 import dev.bptt4j.diagnostics.Plots;
@@ -162,7 +163,7 @@ public final class LongRangeDemo {
                 while (System.nanoTime() < end) {
                     sequences(random, lag, batch, x, y);
                     adam.zeroGrad();
-                    trainer.run(x, y, null, null);
+                    trainer.run(x, y, States.ZEROS, null);
                     clip.clipNorm(1.0);
                     adam.step();
                 }
@@ -171,7 +172,7 @@ public final class LongRangeDemo {
             int correct = 0, total = 0;
             for (int round = 0; round < 8; round++) {
                 sequences(random, lag, batch, x, y);
-                try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+                try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
                     double[] h = pass.output().toDoubleArray();
                     for (int b = 0; b < batch; b++) {
                         int row = (lag - 1) * batch + b;

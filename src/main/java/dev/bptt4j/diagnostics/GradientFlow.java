@@ -2,6 +2,8 @@ package dev.bptt4j.diagnostics;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.cell.States;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.tensor.Tensor;
 import dev.bptt4j.train.SoftmaxHead;
@@ -62,7 +64,7 @@ public final class GradientFlow {
      * The gradient flow of a loss whose gradient with respect to the top layer's output is
      * {@code dy} (T, B, D·H), e.g. from {@link #lossGradient}. x is (T, B, I), all lengths T.
      */
-    public static Report measure(Rnn rnn, Tensor x, Tensor h0, Tensor dy) {
+    public static Report measure(Rnn rnn, Tensor x, States initial, Tensor dy) {
         int steps = x.dim(0), batch = x.dim(1);
         int width = dy.size() / (steps * batch), top = rnn.config().numLayers() - 1, hidden = rnn.config().hiddenSize();
         double[][] norms = new double[steps][steps];
@@ -85,30 +87,29 @@ public final class GradientFlow {
                     int k = tau - 1;
                     if (layer == top && direction == 0 && k >= 0 && k < target) norms[target][k] = carry.norm();
                 });
-                try (Rnn.Pass pass = rnn.forward(x, h0, null)) {
-                    pass.backward(dyAtT, null, false);
+                try (Rnn.Pass pass = rnn.forward(x, initial, null)) {
+                    pass.backward(dyAtT, States.ZEROS, false);
                 } finally {
                     rnn.setCarryObserver(null);
                 }
             }
         } finally {
             Map<String, DeviceBuffer> grads = rnn.gradientBuffers();
-            for (Map.Entry<String, Tensor> e : saved.entrySet()) rnn.backend().upload(e.getValue(), grads.get(e.getKey()), 0);
+            for (Map.Entry<String, Tensor> e : saved.entrySet()) rnn.backend().upload(e.getValue(), DeviceSlice.of(grads.get(e.getKey())));
         }
         return summarise(norms);
     }
 
     /** dL/dy (T, B, H) of the head's loss for x and targets, without touching any gradient. */
-    public static Tensor lossGradient(Rnn rnn, SoftmaxHead head, Tensor x, Tensor h0, Tensor targets) {
+    public static Tensor lossGradient(Rnn rnn, SoftmaxHead head, Tensor x, States initial, Tensor targets) {
         int steps = x.dim(0), batch = x.dim(1), width = head.hiddenSize();
         Backend backend = rnn.backend();
         Map<String, Tensor> savedHead = Map.of("weight", head.gradient("weight"), "bias", head.gradient("bias"));
-        try (Rnn.Pass pass = rnn.forwardOnDevice(x, h0, null)) {
+        try (Rnn.Pass pass = rnn.forwardOnDevice(x, initial, null)) {
             head.forward(pass.outputOnDevice(), steps * batch, targets, batch, dev.bptt4j.train.Reduction.MEAN);
-            DeviceBuffer dy = head.backward();
-            return backend.download(dy, 0, steps, batch, width);
+            return backend.download(head.backward(), steps, batch, width);
         } finally {
-            for (Map.Entry<String, Tensor> e : savedHead.entrySet()) backend.upload(e.getValue(), head.gradientBuffers().get(e.getKey()), 0);
+            for (Map.Entry<String, Tensor> e : savedHead.entrySet()) backend.upload(e.getValue(), DeviceSlice.of(head.gradientBuffers().get(e.getKey())));
         }
     }
 

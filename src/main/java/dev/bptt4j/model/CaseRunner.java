@@ -1,7 +1,8 @@
 package dev.bptt4j.model;
 
 import dev.bptt4j.backend.Backend;
-import dev.bptt4j.io.ReferenceCase;
+import dev.bptt4j.cell.StateSpec;
+import dev.bptt4j.cell.States;
 import dev.bptt4j.io.SafeTensorsException;
 import dev.bptt4j.tensor.Tensor;
 
@@ -9,36 +10,44 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Runs a reference case: forward, then backward of L = Σ y·dy + Σ hn·dhn [+ Σ cn·dcn], producing
- * tensors named and shaped as the case's expected results (y, hn, cn, grad.x, grad.h0, grad.c0,
- * grad.&lt;param&gt;; cn and grad.c0 for the LSTM only).
+ * Runs a reference case: forward, then backward of L = Σ y·dy + Σ_s Σ sn·dsn over the cell's
+ * states s (hn; hn and cn for the LSTM), producing tensors named and shaped as the case's expected
+ * results (y, hn, cn, grad.x, grad.h0, grad.c0, grad.&lt;param&gt;).
  */
 public final class CaseRunner {
     private CaseRunner() {
     }
 
+    /** The initial states a case gives (h0, c0: absent ones are zeros). */
+    public static States initialStates(ReferenceCase c) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (StateSpec s : c.config().cell().states()) m.put(s.name(), c.optional(s.initialName()));
+        return States.of(m);
+    }
+
+    /** The gradients of the final states a case gives (dhn, dcn: absent ones are zeros). */
+    public static States finalStateGradients(ReferenceCase c) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (StateSpec s : c.config().cell().states()) m.put(s.name(), c.optional("d" + s.finalName()));
+        return States.of(m);
+    }
+
     public static Map<String, Tensor> run(ReferenceCase c, Backend backend) throws SafeTensorsException {
         RnnConfig cfg = c.config();
-        boolean lstm = cfg.mode() == RnnMode.LSTM;
         Tensor x = c.tensor("x");
-        Tensor h0 = c.optional("h0");
         int[] lengths = Rnn.lengthsFrom(c.optional("lengths"));
         Tensor dy = c.tensor("dy");
-        Tensor dhn = c.optional("dhn");
-        Tensor c0 = lstm ? c.optional("c0") : null;
-        Tensor dcn = lstm ? c.optional("dcn") : null;
         try (Rnn rnn = new Rnn(cfg, backend)) {
             rnn.loadStateDict(c.weights(), false);
             rnn.zeroGrad();
             Map<String, Tensor> out = new LinkedHashMap<>();
-            try (Rnn.Pass pass = rnn.forward(x, h0, c0, lengths)) {
+            try (Rnn.Pass pass = rnn.forward(x, initialStates(c), lengths)) {
                 out.put("y", pass.output());
-                out.put("hn", pass.finalHidden());
-                if (lstm) out.put("cn", pass.finalCell());
-                Rnn.InputGradients g = pass.backward(dy, dhn, dcn, true);
+                States last = pass.finalStates();
+                for (StateSpec s : rnn.states()) out.put(s.finalName(), last.get(s.name()));
+                Rnn.InputGradients g = pass.backward(dy, finalStateGradients(c), true);
                 out.put("grad.x", g.input());
-                out.put("grad.h0", g.initialHidden());
-                if (lstm) out.put("grad.c0", g.initialCell());
+                for (StateSpec s : rnn.states()) out.put("grad." + s.initialName(), g.initialStates().get(s.name()));
             }
             for (String n : rnn.parameterNames()) out.put("grad." + n, rnn.gradient(n));
             return out;

@@ -1,5 +1,6 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.algo.NonFiniteException;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -30,16 +31,15 @@ final class InputChecks {
 
     /**
      * The host side of the finite check: throws a {@link NonFiniteException} at the first NaN or
-     * ±Inf of a (T, B, W) or (L·D, B, H) tensor, naming its step (or state) and batch entry. With a
-     * layout, positions past a sequence's length are skipped (the algorithm ignores them).
+     * ±Inf of a (T, B, W) or (L·D, B, H) tensor, naming its step (or state) and batch entry. With
+     * lengths, positions past a sequence's length are skipped (the algorithm ignores them).
      */
-    static void requireFinite(String name, Tensor t, dev.bptt4j.algo.BatchLayout layout) {
+    static void requireFinite(String name, Tensor t, int[] lengths) {
         if (t == null) return;
         int outer = t.dim(0), batch = t.dim(1), width = t.dim(2);
-        int[] sortedOf = layout == null ? null : layout.sortedOfOriginal();
         for (int s = 0; s < outer; s++) {
             for (int b = 0; b < batch; b++) {
-                if (sortedOf != null && s >= layout.lengthOfSorted(sortedOf[b])) continue;
+                if (lengths != null && s >= lengths[b]) continue;
                 for (int c = 0; c < width; c++) {
                     double v = t.getDouble((s * batch + b) * width + c);
                     if (!Double.isFinite(v)) {

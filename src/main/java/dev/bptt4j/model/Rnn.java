@@ -1,16 +1,19 @@
 package dev.bptt4j.model;
 
-import dev.bptt4j.algo.BatchLayout;
 import dev.bptt4j.algo.BufferPool;
-import dev.bptt4j.algo.LayerWeights;
+import dev.bptt4j.algo.LayerParameters;
 import dev.bptt4j.algo.StackBptt;
-import dev.bptt4j.algo.WorkspaceLimits;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.backend.Packing;
+import dev.bptt4j.cell.Cell;
+import dev.bptt4j.cell.StateSpec;
+import dev.bptt4j.cell.States;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,16 +23,19 @@ import java.util.SplittableRandom;
 /**
  * A recurrent stack with {@code torch.nn.RNN}, {@code torch.nn.LSTM} or {@code torch.nn.GRU}
  * semantics whose parameters and gradients live on a backend's device. Parameters are named,
- * shaped and gate-ordered as PyTorch's state_dict (LSTM i, f, g, o; GRU r, z, n). The LSTM also
- * takes c0 and returns cn, and its backward takes dcn and returns dL/dc0.
+ * shaped and gate-ordered as PyTorch's state_dict (LSTM i, f, g, o; GRU r, z, n). A cell's states
+ * (h; h and c for the LSTM) travel together as one {@link States} value: every forward takes all
+ * initial states and gives all final ones, and every backward takes the gradients of all final
+ * states and gives those of all initial ones.
  *
  * <pre>{@code
- * try (Backend backend = Backends.create(Device.AUTO);
- *      Rnn rnn = new Rnn(RnnConfig.of(RnnMode.RNN_TANH, 8, 16).withLayers(2), backend)) {
+ * try (Backend backend = Backends.create("auto");
+ *      Rnn rnn = new Rnn(RnnConfig.of(RnnMode.LSTM, 8, 16).withLayers(2), backend)) {
  *     rnn.initialize(42);
- *     try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
+ *     try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {
  *         Tensor y = pass.output();
- *         Rnn.InputGradients g = pass.backward(dy, null);
+ *         States last = pass.finalStates();                 // hn, cn
+ *         Rnn.InputGradients g = pass.backward(dy, States.ZEROS);
  *     }
  *     Tensor dWhh = rnn.gradient("weight_hh_l0");
  * }
@@ -45,12 +51,13 @@ import java.util.SplittableRandom;
  *
  * <p><b>Finite check.</b> With {@link #setCheckFinite(boolean) setCheckFinite(true)} (or
  * {@code -Dbptt4j.checkFinite=true} when the model is built) every input is checked on the host
- * and every hidden/cell state, state gradient and parameter gradient on the device after each
- * step; the first NaN or ±Inf throws a {@link NonFiniteException} naming the tensor, layer,
+ * and every state, state gradient and parameter gradient on the device after each step; the first
+ * NaN or ±Inf throws a {@link dev.bptt4j.algo.NonFiniteException} naming the tensor, layer,
  * direction and step. Off by default, and then it costs nothing.
  */
 public final class Rnn implements AutoCloseable {
     private final RnnConfig config;
+    private final Cell cell;
     private final Backend backend;
     private final List<ParameterSpec> specs;
     private final Map<String, ParameterSpec> specByName = new LinkedHashMap<>();
@@ -62,29 +69,41 @@ public final class Rnn implements AutoCloseable {
     private boolean checkFinite;
     private boolean closed;
 
+    /**
+     * Sees dL/dh carried back through the recurrence at every step of each backward (for
+     * diagnostics): after step τ of layer {@code layer}, direction {@code direction}, {@code carry}
+     * (alive(τ) × width of h, sequences sorted longest first) is dL/dh_{τ−1}.
+     */
+    @FunctionalInterface
+    public interface CarryObserver {
+        void afterStep(int layer, int direction, int tau, Tensor carry);
+    }
+
     public Rnn(RnnConfig config, Backend backend) {
+        if (config == null) throw new IllegalArgumentException("config: must not be null");
+        if (backend == null) throw new IllegalArgumentException("backend: must not be null");
+        if (backend.isClosed()) throw new IllegalStateException("backend: the " + backend.name() + " backend has been closed");
         this.config = config;
+        this.cell = config.cell();
         this.backend = backend;
         this.specs = config.parameters();
         this.workspace = new BufferPool(backend);
         try {
-            for (ParameterSpec s : specs) {
-                specByName.put(s.name(), s);
-                parameters.put(s.name(), backend.allocate(config.dtype(), s.elements()));
-                gradients.put(s.name(), backend.allocate(config.dtype(), s.elements()));
-            }
-            LayerWeights[][] layerWeights = new LayerWeights[config.numLayers()][config.directions()];
+            LayerParameters[][] layers = new LayerParameters[config.numLayers()][config.directions()];
             for (int l = 0; l < config.numLayers(); l++) {
                 for (int d = 0; d < config.directions(); d++) {
-                    String sfx = RnnConfig.suffix(l, d);
-                    layerWeights[l][d] = new LayerWeights(
-                            parameters.get("weight_ih" + sfx), parameters.get("weight_hh" + sfx),
-                            parameters.get("bias_ih" + sfx), parameters.get("bias_hh" + sfx),
-                            gradients.get("weight_ih" + sfx), gradients.get("weight_hh" + sfx),
-                            gradients.get("bias_ih" + sfx), gradients.get("bias_hh" + sfx));
+                    layers[l][d] = new LayerParameters(new DeviceSlice[cell.parameterSlots()], new DeviceSlice[cell.parameterSlots()]);
                 }
             }
-            this.algorithm = new StackBptt(config, backend, layerWeights, workspace);
+            for (ParameterSpec s : specs) {
+                specByName.put(s.name(), s);
+                DeviceBuffer value = backend.allocate(config.dtype(), s.elements()), grad = backend.allocate(config.dtype(), s.elements());
+                parameters.put(s.name(), value);
+                gradients.put(s.name(), grad);
+                layers[s.layer()][s.direction()].values()[s.slot()] = DeviceSlice.of(value);
+                layers[s.layer()][s.direction()].gradients()[s.slot()] = DeviceSlice.of(grad);
+            }
+            this.algorithm = new StackBptt(config.stackShape(), backend, layers, workspace);
             setCheckFinite(Boolean.getBoolean("bptt4j.checkFinite"));
         } catch (RuntimeException e) {
             close();
@@ -94,10 +113,10 @@ public final class Rnn implements AutoCloseable {
 
     /**
      * Reuse of the host result tensors: when on, {@code forward} and {@code backward} return the
-     * same y, hn (cn) and dL/dx, dL/dh0 (dL/dc0) tensors call after call, each overwritten by the
-     * next call with that shape, so a warmed-up training loop allocates almost nothing on the Java
-     * heap (the default returns fresh tensors, which a step of 100×64×256 spends 13 MB on). Copy
-     * a result before the next call if it must survive it.
+     * same y, final states and dL/dx, initial-state gradients call after call, each overwritten by
+     * the next call with that shape, so a warmed-up training loop allocates almost nothing on the
+     * Java heap (the default returns fresh tensors). Copy a result before the next call if it must
+     * survive it.
      */
     public void setReuseResults(boolean on) {
         checkOpen();
@@ -116,6 +135,16 @@ public final class Rnn implements AutoCloseable {
 
     public RnnConfig config() {
         return config;
+    }
+
+    /** The cell of every layer and direction. */
+    public Cell cell() {
+        return cell;
+    }
+
+    /** The states the cell carries, h first: what {@link States} values hold for this stack. */
+    public List<StateSpec> states() {
+        return cell.states();
     }
 
     public Backend backend() {
@@ -141,6 +170,7 @@ public final class Rnn implements AutoCloseable {
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("the Rnn has been closed");
+        if (backend.isClosed()) throw new IllegalStateException("the Rnn's " + backend.name() + " backend has been closed");
     }
 
     /** PyTorch's default initialisation distribution, U(−1/√H, 1/√H), from a seeded generator. */
@@ -168,18 +198,18 @@ public final class Rnn implements AutoCloseable {
         if (!value.dtype().isFloatingPoint()) {
             throw new IllegalArgumentException("parameter '" + name + "': expected a floating-point tensor, got " + value.dtype());
         }
-        backend.upload(value.dtype() == config.dtype() ? value : value.to(config.dtype()), parameters.get(name), 0);
+        backend.upload(value.dtype() == config.dtype() ? value : value.to(config.dtype()), DeviceSlice.of(parameters.get(name)));
     }
 
     public Tensor parameter(String name) {
         checkOpen();
-        return backend.download(parameters.get(spec(name).name()), 0, spec(name).shape());
+        return backend.download(DeviceSlice.of(parameters.get(spec(name).name())), spec(name).shape());
     }
 
     /** The accumulated gradient of a parameter since the last {@link #zeroGrad()}. */
     public Tensor gradient(String name) {
         checkOpen();
-        return backend.download(gradients.get(spec(name).name()), 0, spec(name).shape());
+        return backend.download(DeviceSlice.of(gradients.get(spec(name).name())), spec(name).shape());
     }
 
     /** Every parameter by PyTorch name, in state_dict order. */
@@ -252,7 +282,7 @@ public final class Rnn implements AutoCloseable {
 
     public void zeroGrad() {
         checkOpen();
-        for (DeviceBuffer g : gradients.values()) backend.fill(g, 0, g.elements(), 0.0);
+        for (DeviceBuffer g : gradients.values()) Packing.fill(backend, DeviceSlice.of(g), g.elements(), 0.0);
     }
 
     /** Bytes of workspace currently held (activations and scratch), for memory reports. */
@@ -264,92 +294,81 @@ public final class Rnn implements AutoCloseable {
      * Forward over a padded, time-major batch.
      *
      * @param x       (T, B, I) in the stack's dtype
-     * @param h0      (L·D, B, H) or null for zeros
+     * @param initial the initial states (L·D, B, width) by name, or null ({@link States#ZEROS}) for zeros; absent ones are zeros
      * @param lengths each sequence's length in 1..T, or null when all are T
      */
-    public Pass forward(Tensor x, Tensor h0, int[] lengths) {
-        return forward(x, h0, null, lengths);
-    }
-
-    /**
-     * Forward with an initial cell state (LSTM only).
-     *
-     * @param c0 (L·D, B, H) or null for zeros; must be null for cells without a cell state
-     */
-    public Pass forward(Tensor x, Tensor h0, Tensor c0, int[] lengths) {
+    public Pass forward(Tensor x, States initial, int[] lengths) {
         checkOpen();
-        InputChecks.requireShape("x", x, config.dtype(), -1, -1, config.inputSize());
-        int steps = x.dim(0), batch = x.dim(1);
-        if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
-        if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
-        checkStates("h0", h0, "c0", c0, batch, "initial");
-        BatchLayout layout = BatchLayout.of(steps, batch, lengths);
-        WorkspaceLimits.check(config, layout, backend);
+        int[] tb = checkInput(x);
+        checkStates(initial, tb[1], true);
         if (checkFinite) InputChecks.requireFinite("input x", x, null);
-        generation++;
-        StackBptt.Outputs out = algorithm.forward(x, h0, c0, layout);
-        return new Pass(generation, layout, out, null);
+        StackBptt.Outputs out = algorithm.forward(x, initial, lengths);
+        return new Pass(++generation, tb[0], tb[1], lengths, out, null);
     }
 
     /**
-     * Forward that leaves y and hn on the device, for a loss computed there (dev.bptt4j.train):
-     * {@link Pass#outputBuffer()} is y, {@link Pass#backwardOnDevice} takes dy from a device
-     * buffer; {@link Pass#output()} and {@link Pass#finalHidden()} download on first use. An LSTM
-     * starts from c0 = 0 on this path.
+     * Forward that leaves y and the final states on the device, for a loss computed there
+     * (dev.bptt4j.train): {@link Pass#outputOnDevice()} is y, {@link Pass#backwardOnDevice} takes
+     * dy from the device; {@link Pass#output()} and {@link Pass#finalStates()} download on first use.
      */
-    public Pass forwardOnDevice(Tensor x, Tensor h0, int[] lengths) {
+    public Pass forwardOnDevice(Tensor x, States initial, int[] lengths) {
         checkOpen();
-        InputChecks.requireShape("x", x, config.dtype(), -1, -1, config.inputSize());
-        int steps = x.dim(0), batch = x.dim(1);
-        if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
-        if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
-        checkStates("h0", h0, "c0", null, batch, "initial");
-        BatchLayout layout = BatchLayout.of(steps, batch, lengths);
-        generation++;
-        algorithm.forwardOnDevice(x, h0, null, layout);
-        return new Pass(generation, layout, null, null);
+        int[] tb = checkInput(x);
+        checkStates(initial, tb[1], true);
+        if (checkFinite) InputChecks.requireFinite("input x", x, null);
+        algorithm.forwardOnDevice(x, initial, lengths);
+        return new Pass(++generation, tb[0], tb[1], lengths, null, null);
     }
 
     /**
      * Forward of x already on the device: (T, B, I) padded, row t·B + b, in a buffer of this
-     * Rnn's backend and dtype from element {@code x.offset()}. Nothing crosses to the host: x is
-     * read in place (with every sequence of length T, also by the backward's dW_ih, so it must
-     * stay open and unchanged until this pass's backward), y is {@link Pass#outputOnDevice()}
-     * and the backward is {@link Pass#backwardOnDevice(DeviceSlice, Tensor, Tensor, DeviceSlice)}.
-     * {@link Pass#output()}, {@link Pass#finalHidden()} and {@link Pass#finalCell()} still
-     * download on first use.
-     *
-     * @param c0 (L·D, B, H) or null for zeros; must be null for cells without a cell state
+     * Rnn's backend and dtype from the slice's offset. Nothing crosses to the host: x is read in
+     * place (with every sequence of length T, also by the backward's dW_ih, so it must stay open
+     * and unchanged until this pass's backward), y is {@link Pass#outputOnDevice()} and the
+     * backward is {@link Pass#backwardOnDevice(DeviceSlice, States, DeviceSlice)}.
      */
-    public Pass forwardOnDevice(DeviceSlice x, int steps, int batch, Tensor h0, Tensor c0, int[] lengths) {
+    public Pass forwardOnDevice(DeviceSlice x, int steps, int batch, States initial, int[] lengths) {
         checkOpen();
         if (x == null) throw new IllegalArgumentException("x: device slice is null");
         if (steps < 1) throw new IllegalArgumentException("x: sequence length T must be >= 1, got " + steps);
         if (batch < 1) throw new IllegalArgumentException("x: batch size B must be >= 1, got " + batch);
         requireSlice("x", x, (long) steps * batch * config.inputSize(), "(" + steps + ", " + batch + ", " + config.inputSize() + ")");
-        checkStates("h0", h0, "c0", c0, batch, "initial");
-        BatchLayout layout = BatchLayout.of(steps, batch, lengths);
-        WorkspaceLimits.check(config, layout, backend);
-        generation++;
-        algorithm.forwardOnDevice(x, h0, c0, layout);
-        return new Pass(generation, layout, null, x);
+        checkStates(initial, batch, true);
+        algorithm.forwardOnDevice(x, steps, batch, initial, lengths);
+        return new Pass(++generation, steps, batch, lengths, null, x);
+    }
+
+    /** T and B of x (T, B, I) after checking its shape and dtype. */
+    private int[] checkInput(Tensor x) {
+        InputChecks.requireShape("x", x, config.dtype(), -1, -1, config.inputSize());
+        int steps = x.dim(0), batch = x.dim(1);
+        if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
+        if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
+        return new int[]{steps, batch};
     }
 
     /**
-     * Checks a pair of per-state tensors, (L·D, B, H) each or null: h0 and c0 ("initial") or dhn
-     * and dcn ("final"); the cell one only for a cell with a cell state; finite when the check is on.
+     * Checks states given to a forward ({@code initial}: h0, c0) or a backward (gradients of hn,
+     * cn): each must be a state of this cell, (L·D, B, width) in the stack's dtype, and finite when
+     * the check is on. Null stands for all zeros.
      */
-    private void checkStates(String hiddenName, Tensor hidden, String cellName, Tensor cell, int batch, String which) {
-        int states = config.numLayers() * config.directions();
-        if (hidden != null) InputChecks.requireShape(hiddenName, hidden, config.dtype(), states, batch, config.hiddenSize());
-        if (cell != null) {
-            if (!algorithm.hasCellState()) throw new IllegalArgumentException(cellName + ": " + config.mode() + " has no cell state; pass null");
-            InputChecks.requireShape(cellName, cell, config.dtype(), states, batch, config.hiddenSize());
-        }
-        if (checkFinite) {
-            boolean gradients = which.equals("final");
-            InputChecks.requireFinite(which + " hidden state" + (gradients ? " gradient " : " ") + hiddenName, hidden, null);
-            InputChecks.requireFinite(which + " cell state" + (gradients ? " gradient " : " ") + cellName, cell, null);
+    private void checkStates(States given, int batch, boolean initial) {
+        if (given == null) return;
+        int rows = config.numLayers() * config.directions();
+        for (String name : given.names()) {
+            StateSpec spec = null;
+            for (StateSpec s : cell.states()) if (s.name().equals(name)) spec = s;
+            String label = initial ? name + "0" : "d" + name + "n";
+            if (spec == null) {
+                throw new IllegalArgumentException(label + ": " + config.mode() + " has no " + (name.equals("c") ? "cell state" : "state '" + name + "'") + " (its states are "
+                        + cell.states().stream().map(StateSpec::name).toList() + ")");
+            }
+            Tensor t = given.get(name);
+            InputChecks.requireShape(label, t, config.dtype(), rows, batch, spec.width());
+            if (checkFinite) {
+                InputChecks.requireFinite((initial ? "initial " : "final ") + (name.equals("c") ? "cell state" : name.equals("h") ? "hidden state" : "state")
+                        + (initial ? " " : " gradient ") + label, t, null);
+            }
         }
     }
 
@@ -366,12 +385,9 @@ public final class Rnn implements AutoCloseable {
         }
     }
 
-    /**
-     * Observes dL/dh carried back through the recurrence at every step of each backward (see
-     * {@link StackBptt.CarryObserver}); null removes it. Costs a host sync per step while set.
-     */
-    public void setCarryObserver(StackBptt.CarryObserver observer) {
-        algorithm.setCarryObserver(observer);
+    /** Observes dL/dh carried back through the recurrence at every step of each backward; null removes it. Costs a host sync per step while set. */
+    public void setCarryObserver(CarryObserver observer) {
+        algorithm.setCarryObserver(observer == null ? null : observer::afterStep);
     }
 
     /** Loads lengths given as I64 (the case files' dtype) after range checks. */
@@ -389,27 +405,41 @@ public final class Rnn implements AutoCloseable {
         return out;
     }
 
-    /** Gradients of the inputs of a pass; {@code initialCell} (dL/dc0) is null except for the LSTM. */
-    public record InputGradients(Tensor input, Tensor initialHidden, Tensor initialCell) {
-        public InputGradients(Tensor input, Tensor initialHidden) {
-            this(input, initialHidden, null);
+    /** Gradients of a pass's inputs: dL/dx (null unless asked for, or when written to the device) and of every initial state. */
+    public record InputGradients(Tensor input, States initialStates) {
+        /** dL/dh0. */
+        public Tensor initialHidden() {
+            return initialStates.hidden();
         }
     }
 
     /** One forward pass: its outputs, and its backward. */
     public final class Pass implements AutoCloseable {
         private final long id;
-        private final BatchLayout layout;
+        private final int steps, batch;
+        private final int[] lengths;
         private StackBptt.Outputs outputs;
-        private boolean used;
-        /** x of {@link #forwardOnDevice(DeviceSlice, int, int, Tensor, Tensor, int[])}, read again by the backward; else null. */
+        private boolean used, closedPass;
+        /** x of {@link #forwardOnDevice(DeviceSlice, int, int, States, int[])}, read again by the backward; else null. */
         private final DeviceSlice deviceInput;
 
-        private Pass(long id, BatchLayout layout, StackBptt.Outputs outputs, DeviceSlice deviceInput) {
+        private Pass(long id, int steps, int batch, int[] lengths, StackBptt.Outputs outputs, DeviceSlice deviceInput) {
             this.id = id;
-            this.layout = layout;
+            this.steps = steps;
+            this.batch = batch;
+            this.lengths = lengths == null ? null : lengths.clone();
             this.outputs = outputs;
             this.deviceInput = deviceInput;
+        }
+
+        /** T. */
+        public int steps() {
+            return steps;
+        }
+
+        /** B. */
+        public int batch() {
+            return batch;
         }
 
         /** y: (T, B, D·H), zero past each sequence's length. */
@@ -417,40 +447,35 @@ public final class Rnn implements AutoCloseable {
             return outputs().output();
         }
 
-        /** hn: (L·D, B, H), each sequence's state after its own last step. */
-        public Tensor finalHidden() {
-            return outputs().finalHidden();
+        /** Every final state (hn; cn for the LSTM), (L·D, B, width) each: each sequence's state after its own last step. */
+        public States finalStates() {
+            return outputs().finalStates();
         }
 
         private StackBptt.Outputs outputs() {
             if (outputs == null) {
                 checkCurrent("output");
-                int dirs = config.directions(), h = config.hiddenSize();
-                outputs = new StackBptt.Outputs(
-                        backend.download(algorithm.paddedOutput(), 0, layout.steps(), layout.batch(), dirs * h),
-                        backend.download(algorithm.paddedFinalHidden(), 0, config.numLayers() * dirs, layout.batch(), h),
-                        config.mode().gates() == 4
-                                ? backend.download(algorithm.paddedFinalCell(), 0, config.numLayers() * dirs, layout.batch(), h) : null);
+                outputs = algorithm.outputs();
             }
             return outputs;
         }
 
         private void checkCurrent(String what) {
             checkOpen();
+            if (closedPass) throw new IllegalStateException(what + ": this pass has been closed");
             if (id != generation) throw new IllegalStateException(what + ": a newer forward pass has replaced this one on the same Rnn");
         }
 
-        /** y of this pass on the device, (T·B) rows of D·H (row t·B + b), valid until the next forward. */
-        public DeviceBuffer outputBuffer() {
-            checkCurrent("outputBuffer");
-            return algorithm.paddedOutput();
+        private void checkBackward() {
+            checkCurrent("backward");
+            if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
         }
 
         /**
-         * y on the device, (T, B, D·H) padded from the slice's offset, without a copy when every
-         * sequence has length T and there is one direction (y is then the top layer's stored
-         * states; otherwise it is gathered once). Read-only: the backward reads the states. Valid
-         * until the next forward.
+         * y of this pass on the device, (T, B, D·H) padded from the slice's offset, without a copy
+         * when every sequence has length T and there is one direction (y is then the top layer's
+         * stored states; otherwise it is gathered once). Read-only: the backward reads the states.
+         * Valid until the next forward.
          */
         public DeviceSlice outputOnDevice() {
             checkCurrent("outputOnDevice");
@@ -459,21 +484,18 @@ public final class Rnn implements AutoCloseable {
 
         /**
          * Backward with dy on the device and dL/dx written to the device: dy (T, B, D·H) padded
-         * from {@code dy.offset()} (read only; rows past a sequence's length are ignored) and dL/dx
-         * (T, B, I) into {@code inputGradient} from its offset (zero past the lengths), or not
-         * formed when it is null. Accumulates the parameter gradients; returns dL/dh0 (and dL/dc0)
-         * as host tensors, with {@code input} null. dL/dx must not overlap dy or the pass's x.
+         * (read only; rows past a sequence's length are ignored) and dL/dx (T, B, I) into
+         * {@code inputGradient} (zero past the lengths), or not formed when it is null. Accumulates
+         * the parameter gradients; returns the initial states' gradients, with {@code input} null.
+         * dL/dx must not overlap dy or the pass's x.
          *
-         * @param dhn (L·D, B, H) or null for zeros
-         * @param dcn (L·D, B, H) or null for zeros; LSTM only
+         * @param finalGrads gradients of the final states by name, or null for zeros
          */
-        public InputGradients backwardOnDevice(DeviceSlice dy, Tensor dhn, Tensor dcn, DeviceSlice inputGradient) {
-            checkCurrent("backward");
-            if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
+        public InputGradients backwardOnDevice(DeviceSlice dy, States finalGrads, DeviceSlice inputGradient) {
+            checkBackward();
             if (dy == null) throw new IllegalArgumentException("dy: device slice is null");
-            int steps = layout.steps(), batch = layout.batch();
-            long dyElements = (long) steps * batch * config.directions() * config.hiddenSize();
-            requireSlice("dy", dy, dyElements, "(" + steps + ", " + batch + ", " + config.directions() * config.hiddenSize() + ")");
+            long dyElements = (long) steps * batch * config.outputSize();
+            requireSlice("dy", dy, dyElements, "(" + steps + ", " + batch + ", " + config.outputSize() + ")");
             long dxElements = (long) steps * batch * config.inputSize();
             if (inputGradient != null) {
                 requireSlice("dL/dx", inputGradient, dxElements, "(" + steps + ", " + batch + ", " + config.inputSize() + ")");
@@ -481,10 +503,25 @@ public final class Rnn implements AutoCloseable {
                 if (deviceInput != null) requireApart("dL/dx", inputGradient, dxElements, "x", deviceInput, dxElements);
             }
             requireInputOpen();
-            checkStates("dhn", dhn, "dcn", dcn, batch, "final");
+            checkStates(finalGrads, batch, false);
             used = true;
-            StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, dhn, dcn, inputGradient);
-            return new InputGradients(null, g.initialHidden(), g.initialCell());
+            StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, finalGrads, inputGradient);
+            return new InputGradients(null, g.initialStates());
+        }
+
+        /**
+         * Backward with dy, (T, B, D·H), read from the device (rows past a sequence's length are
+         * ignored) and dL/dx returned as a host tensor when {@code inputGradient}.
+         */
+        public InputGradients backwardOnDevice(DeviceSlice dy, States finalGrads, boolean inputGradient) {
+            checkBackward();
+            if (dy == null) throw new IllegalArgumentException("dy: device slice is null");
+            requireSlice("dy", dy, (long) steps * batch * config.outputSize(), "(" + steps + ", " + batch + ", " + config.outputSize() + ")");
+            requireInputOpen();
+            checkStates(finalGrads, batch, false);
+            used = true;
+            StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, finalGrads, inputGradient);
+            return new InputGradients(g.input(), g.initialStates());
         }
 
         private void requireInputOpen() {
@@ -500,71 +537,32 @@ public final class Rnn implements AutoCloseable {
             }
         }
 
+        /** Backward with dL/dx; see {@link #backward(Tensor, States, boolean)}. */
+        public InputGradients backward(Tensor dy, States finalGrads) {
+            return backward(dy, finalGrads, true);
+        }
+
         /**
-         * {@link #backward(Tensor, Tensor, boolean)} with dy, (T, B, D·H), read from a device buffer
-         * of this Rnn's dtype at element {@code dyOffset}; rows past a sequence's length are ignored.
+         * Backpropagates {@code dy} (T, B, D·H) and the gradients of the final states (by name, or
+         * null for zeros), accumulating every parameter's gradient, and returns the gradients of x
+         * (null unless {@code inputGradient}) and of every initial state. Values of dy at padded
+         * positions are ignored.
          */
-        public InputGradients backwardOnDevice(DeviceBuffer dy, long dyOffset, Tensor dhn, boolean inputGradient) {
-            checkCurrent("backward");
-            if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
-            long need = (long) layout.steps() * layout.batch() * config.directions() * config.hiddenSize();
-            if (dy.dtype() != config.dtype() || dyOffset < 0 || dyOffset + need > dy.elements()) {
-                throw new IllegalArgumentException("dy: expected a " + config.dtype() + " buffer with " + need + " elements from offset "
-                        + dyOffset + ", got " + dy.dtype() + " of " + dy.elements());
-            }
-            if (dhn != null) {
-                InputChecks.requireShape("dhn", dhn, config.dtype(), config.numLayers() * config.directions(), layout.batch(), config.hiddenSize());
-            }
+        public InputGradients backward(Tensor dy, States finalGrads, boolean inputGradient) {
+            checkBackward();
+            InputChecks.requireShape("dy", dy, config.dtype(), steps, batch, config.outputSize());
+            checkStates(finalGrads, batch, false);
+            if (checkFinite) InputChecks.requireFinite("output gradient dy", dy, lengths);
             requireInputOpen();
             used = true;
-            StackBptt.InputGradients g = algorithm.backwardOnDevice(dy, dyOffset, dhn, null, inputGradient);
-            return new InputGradients(g.input(), g.initialHidden(), g.initialCell());
+            StackBptt.InputGradients g = algorithm.backward(dy, finalGrads, inputGradient);
+            return new InputGradients(g.input(), g.initialStates());
         }
 
-        /** cn: (L·D, B, H), each sequence's cell state after its own last step (LSTM); null for other cells. */
-        public Tensor finalCell() {
-            return outputs().finalCell();
-        }
-
-        public BatchLayout layout() {
-            return layout;
-        }
-
-        /** Backward with dL/dx; see {@link #backward(Tensor, Tensor, boolean)}. */
-        public InputGradients backward(Tensor dy, Tensor dhn) {
-            return backward(dy, dhn, true);
-        }
-
-        /**
-         * Backpropagates {@code dy} (T, B, D·H) and {@code dhn} (L·D, B, H, or null for zeros),
-         * accumulating every parameter's gradient, and returns the gradients of x (null unless
-         * {@code inputGradient}) and of h0. Values of dy at padded positions are ignored.
-         */
-        public InputGradients backward(Tensor dy, Tensor dhn, boolean inputGradient) {
-            return backward(dy, dhn, null, inputGradient);
-        }
-
-        /**
-         * Backward with the upstream gradient of cn as well ({@code dcn} (L·D, B, H), or null for
-         * zeros; LSTM only). The returned gradients include dL/dc0 for the LSTM.
-         */
-        public InputGradients backward(Tensor dy, Tensor dhn, Tensor dcn, boolean inputGradient) {
-            checkOpen();
-            if (used) throw new IllegalStateException("backward: this pass has already been differentiated");
-            if (id != generation) throw new IllegalStateException("backward: a newer forward pass has replaced this one on the same Rnn");
-            int steps = layout.steps(), batch = layout.batch();
-            InputChecks.requireShape("dy", dy, config.dtype(), steps, batch, config.directions() * config.hiddenSize());
-            checkStates("dhn", dhn, "dcn", dcn, batch, "final");
-            if (checkFinite) InputChecks.requireFinite("output gradient dy", dy, layout);
-            requireInputOpen();
-            used = true;
-            StackBptt.InputGradients g = algorithm.backward(dy, dhn, dcn, inputGradient);
-            return new InputGradients(g.input(), g.initialHidden(), g.initialCell());
-        }
-
+        /** Ends the pass: its backward can no longer run. */
         @Override
         public void close() {
-            used = true;
+            closedPass = true;
         }
     }
 
@@ -575,5 +573,10 @@ public final class Rnn implements AutoCloseable {
         workspace.close();
         for (DeviceBuffer b : parameters.values()) b.close();
         for (DeviceBuffer b : gradients.values()) b.close();
+    }
+
+    /** The parameter specs in state_dict order (for the training utilities). */
+    List<ParameterSpec> specs() {
+        return new ArrayList<>(specs);
     }
 }

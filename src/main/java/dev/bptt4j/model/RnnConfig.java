@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.algo.StackShape;
+import dev.bptt4j.cell.Cell;
 import dev.bptt4j.tensor.DType;
 
 import java.util.ArrayList;
@@ -19,8 +21,8 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
         if (inputSize < 1) throw new IllegalArgumentException("inputSize: expected >= 1, got " + inputSize);
         if (hiddenSize < 1) throw new IllegalArgumentException("hiddenSize: expected >= 1, got " + hiddenSize);
         if (numLayers < 1) throw new IllegalArgumentException("numLayers: expected >= 1, got " + numLayers);
-        if (residual && !mode.isElman()) throw new IllegalArgumentException("residual: only the Elman cells (RNN_TANH, RNN_RELU) have a residual form, not " + mode);
-        if ((long) mode.gates() * hiddenSize > Integer.MAX_VALUE / 4) {
+        Cell cell = mode.cell(hiddenSize, bias, residual);
+        if ((long) cell.gateWidth() > Integer.MAX_VALUE / 4) {
             throw new IllegalArgumentException("hiddenSize: " + hiddenSize + " is too large for " + mode);
         }
     }
@@ -55,14 +57,29 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
         return bidirectional ? 2 : 1;
     }
 
-    /** Input width of layer {@code layer}: I for the first, D·H above it. */
+    /** The cell of every layer and direction. */
+    public Cell cell() {
+        return mode.cell(hiddenSize, bias, residual);
+    }
+
+    /** The shape as the algorithm takes it. */
+    public StackShape stackShape() {
+        return new StackShape(cell(), inputSize, numLayers, directions(), dtype);
+    }
+
+    /** Input width of layer {@code layer}: I for the first, D·(width of h) above it. */
     public int layerInputSize(int layer) {
-        return layer == 0 ? inputSize : directions() * hiddenSize;
+        return layer == 0 ? inputSize : directions() * cell().outputSize();
+    }
+
+    /** Width of y: D·(width of h). */
+    public int outputSize() {
+        return directions() * cell().outputSize();
     }
 
     /** Rows of one weight matrix: gates·H. */
     public int gateRows() {
-        return mode.gates() * hiddenSize;
+        return cell().gateWidth();
     }
 
     /** PyTorch's suffix for a layer and direction: {@code _l0}, {@code _l1_reverse}. */
@@ -70,17 +87,14 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
         return "_l" + layer + (direction == 1 ? "_reverse" : "");
     }
 
-    /** Every parameter in PyTorch's state_dict order, with its shape. */
+    /** Every parameter in PyTorch's state_dict order, with its shape: the cell's, per layer and direction. */
     public List<ParameterSpec> parameters() {
+        Cell cell = cell();
         List<ParameterSpec> out = new ArrayList<>();
         for (int l = 0; l < numLayers; l++) {
             for (int d = 0; d < directions(); d++) {
-                String s = suffix(l, d);
-                out.add(new ParameterSpec("weight_ih" + s, l, d, ParameterSpec.Kind.WEIGHT_IH, new int[]{gateRows(), layerInputSize(l)}));
-                out.add(new ParameterSpec("weight_hh" + s, l, d, ParameterSpec.Kind.WEIGHT_HH, new int[]{gateRows(), hiddenSize}));
-                if (bias) {
-                    out.add(new ParameterSpec("bias_ih" + s, l, d, ParameterSpec.Kind.BIAS_IH, new int[]{gateRows()}));
-                    out.add(new ParameterSpec("bias_hh" + s, l, d, ParameterSpec.Kind.BIAS_HH, new int[]{gateRows()}));
+                for (Cell.Parameter p : cell.parameters(layerInputSize(l))) {
+                    out.add(new ParameterSpec(p.name() + suffix(l, d), l, d, p.slot(), p.shape()));
                 }
             }
         }

@@ -1,32 +1,38 @@
 package dev.bptt4j.model;
 
 import dev.bptt4j.backend.Activation;
+import dev.bptt4j.cell.Cell;
+import dev.bptt4j.cell.Elman;
+import dev.bptt4j.cell.Gru;
+import dev.bptt4j.cell.Lstm;
 
-/** The recurrent cell, named as PyTorch's cuDNN-style mode strings (the case files' {@code mode}). */
+/**
+ * The recurrent cell, named as PyTorch's cuDNN-style mode strings (the case files' {@code mode}),
+ * and the {@link Cell} each names: everything else about a cell lives in its class.
+ */
 public enum RnnMode {
-    RNN_TANH(1),
-    RNN_RELU(1),
-    LSTM(4),
-    GRU(3);
+    RNN_TANH,
+    RNN_RELU,
+    LSTM,
+    GRU;
 
-    private final int gates;
-
-    RnnMode(int gates) {
-        this.gates = gates;
+    /** The cell of this mode, H units wide, with or without biases; {@code residual} only for the Elman modes. */
+    public Cell cell(int hiddenSize, boolean bias, boolean residual) {
+        if (residual && !isElman()) {
+            throw new IllegalArgumentException("residual: only the Elman cells (RNN_TANH, RNN_RELU) have a residual form, not " + this);
+        }
+        switch (this) {
+            case RNN_TANH: return new Elman(Activation.TANH, residual, hiddenSize, bias);
+            case RNN_RELU: return new Elman(Activation.RELU, residual, hiddenSize, bias);
+            case LSTM: return new Lstm(hiddenSize, bias);
+            case GRU: return new Gru(hiddenSize, bias);
+            default: throw new AssertionError(this);
+        }
     }
 
-    /** Rows of weight_ih/weight_hh per hidden unit: 1 for Elman, 4 for LSTM (i,f,g,o), 3 for GRU (r,z,n). */
-    public int gates() {
-        return gates;
-    }
-
+    /** The Elman modes, which have a residual form. */
     public boolean isElman() {
         return this == RNN_TANH || this == RNN_RELU;
-    }
-
-    public Activation activation() {
-        if (!isElman()) throw new IllegalStateException(this + " has no single activation");
-        return this == RNN_TANH ? Activation.TANH : Activation.RELU;
     }
 
     public static RnnMode parse(String s) {

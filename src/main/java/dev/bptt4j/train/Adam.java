@@ -1,7 +1,7 @@
 package dev.bptt4j.train;
 
 import dev.bptt4j.backend.Backend;
-import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 
 import java.util.List;
 
@@ -12,7 +12,7 @@ import java.util.List;
  */
 public final class Adam extends Optimizer {
     private final double beta1, beta2, eps, weightDecay, l1;
-    private DeviceBuffer[] expAvg, expAvgSq;
+    private DeviceSlice[] expAvg, expAvgSq;
 
     public Adam(Backend backend, List<Parameter> parameters, double lr, double beta1, double beta2, double eps,
                 double weightDecay, double l1) {
@@ -37,17 +37,17 @@ public final class Adam extends Optimizer {
     @Override
     public void step() {
         if (expAvg == null) {
-            expAvg = new DeviceBuffer[parameters.size()];
-            expAvgSq = new DeviceBuffer[parameters.size()];
+            expAvg = new DeviceSlice[parameters.size()];
+            expAvgSq = new DeviceSlice[parameters.size()];
             for (int i = 0; i < parameters.size(); i++) {
-                expAvg[i] = zerosLike(parameters.get(i));
-                expAvgSq[i] = zerosLike(parameters.get(i));
+                expAvg[i] = DeviceSlice.of(zerosLike(parameters.get(i)));
+                expAvgSq[i] = DeviceSlice.of(zerosLike(parameters.get(i)));
             }
         }
         steps++;
         for (int i = 0; i < parameters.size(); i++) {
             Parameter p = parameters.get(i);
-            backend.adamStep(p.value(), p.gradient(), expAvg[i], expAvgSq[i], p.elements(), lr, beta1, beta2, eps,
+            training.adamStep(p.value(), p.gradient(), expAvg[i], expAvgSq[i], p.elements(), lr, beta1, beta2, eps,
                     weightDecay, l1, steps);
         }
     }

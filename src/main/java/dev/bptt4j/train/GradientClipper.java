@@ -2,31 +2,38 @@ package dev.bptt4j.train;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.backend.TrainingOps;
+import dev.bptt4j.backend.Packing;
 import dev.bptt4j.tensor.DType;
 
 import java.util.List;
 
 /**
  * Gradient clipping on the device, with {@code torch.nn.utils}' semantics. The global norm is
- * accumulated into one float64 device scalar across all parameters ({@link Backend#sumOfSquares})
+ * accumulated into one float64 device scalar across all parameters ({@link TrainingOps#sumOfSquares})
  * and read back once.
  */
 public final class GradientClipper implements AutoCloseable {
     private final Backend backend;
     private final List<Parameter> parameters;
     private final DeviceBuffer sumOfSquares;
+    private final DeviceSlice total;
+    private final TrainingOps training;
 
     public GradientClipper(Backend backend, List<Parameter> parameters) {
         this.backend = backend;
         this.parameters = List.copyOf(parameters);
         this.sumOfSquares = backend.allocate(DType.F64, 1);
+        this.total = DeviceSlice.of(sumOfSquares);
+        this.training = backend.training();
     }
 
     /** The global L2 norm of all gradients (one host read). */
     public double totalNorm() {
-        backend.fill(sumOfSquares, 0, 1, 0.0);
-        for (Parameter p : parameters) backend.sumOfSquares(p.gradient(), 0, p.elements(), sumOfSquares, 0);
-        return Math.sqrt(backend.download(sumOfSquares, 0, 1).getDouble(0));
+        Packing.fill(backend, total, 1, 0.0);
+        for (Parameter p : parameters) training.sumOfSquares(p.gradient(), p.elements(), total);
+        return Math.sqrt(backend.download(total, 1).getDouble(0));
     }
 
     /**
@@ -42,7 +49,7 @@ public final class GradientClipper implements AutoCloseable {
         if (!Double.isFinite(norm)) throw new NonFiniteGradientException(norm);
         double coefficient = maxNorm / (norm + 1e-6);
         if (coefficient < 1) {
-            for (Parameter p : parameters) backend.scale(p.gradient(), 0, p.elements(), coefficient);
+            for (Parameter p : parameters) training.scale(p.gradient(), p.elements(), coefficient);
         }
         return norm;
     }
@@ -50,7 +57,7 @@ public final class GradientClipper implements AutoCloseable {
     /** {@code clip_grad_value_(params, v)}: clamps every gradient element into [−v, v]. */
     public void clipValue(double clipValue) {
         if (!(clipValue > 0)) throw new IllegalArgumentException("clipValue: expected > 0, got " + clipValue);
-        for (Parameter p : parameters) backend.clamp(p.gradient(), 0, p.elements(), -clipValue, clipValue);
+        for (Parameter p : parameters) training.clamp(p.gradient(), p.elements(), -clipValue, clipValue);
     }
 
     @Override

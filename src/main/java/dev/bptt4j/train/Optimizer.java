@@ -2,6 +2,8 @@ package dev.bptt4j.train;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.Packing;
+import dev.bptt4j.backend.TrainingOps;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +17,7 @@ import java.util.List;
  */
 public abstract class Optimizer implements AutoCloseable {
     protected final Backend backend;
+    protected final TrainingOps training;
     protected final List<Parameter> parameters;
     protected final List<DeviceBuffer> state = new ArrayList<>();
     protected long steps;
@@ -23,6 +26,7 @@ public abstract class Optimizer implements AutoCloseable {
     protected Optimizer(Backend backend, List<Parameter> parameters, double lr) {
         if (!(lr >= 0)) throw new IllegalArgumentException("lr: expected >= 0, got " + lr);
         this.backend = backend;
+        this.training = backend.training();
         this.parameters = List.copyOf(parameters);
         this.lr = lr;
     }
@@ -32,7 +36,7 @@ public abstract class Optimizer implements AutoCloseable {
 
     /** Sets every parameter's gradient to zero. */
     public void zeroGrad() {
-        for (Parameter p : parameters) backend.fill(p.gradient(), 0, p.elements(), 0.0);
+        for (Parameter p : parameters) Packing.fill(backend, p.gradient(), p.elements(), 0.0);
     }
 
     public double learningRate() {
@@ -55,7 +59,7 @@ public abstract class Optimizer implements AutoCloseable {
     }
 
     protected DeviceBuffer zerosLike(Parameter p) {
-        DeviceBuffer b = backend.allocate(p.value().dtype(), p.elements());
+        DeviceBuffer b = backend.allocate(p.value().buffer().dtype(), p.elements());
         state.add(b);
         return b;
     }

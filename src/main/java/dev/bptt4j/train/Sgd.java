@@ -1,7 +1,7 @@
 package dev.bptt4j.train;
 
 import dev.bptt4j.backend.Backend;
-import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 
 import java.util.List;
 
@@ -13,7 +13,7 @@ import java.util.List;
 public final class Sgd extends Optimizer {
     private final double momentum, dampening, weightDecay, l1;
     private final boolean nesterov;
-    private DeviceBuffer[] momentumBuffers;
+    private DeviceSlice[] momentumBuffers;
 
     public Sgd(Backend backend, List<Parameter> parameters, double lr, double momentum, double dampening,
                double weightDecay, double l1, boolean nesterov) {
@@ -40,12 +40,12 @@ public final class Sgd extends Optimizer {
     public void step() {
         boolean first = momentumBuffers == null;
         if (first) {
-            momentumBuffers = new DeviceBuffer[parameters.size()];
-            if (momentum != 0) for (int i = 0; i < parameters.size(); i++) momentumBuffers[i] = zerosLike(parameters.get(i));
+            momentumBuffers = new DeviceSlice[parameters.size()];
+            if (momentum != 0) for (int i = 0; i < parameters.size(); i++) momentumBuffers[i] = DeviceSlice.of(zerosLike(parameters.get(i)));
         }
         for (int i = 0; i < parameters.size(); i++) {
             Parameter p = parameters.get(i);
-            backend.sgdStep(p.value(), p.gradient(), momentumBuffers[i], p.elements(), lr, momentum, dampening,
+            training.sgdStep(p.value(), p.gradient(), momentumBuffers[i], p.elements(), lr, momentum, dampening,
                     weightDecay, l1, nesterov, first);
         }
         steps++;

@@ -3,6 +3,7 @@ package dev.bptt4j.train;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.backend.Packing;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -20,7 +21,7 @@ import java.util.SplittableRandom;
  *
  * <p>Batched over time like the recurrence: the logits of all T·B rows are one GEMM, the softmax,
  * loss and {@code ∂L/∂o = scale·(ŷ − onehot(y))} one fused kernel
- * ({@link Backend#softmaxCrossEntropy}), and the backward three GEMMs: {@code dV += (ŷ−y)ᵀ·h},
+ * ({@link dev.bptt4j.backend.TrainingOps#softmaxCrossEntropy}), and the backward three GEMMs: {@code dV += (ŷ−y)ᵀ·h},
  * {@code dc += 1ᵀ·(ŷ−y)}, {@code dh = (ŷ−y)·V}. The loss is reduced on the device (one GEMM against
  * ones) and read back as one number. Parameter gradients accumulate until {@link #zeroGrad()};
  * dh is assigned.
@@ -31,8 +32,7 @@ public final class SoftmaxHead implements AutoCloseable {
     private final DType dtype;
     private final DeviceBuffer weight, bias, gradWeight, gradBias;
     private DeviceBuffer logits, targets, rowLoss, ones, lossSum, hiddenGrad;
-    private DeviceBuffer lastInput;
-    private long lastInputOffset;
+    private DeviceSlice lastInput;
     private int lastRows;
     private boolean backwardPending;
 
@@ -87,15 +87,15 @@ public final class SoftmaxHead implements AutoCloseable {
         if (!Arrays.equals(shape(name), value.shape())) {
             throw new IllegalArgumentException("head " + name + ": expected shape " + Arrays.toString(shape(name)) + ", got " + Arrays.toString(value.shape()));
         }
-        backend.upload(value.dtype() == dtype ? value : value.to(dtype), b, 0);
+        backend.upload(value.dtype() == dtype ? value : value.to(dtype), DeviceSlice.of(b));
     }
 
     public Tensor parameter(String name) {
-        return backend.download(buffer(name, false), 0, shape(name));
+        return backend.download(DeviceSlice.of(buffer(name, false)), shape(name));
     }
 
     public Tensor gradient(String name) {
-        return backend.download(buffer(name, true), 0, shape(name));
+        return backend.download(DeviceSlice.of(buffer(name, true)), shape(name));
     }
 
     /** {@code weight} (C, H) and {@code bias} (C), the names of {@code torch.nn.Linear}'s state_dict. */
@@ -121,8 +121,8 @@ public final class SoftmaxHead implements AutoCloseable {
     }
 
     public void zeroGrad() {
-        backend.fill(gradWeight, 0, gradWeight.elements(), 0.0);
-        backend.fill(gradBias, 0, gradBias.elements(), 0.0);
+        Packing.fill(backend, DeviceSlice.of(gradWeight), gradWeight.elements(), 0.0);
+        Packing.fill(backend, DeviceSlice.of(gradBias), gradBias.elements(), 0.0);
     }
 
     private DeviceBuffer grow(DeviceBuffer b, DType t, long n) {
@@ -132,30 +132,21 @@ public final class SoftmaxHead implements AutoCloseable {
     }
 
     /**
-     * Logits, softmax and cross-entropy of {@code rows} hidden rows (H wide) of a device buffer,
-     * e.g. {@code pass.outputBuffer()} with rows = T·B. Returns L; keeps ∂L/∂o for {@link #backward}.
+     * Logits, softmax and cross-entropy of {@code rows} hidden rows (H wide) from a device slice,
+     * e.g. {@code pass.outputOnDevice()} (y where the RNN keeps it, no copy), rows in the order
+     * t·B + b. Returns L; keeps ∂L/∂o for {@link #backward}, so the rows must stay unchanged until then.
      *
-     * @param targets I32, {@code rows} class ids in the rows' order (t·B + b), −1 for masked rows
+     * @param targets I32, {@code rows} class ids in the rows' order, −1 for masked rows
      * @param batch   B, the divisor of {@link Reduction#MEAN}
      */
-    public double forward(DeviceBuffer hiddenRows, int rows, Tensor targets, int batch, Reduction reduction) {
-        return forward(new DeviceSlice(hiddenRows, 0), rows, targets, batch, reduction);
-    }
-
-    /**
-     * {@link #forward(DeviceBuffer, int, Tensor, int, Reduction)} on rows starting at the slice's
-     * offset, e.g. {@code pass.outputOnDevice()} (y where the RNN keeps it, no copy); the rows must
-     * stay unchanged until {@link #backward}.
-     */
-    public double forward(DeviceSlice hiddenSlice, int rows, Tensor targets, int batch, Reduction reduction) {
-        DeviceBuffer hiddenRows = hiddenSlice.buffer();
-        long offset = hiddenSlice.offset();
+    public double forward(DeviceSlice hiddenRows, int rows, Tensor targets, int batch, Reduction reduction) {
         if (targets.dtype() != DType.I32 || targets.size() != rows) {
             throw new IllegalArgumentException("targets: expected " + rows + " I32 class ids, got " + targets);
         }
-        if (hiddenRows.dtype() != dtype || offset + (long) rows * hidden > hiddenRows.elements()) {
+        DeviceBuffer in = hiddenRows.buffer();
+        if (in.dtype() != dtype || hiddenRows.offset() + (long) rows * hidden > in.elements()) {
             throw new IllegalArgumentException("hidden rows: expected a " + dtype + " buffer of >= " + (long) rows * hidden
-                    + " elements from offset " + offset + ", got " + hiddenRows.dtype() + " of " + hiddenRows.elements());
+                    + " elements from offset " + hiddenRows.offset() + ", got " + in.dtype() + " of " + in.elements());
         }
         for (int i = 0; i < rows; i++) {
             int t = targets.i32()[i];
@@ -167,34 +158,35 @@ public final class SoftmaxHead implements AutoCloseable {
         rowLoss = grow(rowLoss, dtype, rows);
         if (ones == null || ones.elements() < rows) {
             ones = grow(ones, dtype, rows);
-            backend.fill(ones, 0, ones.elements(), 1.0);
+            Packing.fill(backend, DeviceSlice.of(ones), ones.elements(), 1.0);
         }
         lossSum = grow(lossSum, dtype, 1);
-        backend.upload(targets, this.targets, 0);
-        backend.gemm(false, true, rows, classes, hidden, 1.0, hiddenRows, offset, hidden, weight, 0, hidden, 0.0, logits, 0, classes);
-        backend.gemm(false, false, rows, classes, 1, 1.0, ones, 0, 1, bias, 0, classes, 1.0, logits, 0, classes);
-        backend.softmaxCrossEntropy(logits, 0, this.targets, 0, rowLoss, 0, rows, classes, scale);
-        backend.gemm(false, false, 1, 1, rows, scale, ones, 0, rows, rowLoss, 0, 1, 0.0, lossSum, 0, 1);
+        DeviceSlice z = DeviceSlice.of(logits), one = DeviceSlice.of(ones), losses = DeviceSlice.of(rowLoss), sum = DeviceSlice.of(lossSum);
+        backend.upload(targets, DeviceSlice.of(this.targets));
+        backend.gemm(false, true, rows, classes, hidden, 1.0, hiddenRows, hidden, DeviceSlice.of(weight), hidden, 0.0, z, classes);
+        backend.gemm(false, false, rows, classes, 1, 1.0, one, 1, DeviceSlice.of(bias), classes, 1.0, z, classes);
+        backend.training().softmaxCrossEntropy(z, DeviceSlice.of(this.targets), losses, rows, classes, scale);
+        backend.gemm(false, false, 1, 1, rows, scale, one, rows, losses, 1, 0.0, sum, 1);
         lastInput = hiddenRows;
-        lastInputOffset = offset;
         lastRows = rows;
         backwardPending = true;
-        return backend.download(lossSum, 0, 1).getDouble(0);
+        return backend.download(sum, 1).getDouble(0);
     }
 
     /**
-     * Accumulates dV and dc of the last {@link #forward} and returns dL/dh as a device buffer of
+     * Accumulates dV and dc of the last {@link #forward} and returns dL/dh as a device slice of
      * rows × H (valid until the next call), to pass to {@code Rnn.Pass.backwardOnDevice}.
      */
-    public DeviceBuffer backward() {
+    public DeviceSlice backward() {
         if (!backwardPending) throw new IllegalStateException("head backward: no forward to differentiate");
         backwardPending = false;
         int rows = lastRows;
         hiddenGrad = grow(hiddenGrad, dtype, (long) rows * hidden);
-        backend.gemm(true, false, classes, hidden, rows, 1.0, logits, 0, classes, lastInput, lastInputOffset, hidden, 1.0, gradWeight, 0, hidden);
-        backend.gemm(false, false, 1, classes, rows, 1.0, ones, 0, rows, logits, 0, classes, 1.0, gradBias, 0, classes);
-        backend.gemm(false, false, rows, hidden, classes, 1.0, logits, 0, classes, weight, 0, hidden, 0.0, hiddenGrad, 0, hidden);
-        return hiddenGrad;
+        DeviceSlice z = DeviceSlice.of(logits), dh = DeviceSlice.of(hiddenGrad);
+        backend.gemm(true, false, classes, hidden, rows, 1.0, z, classes, lastInput, hidden, 1.0, DeviceSlice.of(gradWeight), hidden);
+        backend.gemm(false, false, 1, classes, rows, 1.0, DeviceSlice.of(ones), rows, z, classes, 1.0, DeviceSlice.of(gradBias), classes);
+        backend.gemm(false, false, rows, hidden, classes, 1.0, z, classes, DeviceSlice.of(weight), hidden, 0.0, dh, hidden);
+        return dh;
     }
 
     /** Logits of host hidden rows (n, H) → (n, C), computed on the host in double; for sampling and reports. */

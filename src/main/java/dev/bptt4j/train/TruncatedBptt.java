@@ -1,6 +1,6 @@
 package dev.bptt4j.train;
 
-import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.cell.States;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -9,8 +9,8 @@ import java.util.Arrays;
 
 /**
  * Truncated BPTT over time-major batches: the T steps are walked in chunks of k; each chunk is
- * one forward over its k steps (starting from the previous chunk's final state, detached: a plain
- * value, no gradient flows into it), the loss of its steps, and one backward, after which
+ * one forward over its k steps (starting from the previous chunk's final states, all of them,
+ * detached: plain values, no gradient flows into them), the loss of its steps, and one backward, after which
  * {@link AfterChunk} runs (typically clip, optimiser step, zeroGrad). With k ≥ T this is full
  * BPTT. The loss, its gradient and the head stay on the device; per chunk the host uploads x and
  * the targets and reads back the loss and the final state.
@@ -30,8 +30,8 @@ public final class TruncatedBptt {
         void accept(int chunk, double chunkLoss);
     }
 
-    /** The summed loss of all chunks, the number of unmasked targets, and the final state (L·D, B, H). */
-    public record Result(double loss, long tokens, Tensor finalHidden) {
+    /** The summed loss of all chunks, the number of unmasked targets, and every final state (L·D, B, width). */
+    public record Result(double loss, long tokens, States finalStates) {
     }
 
     public TruncatedBptt(Rnn rnn, SoftmaxHead head, int chunkSteps, Reduction reduction) {
@@ -51,21 +51,21 @@ public final class TruncatedBptt {
     }
 
     /**
-     * Trains over x (T, B, I) with targets (T, B) of I32 class ids (−1 masked) from state h0
-     * ((L·D, B, H) or null for zeros), accumulating gradients chunk by chunk.
+     * Trains over x (T, B, I) with targets (T, B) of I32 class ids (−1 masked) from the initial
+     * states (all of the cell's, by name; null for zeros), accumulating gradients chunk by chunk.
      *
      * @param afterChunk null to only accumulate (then the gradients are those of all chunks)
      */
-    public Result run(Tensor x, Tensor targets, Tensor h0, AfterChunk afterChunk) {
-        return walk(x, targets, h0, afterChunk, true);
+    public Result run(Tensor x, Tensor targets, States initial, AfterChunk afterChunk) {
+        return walk(x, targets, initial, afterChunk, true);
     }
 
-    /** The loss of x against targets from h0, forward only (no gradients are touched). */
-    public Result evaluate(Tensor x, Tensor targets, Tensor h0) {
-        return walk(x, targets, h0, null, false);
+    /** The loss of x against targets from the initial states, forward only (no gradients are touched). */
+    public Result evaluate(Tensor x, Tensor targets, States initial) {
+        return walk(x, targets, initial, null, false);
     }
 
-    private Result walk(Tensor x, Tensor targets, Tensor h0, AfterChunk afterChunk, boolean train) {
+    private Result walk(Tensor x, Tensor targets, States initial, AfterChunk afterChunk, boolean train) {
         if (x.rank() != 3) throw new IllegalArgumentException("x: expected (T, B, I), got " + Arrays.toString(x.shape()));
         int steps = x.dim(0), batch = x.dim(1);
         if (targets.dtype() != DType.I32 || !Arrays.equals(targets.shape(), new int[]{steps, batch})) {
@@ -73,7 +73,8 @@ public final class TruncatedBptt {
         }
         double total = 0;
         long tokens = 0;
-        Tensor state = h0;
+        // Every state of the cell (h; h and c) is carried from chunk to chunk, detached.
+        States state = initial;
         int chunk = 0;
         for (int from = 0; from < steps; from += chunkSteps, chunk++) {
             int to = Math.min(steps, from + chunkSteps);
@@ -83,11 +84,8 @@ public final class TruncatedBptt {
             try (Rnn.Pass pass = rnn.forwardOnDevice(xs, state, null)) {
                 double loss = head.forward(pass.outputOnDevice(), rows, ts, batch, reduction);
                 total += loss;
-                if (train) {
-                    DeviceBuffer dy = head.backward();
-                    pass.backwardOnDevice(dy, 0, null, false);
-                }
-                state = pass.finalHidden();
+                if (train) pass.backwardOnDevice(head.backward(), States.ZEROS, false);
+                state = pass.finalStates();
                 if (afterChunk != null) afterChunk.accept(chunk, loss);
             }
         }

@@ -29,9 +29,9 @@ class RowTransfersTest {
                     Tensor source = random(new SplittableRandom(1), dtype, SOURCE_ROWS, STRIDE);
                     long offset = 3;
                     DeviceBuffer dst = b.allocate(dtype, offset + (long) MAP.length * WIDTH + 2);
-                    b.fill(dst, 0, dst.elements(), 42.0);
-                    b.uploadRows(dst, offset, source, STRIDE, COLUMN, MAP, MAP.length, WIDTH);
-                    double[] got = b.download(dst, 0, (int) dst.elements()).toDoubleArray();
+                    Packing.fill(b, DeviceSlice.of(dst), dst.elements(), 42.0);
+                    b.uploadRows(new DeviceSlice(dst, offset), source, STRIDE, COLUMN, MAP, MAP.length, WIDTH);
+                    double[] got = b.download(DeviceSlice.of(dst), (int) dst.elements()).toDoubleArray();
                     double[] s = source.toDoubleArray();
                     for (int i = 0; i < got.length; i++) {
                         long r = (i - offset) / WIDTH, c = (i - offset) % WIDTH;
@@ -53,14 +53,14 @@ class RowTransfersTest {
                     long offset = 5;
                     Tensor rows = random(random, dtype, SOURCE_ROWS, WIDTH);
                     DeviceBuffer src = b.allocate(dtype, offset + rows.size());
-                    b.upload(rows, src, offset);
+                    b.upload(rows, new DeviceSlice(src, offset));
                     // Columns outside [COLUMN, COLUMN + WIDTH) keep their values; dead rows read zero.
                     Tensor target = random(random, dtype, MAP.length, STRIDE);
                     double[] want = target.toDoubleArray(), s = rows.toDoubleArray();
                     for (int r = 0; r < MAP.length; r++) {
                         for (int c = 0; c < WIDTH; c++) want[r * STRIDE + COLUMN + c] = MAP[r] < 0 ? 0.0 : s[MAP[r] * WIDTH + c];
                     }
-                    b.downloadRows(target, STRIDE, COLUMN, src, offset, MAP, MAP.length, WIDTH);
+                    b.downloadRows(target, STRIDE, COLUMN, new DeviceSlice(src, offset), MAP, MAP.length, WIDTH);
                     assertArrayEquals(want, target.toDoubleArray(), device + " " + dtype);
                     src.close();
                 }
@@ -77,26 +77,26 @@ class RowTransfersTest {
                 int[] outside = MAP.clone();
                 outside[2] = SOURCE_ROWS;
                 assertMessage(IndexOutOfBoundsException.class, "uploadRows",
-                        () -> b.uploadRows(dst, 0, source, STRIDE, COLUMN, outside, MAP.length, WIDTH));
+                        () -> b.uploadRows(DeviceSlice.of(dst), source, STRIDE, COLUMN, outside, MAP.length, WIDTH));
                 assertMessage(IllegalArgumentException.class, "uploadRows",
-                        () -> b.uploadRows(dst, 0, source, STRIDE, STRIDE - 1, MAP, MAP.length, WIDTH));
+                        () -> b.uploadRows(DeviceSlice.of(dst), source, STRIDE, STRIDE - 1, MAP, MAP.length, WIDTH));
                 assertMessage(IndexOutOfBoundsException.class, "upload",
-                        () -> b.uploadRows(dst, 1, source, STRIDE, COLUMN, MAP, MAP.length, WIDTH));
+                        () -> b.uploadRows(new DeviceSlice(dst, 1), source, STRIDE, COLUMN, MAP, MAP.length, WIDTH));
                 assertMessage(IllegalArgumentException.class, "upload",
-                        () -> b.uploadRows(dst, 0, Tensor.zeros(DType.F64, SOURCE_ROWS, STRIDE), STRIDE, COLUMN, MAP, MAP.length, WIDTH));
+                        () -> b.uploadRows(DeviceSlice.of(dst), Tensor.zeros(DType.F64, SOURCE_ROWS, STRIDE), STRIDE, COLUMN, MAP, MAP.length, WIDTH));
 
                 Tensor target = Tensor.zeros(DType.F32, MAP.length, STRIDE);
                 DeviceBuffer src = b.allocate(DType.F32, (long) SOURCE_ROWS * WIDTH);
                 int[] pastEnd = MAP.clone();
                 pastEnd[0] = SOURCE_ROWS;
                 assertMessage(IndexOutOfBoundsException.class, "download",
-                        () -> b.downloadRows(target, STRIDE, COLUMN, src, 0, pastEnd, MAP.length, WIDTH));
+                        () -> b.downloadRows(target, STRIDE, COLUMN, DeviceSlice.of(src), pastEnd, MAP.length, WIDTH));
                 int[] negative = MAP.clone();
                 negative[1] = -2;
                 assertMessage(IndexOutOfBoundsException.class, "downloadRows",
-                        () -> b.downloadRows(target, STRIDE, COLUMN, src, 0, negative, MAP.length, WIDTH));
+                        () -> b.downloadRows(target, STRIDE, COLUMN, DeviceSlice.of(src), negative, MAP.length, WIDTH));
                 assertMessage(IllegalArgumentException.class, "downloadRows",
-                        () -> b.downloadRows(Tensor.zeros(DType.F32, 2, STRIDE), STRIDE, COLUMN, src, 0, MAP, MAP.length, WIDTH));
+                        () -> b.downloadRows(Tensor.zeros(DType.F32, 2, STRIDE), STRIDE, COLUMN, DeviceSlice.of(src), MAP, MAP.length, WIDTH));
                 dst.close();
                 src.close();
                 assertEquals(0, b.liveBuffers(), device + ": nothing leaked");

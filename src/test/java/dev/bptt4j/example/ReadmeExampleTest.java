@@ -1,5 +1,8 @@
 package dev.bptt4j.example;
 
+import dev.bptt4j.backend.Packing;
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.backend.DeviceBuffer;
@@ -32,10 +35,10 @@ class ReadmeExampleTest {
         try (Backend backend = Backends.create("cpu");        // or "auto": CUDA when usable
              Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(42);                               // or rnn.load(path) for PyTorch weights
-            try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {  // h0 = zeros
+            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {  // h0 = zeros
                 Tensor y = pass.output();                     // (20, 8, 64), zero past each length
-                Tensor hn = pass.finalHidden();               // (4, 8, 32)
-                Rnn.InputGradients g = pass.backward(dy, null);     // dhn = zeros
+                Tensor hn = pass.finalStates().hidden();               // (4, 8, 32)
+                Rnn.InputGradients g = pass.backward(dy, States.ZEROS);     // dhn = zeros
                 Tensor dx = g.input();                        // (20, 8, 16)
             }
             Tensor dWhh = rnn.gradient("weight_hh_l0");       // accumulated until rnn.zeroGrad()
@@ -66,17 +69,17 @@ class ReadmeExampleTest {
             try (DeviceBuffer xs = backend.allocate(DType.F32, 20L * 8 * 16);  // (T, B, I), filled once
                  DeviceBuffer dys = backend.allocate(DType.F32, 20L * 8 * 32); // dL/dy, written by your loss
                  DeviceBuffer dxs = backend.allocate(DType.F32, 20L * 8 * 16)) {
-                backend.upload(x, xs, 0);
-                try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), 20, 8, null, null, null)) {
+                backend.upload(x, DeviceSlice.of(xs));
+                try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), 20, 8, States.ZEROS, null)) {
                     DeviceSlice y = pass.outputOnDevice();                   // read-only, until the next forward
                     lossOnDevice(backend, y, dys);                           // yours: reads y, writes dy
-                    pass.backwardOnDevice(new DeviceSlice(dys, 0), null, null, new DeviceSlice(dxs, 0));
+                    pass.backwardOnDevice(new DeviceSlice(dys, 0), States.ZEROS, new DeviceSlice(dxs, 0));
                 }
                 // --- README resident example ends ---
-                dx[0] = backend.download(dxs, 0, 20, 8, 16);
+                dx[0] = backend.download(DeviceSlice.of(dxs), 20, 8, 16);
             }
-            try (Rnn.Pass pass = host.forward(x, null, null)) {
-                Tensor expected = pass.backward(pass.output(), null).input();
+            try (Rnn.Pass pass = host.forward(x, States.ZEROS, null)) {
+                Tensor expected = pass.backward(pass.output(), States.ZEROS).input();
                 assertTrue(dx[0].relativeError(expected) < 1e-6, "resident dL/dx against the host API: " + dx[0].relativeError(expected));
             }
             for (String n : rnn.parameterNames()) {
@@ -92,8 +95,8 @@ class ReadmeExampleTest {
         int[] identity = new int[rows];
         for (int i = 0; i < rows; i++) identity[i] = i;
         try (DeviceBuffer index = backend.allocate(DType.I32, rows)) {
-            backend.upload(Tensor.ofInts(identity, rows), index, 0);
-            backend.gatherRows(dy, 0, width, 0, y.buffer(), y.offset(), width, 0, index, 0, rows, width, false);
+            backend.upload(Tensor.ofInts(identity, rows), DeviceSlice.of(index));
+            Packing.gatherRows(backend, DeviceSlice.of(dy), width, 0, new DeviceSlice(y.buffer(), y.offset()), width, 0, DeviceSlice.of(index), rows, width, false);
         }
     }
 }

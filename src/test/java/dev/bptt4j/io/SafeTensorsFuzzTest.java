@@ -1,5 +1,7 @@
 package dev.bptt4j.io;
 
+import dev.bptt4j.model.ReferenceCase;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.bptt4j.tensor.Tensor;
 

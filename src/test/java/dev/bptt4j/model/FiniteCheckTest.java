@@ -1,5 +1,10 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.algo.NonFiniteException;
+
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -51,8 +56,8 @@ class FiniteCheckTest {
 
     private static String expectThrow(Rnn rnn, Tensor x, Tensor dy) {
         NonFiniteException e = assertThrows(NonFiniteException.class, () -> {
-            try (Rnn.Pass pass = rnn.forward(x, null, null)) {
-                pass.backward(dy, null);
+            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
+                pass.backward(dy, States.ZEROS);
             }
         });
         System.out.println("finite check: " + e.getMessage());
@@ -95,14 +100,14 @@ class FiniteCheckTest {
             rnn.setCheckFinite(true);
             Tensor x = filled(1, T, B, I);
             x.setDouble((7 * B + 1) * I + 1, Double.NaN);
-            NonFiniteException e = assertThrows(NonFiniteException.class, () -> rnn.forward(x, null, null));
+            NonFiniteException e = assertThrows(NonFiniteException.class, () -> rnn.forward(x, States.ZEROS, null));
             System.out.println("finite check: " + e.getMessage());
             assertEquals("non-finite value in input x at step 7, batch entry 1, element 1: NaN", e.getMessage());
 
             Tensor dy = filled(1, T, B, H);
             dy.setDouble((T - 1) * B * H, Double.POSITIVE_INFINITY); // step T−1 of entry 0: inside its length
-            try (Rnn.Pass pass = rnn.forward(filled(1, T, B, I), null, null)) {
-                e = assertThrows(NonFiniteException.class, () -> pass.backward(dy, null));
+            try (Rnn.Pass pass = rnn.forward(filled(1, T, B, I), States.ZEROS, null)) {
+                e = assertThrows(NonFiniteException.class, () -> pass.backward(dy, States.ZEROS));
             }
             assertTrue(e.getMessage().startsWith("non-finite value in output gradient dy at step 19, batch entry 0"), e.getMessage());
 
@@ -110,8 +115,8 @@ class FiniteCheckTest {
             int[] lengths = {T, 5, 5};
             Tensor padded = filled(1, T, B, H);
             padded.setDouble((10 * B + 1) * H, Double.NaN);
-            try (Rnn.Pass pass = rnn.forward(filled(1, T, B, I), null, lengths)) {
-                pass.backward(padded, null);
+            try (Rnn.Pass pass = rnn.forward(filled(1, T, B, I), States.ZEROS, lengths)) {
+                pass.backward(padded, States.ZEROS);
             }
         }
     }
@@ -120,9 +125,9 @@ class FiniteCheckTest {
     void offByDefaultAndThenNoException() {
         try (Rnn rnn = relu(1, false, 1, 1e20)) {
             assertFalse(rnn.checksFinite());
-            try (Rnn.Pass pass = rnn.forward(filled(1, T, B, I), null, null)) {
-                assertTrue(Float.isInfinite(pass.finalHidden().f32()[0]) || Float.isNaN(pass.finalHidden().f32()[0]));
-                pass.backward(filled(1, T, B, H), null);
+            try (Rnn.Pass pass = rnn.forward(filled(1, T, B, I), States.ZEROS, null)) {
+                assertTrue(Float.isInfinite(pass.finalStates().hidden().f32()[0]) || Float.isNaN(pass.finalStates().hidden().f32()[0]));
+                pass.backward(filled(1, T, B, H), States.ZEROS);
             }
         }
     }
@@ -135,10 +140,10 @@ class FiniteCheckTest {
                 t.setDouble(2, Double.NaN);
                 t.setDouble(5, Double.POSITIVE_INFINITY);
                 t.setDouble(9, Double.NEGATIVE_INFINITY);
-                backend.upload(t, buffer, 0);
-                assertEquals(3, backend.countNonFinite(buffer, 0, 10));
-                assertEquals(1, backend.countNonFinite(buffer, 3, 5));
-                assertEquals(0, backend.countNonFinite(buffer, 6, 3));
+                backend.upload(t, DeviceSlice.of(buffer));
+                assertEquals(3, backend.countNonFinite(DeviceSlice.of(buffer), 10));
+                assertEquals(1, backend.countNonFinite(new DeviceSlice(buffer, 3), 5));
+                assertEquals(0, backend.countNonFinite(new DeviceSlice(buffer, 6), 3));
             }
         }
     }

@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -112,10 +114,10 @@ class GradientCheckTest {
                 RandomCases rc = new RandomCases(9);
                 Tensor x = rc.uniform(DType.F64, 1, steps, batch, cfg.inputSize());
                 Tensor a, b;
-                try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
+                try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {
                     a = pass.output();
                 }
-                try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+                try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
                     b = pass.output();
                 }
                 assertTrue(java.util.Arrays.equals(a.f64(), b.f64()), label + ": lengths all T differ from no lengths");
@@ -140,8 +142,8 @@ class GradientCheckTest {
         try (Rnn rnn = new Rnn(cfg, backend)) {
             rnn.initialize(seed);
             Rnn.InputGradients g;
-            try (Rnn.Pass pass = rnn.forward(in.x(), in.h0(), in.c0(), lengths)) {
-                g = pass.backward(in.dy(), in.dhn(), in.dcn(), true);
+            try (Rnn.Pass pass = rnn.forward(in.x(), States.of("h", in.h0(), "c", in.c0()), lengths)) {
+                g = pass.backward(in.dy(), States.of("h", in.dhn(), "c", in.dcn()), true);
             }
             Map<String, Tensor> grads = rnn.gradients();
             Map<String, Tensor> params = rnn.stateDict();
@@ -164,7 +166,7 @@ class GradientCheckTest {
             }
             assertClose("x", g.input(), numeric(rnn, in.x(), in::withX));
             assertClose("h0", g.initialHidden(), numeric(rnn, in.h0(), in::withH0));
-            if (lstm) assertClose("c0", g.initialCell(), numeric(rnn, in.c0(), in::withC0));
+            if (lstm) assertClose("c0", g.initialStates().cell(), numeric(rnn, in.c0(), in::withC0));
         }
     }
 
@@ -184,9 +186,9 @@ class GradientCheckTest {
     }
 
     private static double loss(Rnn rnn, Inputs in) {
-        try (Rnn.Pass pass = rnn.forward(in.x(), in.h0(), in.c0(), in.lengths())) {
-            return dot(pass.output(), in.dy()) + dot(pass.finalHidden(), in.dhn())
-                    + (in.dcn() == null ? 0 : dot(pass.finalCell(), in.dcn()));
+        try (Rnn.Pass pass = rnn.forward(in.x(), States.of("h", in.h0(), "c", in.c0()), in.lengths())) {
+            return dot(pass.output(), in.dy()) + dot(pass.finalStates().hidden(), in.dhn())
+                    + (in.dcn() == null ? 0 : dot(pass.finalStates().cell(), in.dcn()));
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -75,27 +77,27 @@ class InvariantsTest {
         try (Rnn rnn = new Rnn(cfg, backend)) {
             rnn.initialize(5);
             Tensor y, hn, cn, dx, dh0, dc0;
-            try (Rnn.Pass p = rnn.forward(x, h0, c0, lengths)) {
+            try (Rnn.Pass p = rnn.forward(x, States.of("h", h0, "c", c0), lengths)) {
                 y = p.output();
-                hn = p.finalHidden();
-                cn = p.finalCell();
-                Rnn.InputGradients g = p.backward(dy, dhn, dcn, true);
+                hn = p.finalStates().hidden();
+                cn = p.finalStates().cell();
+                Rnn.InputGradients g = p.backward(dy, States.of("h", dhn, "c", dcn), true);
                 dx = g.input();
                 dh0 = g.initialHidden();
-                dc0 = g.initialCell();
+                dc0 = g.initialStates().cell();
             }
             Map<String, Tensor> batchGrads = rnn.gradients();
             rnn.zeroGrad();
             for (int b = 0; b < batch; b++) {
                 int len = lengths[b];
-                try (Rnn.Pass p = rnn.forward(sequence(x, b, len), state(h0, b), lstm ? state(c0, b) : null, null)) {
+                try (Rnn.Pass p = rnn.forward(sequence(x, b, len), States.of("h", state(h0, b), "c", lstm ? state(c0, b) : null), null)) {
                     assertClose(mode + " y of sequence " + b, sequence(y, b, len), p.output());
-                    assertClose(mode + " hn of sequence " + b, state(hn, b), p.finalHidden());
-                    if (lstm) assertClose(mode + " cn of sequence " + b, state(cn, b), p.finalCell());
-                    Rnn.InputGradients g = p.backward(sequence(dy, b, len), state(dhn, b), lstm ? state(dcn, b) : null, true);
+                    assertClose(mode + " hn of sequence " + b, state(hn, b), p.finalStates().hidden());
+                    if (lstm) assertClose(mode + " cn of sequence " + b, state(cn, b), p.finalStates().cell());
+                    Rnn.InputGradients g = p.backward(sequence(dy, b, len), States.of("h", state(dhn, b), "c", lstm ? state(dcn, b) : null), true);
                     assertClose(mode + " dx of sequence " + b, sequence(dx, b, len), g.input());
                     assertClose(mode + " dh0 of sequence " + b, state(dh0, b), g.initialHidden());
-                    if (lstm) assertClose(mode + " dc0 of sequence " + b, state(dc0, b), g.initialCell());
+                    if (lstm) assertClose(mode + " dc0 of sequence " + b, state(dc0, b), g.initialStates().cell());
                 }
                 // Padding positions of y and dx are exactly zero.
                 for (int t = len; t < steps; t++) {
@@ -124,14 +126,14 @@ class InvariantsTest {
                 backward.setParameter(p + "_l0", both.parameter(p + "_l0_reverse"));
             }
             Tensor y;
-            try (Rnn.Pass p = both.forward(x, h0, lengths)) {
+            try (Rnn.Pass p = both.forward(x, States.hidden(h0), lengths)) {
                 y = p.output();
             }
             Tensor yForward, yBackward;
-            try (Rnn.Pass p = forward.forward(x, slice(h0, 0), lengths)) {
+            try (Rnn.Pass p = forward.forward(x, States.hidden(slice(h0, 0)), lengths)) {
                 yForward = p.output();
             }
-            try (Rnn.Pass p = backward.forward(reverseEach(x, lengths), slice(h0, 1), lengths)) {
+            try (Rnn.Pass p = backward.forward(reverseEach(x, lengths), States.hidden(slice(h0, 1)), lengths)) {
                 yBackward = reverseEach(p.output(), lengths);
             }
             assertClose("forward half", yForward, half(y, 0, hidden));

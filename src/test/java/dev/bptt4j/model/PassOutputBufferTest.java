@@ -1,5 +1,8 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.tensor.DType;
@@ -34,8 +37,8 @@ class PassOutputBufferTest {
             for (int call = 0; call < 2; call++) {
                 Tensor x = Tensor.zeros(DType.F64, steps, batch, config.inputSize());
                 for (int i = 0; i < x.size(); i++) x.f64()[i] = random.nextDouble() * 2 - 1;
-                try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
-                    Tensor onDevice = backend.download(pass.outputBuffer(), 0, steps, batch, config.directions() * config.hiddenSize());
+                try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {
+                    Tensor onDevice = backend.download(pass.outputOnDevice(), steps, batch, config.directions() * config.hiddenSize());
                     assertArrayEquals(pass.output().f64(), onDevice.f64(),
                             device + " " + config.mode() + " lengths " + java.util.Arrays.toString(lengths) + " call " + call);
                 }

@@ -1,7 +1,9 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.backend.DeviceSlice;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
-import dev.bptt4j.io.ReferenceCase;
+import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;

@@ -1,9 +1,12 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.backend.Packing;
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
-import dev.bptt4j.io.ReferenceCase;
+import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.io.SafeTensorsException;
 import dev.bptt4j.tensor.Tensor;
 
@@ -36,17 +39,15 @@ final class ResidentCaseRunner {
             rnn.loadStateDict(c.weights(), false);
             rnn.zeroGrad();
             Map<String, Tensor> out = new LinkedHashMap<>();
-            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, guard), steps, batch, c.optional("h0"),
-                    lstm ? c.optional("c0") : null, lengths)) {
+            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, guard), steps, batch, States.of("h", c.optional("h0"), "c", lstm ? c.optional("c0") : null), lengths)) {
                 DeviceSlice y = pass.outputOnDevice();
-                out.put("y", backend.download(y.buffer(), y.offset(), steps, batch, cfg.directions() * cfg.hiddenSize()));
-                out.put("hn", pass.finalHidden());
-                if (lstm) out.put("cn", pass.finalCell());
-                Rnn.InputGradients g = pass.backwardOnDevice(new DeviceSlice(dys, guard), c.optional("dhn"),
-                        lstm ? c.optional("dcn") : null, new DeviceSlice(dxs, guard));
-                out.put("grad.x", backend.download(dxs, guard, x.shape()));
+                out.put("y", backend.download(new DeviceSlice(y.buffer(), y.offset()), steps, batch, cfg.directions() * cfg.hiddenSize()));
+                out.put("hn", pass.finalStates().hidden());
+                if (lstm) out.put("cn", pass.finalStates().cell());
+                Rnn.InputGradients g = pass.backwardOnDevice(new DeviceSlice(dys, guard), States.of("h", c.optional("dhn"), "c", lstm ? c.optional("dcn") : null), new DeviceSlice(dxs, guard));
+                out.put("grad.x", backend.download(new DeviceSlice(dxs, guard), x.shape()));
                 out.put("grad.h0", g.initialHidden());
-                if (lstm) out.put("grad.c0", g.initialCell());
+                if (lstm) out.put("grad.c0", g.initialStates().cell());
             }
             for (String n : rnn.parameterNames()) out.put("grad." + n, rnn.gradient(n));
             requireUntouched(backend, xs, guard, x, "x");
@@ -58,7 +59,7 @@ final class ResidentCaseRunner {
 
     /** The guards must still be NaN and, for an input, its elements as uploaded: the pass only reads it. */
     private static void requireUntouched(Backend backend, DeviceBuffer b, long guard, Tensor input, String name) {
-        double[] all = backend.download(b, 0, Math.toIntExact(b.elements())).toDoubleArray();
+        double[] all = backend.download(DeviceSlice.of(b), Math.toIntExact(b.elements())).toDoubleArray();
         for (int i = 0; i < all.length; i++) {
             boolean inGuard = i < guard || i >= all.length - guard;
             if (inGuard && !Double.isNaN(all[i])) throw new IllegalStateException(name + ": guard element " + i + " was overwritten");
@@ -72,8 +73,8 @@ final class ResidentCaseRunner {
     private static DeviceBuffer guarded(Backend backend, Tensor t, long guard) {
         DeviceBuffer b = backend.allocate(t.dtype(), t.size() + 2 * guard);
         try {
-            backend.fill(b, 0, b.elements(), Double.NaN);
-            backend.upload(t, b, guard);
+            Packing.fill(backend, DeviceSlice.of(b), b.elements(), Double.NaN);
+            backend.upload(t, new DeviceSlice(b, guard));
             return b;
         } catch (RuntimeException e) {
             b.close();

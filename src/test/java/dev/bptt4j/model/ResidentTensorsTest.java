@@ -1,5 +1,10 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.algo.NonFiniteException;
+
+import dev.bptt4j.backend.Packing;
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.backend.DeviceBuffer;
@@ -55,31 +60,31 @@ class ResidentTensorsTest {
              DeviceBuffer dxs = backend.allocate(DType.F64, x.size() + 1)) {
             host.initialize(4);
             resident.loadStateDict(host.stateDict(), true);
-            backend.upload(x, xs, 3);
-            backend.upload(dy, dys, 2);
-            backend.fill(dxs, 0, dxs.elements(), 7.0); // dL/dx must overwrite every element, padding included
+            backend.upload(x, new DeviceSlice(xs, 3));
+            backend.upload(dy, new DeviceSlice(dys, 2));
+            Packing.fill(backend, DeviceSlice.of(dxs), dxs.elements(), 7.0); // dL/dx must overwrite every element, padding included
             for (int step = 0; step < 2; step++) { // the second step runs on reused workspace
                 Tensor y, hn, cn, dx;
                 Rnn.InputGradients g;
-                try (Rnn.Pass pass = host.forward(x, h0, c0, lengths)) {
+                try (Rnn.Pass pass = host.forward(x, States.of("h", h0, "c", c0), lengths)) {
                     y = pass.output();
-                    hn = pass.finalHidden();
-                    cn = pass.finalCell();
-                    g = pass.backward(dy, dhn, dcn, true);
+                    hn = pass.finalStates().hidden();
+                    cn = pass.finalStates().cell();
+                    g = pass.backward(dy, States.of("h", dhn, "c", dcn), true);
                 }
                 Rnn.InputGradients rg;
-                try (Rnn.Pass pass = resident.forwardOnDevice(new DeviceSlice(xs, 3), T, B, h0, c0, lengths)) {
+                try (Rnn.Pass pass = resident.forwardOnDevice(new DeviceSlice(xs, 3), T, B, States.of("h", h0, "c", c0), lengths)) {
                     DeviceSlice ys = pass.outputOnDevice();
-                    near(what + " y", y, backend.download(ys.buffer(), ys.offset(), T, B, out));
-                    near(what + " hn", hn, pass.finalHidden());
-                    if (lstm) near(what + " cn", cn, pass.finalCell());
-                    rg = pass.backwardOnDevice(new DeviceSlice(dys, 2), dhn, dcn, new DeviceSlice(dxs, 1));
+                    near(what + " y", y, backend.download(new DeviceSlice(ys.buffer(), ys.offset()), T, B, out));
+                    near(what + " hn", hn, pass.finalStates().hidden());
+                    if (lstm) near(what + " cn", cn, pass.finalStates().cell());
+                    rg = pass.backwardOnDevice(new DeviceSlice(dys, 2), States.of("h", dhn, "c", dcn), new DeviceSlice(dxs, 1));
                 }
                 assertNull(rg.input(), what + ": dL/dx went to the device");
-                near(what + " dL/dx", g.input(), backend.download(dxs, 1, T, B, config.inputSize()));
-                assertEquals(7.0, backend.download(dxs, 0, 1).getDouble(0), what + ": the element before dL/dx");
+                near(what + " dL/dx", g.input(), backend.download(new DeviceSlice(dxs, 1), T, B, config.inputSize()));
+                assertEquals(7.0, backend.download(DeviceSlice.of(dxs), 1).getDouble(0), what + ": the element before dL/dx");
                 near(what + " dL/dh0", g.initialHidden(), rg.initialHidden());
-                if (lstm) near(what + " dL/dc0", g.initialCell(), rg.initialCell());
+                if (lstm) near(what + " dL/dc0", g.initialStates().cell(), rg.initialStates().cell());
                 Map<String, Tensor> hostGrads = host.gradients(), residentGrads = resident.gradients();
                 for (String n : host.parameterNames()) near(what + " grad " + n, hostGrads.get(n), residentGrads.get(n));
             }
@@ -102,33 +107,33 @@ class ResidentTensorsTest {
             DeviceBuffer dx = backend.allocate(DType.F32, (long) T * B * 3);
             try (DeviceBuffer wrongType = backend.allocate(DType.F64, (long) T * B * 3)) {
                 assertMessage(IllegalArgumentException.class, "x: expected a F32 buffer",
-                        () -> rnn.forwardOnDevice(new DeviceSlice(wrongType, 0), T, B, null, null, null));
+                        () -> rnn.forwardOnDevice(new DeviceSlice(wrongType, 0), T, B, States.ZEROS, null));
             }
             assertMessage(IllegalArgumentException.class, "x: (5, 4, 3) needs 60 elements from offset 1",
-                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 1), T, B, null, null, null));
+                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 1), T, B, States.ZEROS, null));
             assertMessage(IllegalArgumentException.class, "x: batch size B must be >= 1",
-                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, 0, null, null, null));
+                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, 0, States.ZEROS, null));
             assertMessage(IllegalArgumentException.class, "lengths",
-                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, null, new int[]{1, 2, 6, 1}));
+                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, States.ZEROS, new int[]{1, 2, 6, 1}));
             assertMessage(IllegalArgumentException.class, "c0: RNN_TANH has no cell state",
-                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, Tensor.zeros(DType.F32, 1, B, 4), null));
+                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, States.of("h", null, "c", Tensor.zeros(DType.F32, 1, B, 4)), null));
 
-            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, null, null)) {
+            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, States.ZEROS, null)) {
                 assertMessage(IllegalArgumentException.class, "dy: (5, 4, 4) needs 80 elements from offset 4",
-                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 4), null, null, new DeviceSlice(dx, 0)));
+                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 4), States.ZEROS, new DeviceSlice(dx, 0)));
                 assertMessage(IllegalArgumentException.class, "dL/dx: elements [0, 60) overlap x",
-                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), null, null, new DeviceSlice(x, 0)));
+                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), States.ZEROS, new DeviceSlice(x, 0)));
                 assertMessage(IllegalArgumentException.class, "dL/dx: (5, 4, 3) needs 60 elements from offset 30",
-                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), null, null, new DeviceSlice(dy, 30)));
+                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), States.ZEROS, new DeviceSlice(dy, 30)));
                 x.close();
                 assertMessage(IllegalStateException.class, "x: the device buffer given to forwardOnDevice was closed before backward",
-                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), null, null, new DeviceSlice(dx, 0)));
+                        () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), States.ZEROS, new DeviceSlice(dx, 0)));
             }
             assertMessage(IllegalStateException.class, "x: the device buffer is closed",
-                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, null, null));
+                    () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, States.ZEROS, null));
             try (Backend other = Backends.create("cuda-emulated"); DeviceBuffer foreign = other.allocate(DType.F32, (long) T * B * 3)) {
                 assertMessage(IllegalArgumentException.class, "does not belong to the CPU backend",
-                        () -> rnn.forwardOnDevice(new DeviceSlice(foreign, 0), T, B, null, null, null));
+                        () -> rnn.forwardOnDevice(new DeviceSlice(foreign, 0), T, B, States.ZEROS, null));
             }
             dy.close();
             dx.close();
@@ -143,16 +148,16 @@ class ResidentTensorsTest {
                  DeviceBuffer x = backend.allocate(DType.F64, (long) T * B * 3); DeviceBuffer dy = backend.allocate(DType.F64, (long) T * B * 4)) {
                 rnn.initialize(1);
                 rnn.setCheckFinite(true);
-                backend.fill(x, 0, x.elements(), 0.5);
-                backend.fill(x, 7, 1, Double.NaN);
+                Packing.fill(backend, DeviceSlice.of(x), x.elements(), 0.5);
+                Packing.fill(backend, new DeviceSlice(x, 7), 1, Double.NaN);
                 assertMessage(NonFiniteException.class, "non-finite value in input x",
-                        () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, null, lengths));
-                backend.fill(x, 7, 1, 0.5);
-                backend.fill(dy, 0, dy.elements(), 0.25);
-                backend.fill(dy, 4, 1, Double.POSITIVE_INFINITY); // step 0, sequence 1: alive in both layouts
-                try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, null, null, lengths)) {
+                        () -> rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, States.ZEROS, lengths));
+                Packing.fill(backend, new DeviceSlice(x, 7), 1, 0.5);
+                Packing.fill(backend, DeviceSlice.of(dy), dy.elements(), 0.25);
+                Packing.fill(backend, new DeviceSlice(dy, 4), 1, Double.POSITIVE_INFINITY); // step 0, sequence 1: alive in both layouts
+                try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(x, 0), T, B, States.ZEROS, lengths)) {
                     assertMessage(NonFiniteException.class, "non-finite value in output gradient dy",
-                            () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), null, null, null));
+                            () -> pass.backwardOnDevice(new DeviceSlice(dy, 0), States.ZEROS, null));
                 }
             }
         }

@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.tensor.DType;
@@ -73,9 +75,9 @@ class ReuseResultsTest {
 
     /** y, hn, dL/dx, dL/dh0 (and cn, dL/dc0 for the LSTM) of one training step. */
     private static Tensor[] run(Rnn rnn, Tensor x, Tensor dy, int[] lengths) {
-        try (Rnn.Pass pass = rnn.forward(x, null, null, lengths)) {
-            Rnn.InputGradients g = pass.backward(dy, null, null, true);
-            return new Tensor[]{pass.output(), pass.finalHidden(), g.input(), g.initialHidden(), g.initialCell()};
+        try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {
+            Rnn.InputGradients g = pass.backward(dy, States.ZEROS, true);
+            return new Tensor[]{pass.output(), pass.finalStates().hidden(), g.input(), g.initialHidden(), g.initialStates().cell()};
         }
     }
 

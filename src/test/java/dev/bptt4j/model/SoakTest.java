@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.tensor.DType;
@@ -93,10 +95,10 @@ class SoakTest {
                 if (rc.nextInt(3) == 0) rnn.zeroGrad();
                 Tensor x = rc.uniform(cfg.dtype(), 1, t, batch, cfg.inputSize());
                 Tensor c0 = lstm && rc.nextBoolean() ? rc.uniform(cfg.dtype(), 0.5, states, batch, cfg.hiddenSize()) : null;
-                try (Rnn.Pass pass = rnn.forward(x, null, c0, lengths)) {
+                try (Rnn.Pass pass = rnn.forward(x, States.of("h", null, "c", c0), lengths)) {
                     Tensor dy = rc.uniform(cfg.dtype(), 1, t, batch, cfg.directions() * cfg.hiddenSize());
                     Tensor dhn = rc.nextBoolean() ? rc.uniform(cfg.dtype(), 1, states, batch, cfg.hiddenSize()) : null;
-                    pass.backward(dy, dhn, null, rc.nextBoolean());
+                    pass.backward(dy, States.of("h", dhn, "c", null), rc.nextBoolean());
                 }
                 peak = Math.max(peak, Pointer.totalBytes());
             }

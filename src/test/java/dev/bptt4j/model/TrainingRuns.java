@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -35,14 +37,14 @@ final class TrainingRuns {
                 Tensor dhn = rc.uniform(cfg.dtype(), 1, states, batch, cfg.hiddenSize());
                 Tensor dcn = lstm ? rc.uniform(cfg.dtype(), 1, states, batch, cfg.hiddenSize()) : null;
                 if (step % 2 == 0) rnn.zeroGrad();
-                try (Rnn.Pass pass = rnn.forward(x, h0, c0, lengths)) {
+                try (Rnn.Pass pass = rnn.forward(x, States.of("h", h0, "c", c0), lengths)) {
                     out.put(step + ".y", pass.output());
-                    out.put(step + ".hn", pass.finalHidden());
-                    if (lstm) out.put(step + ".cn", pass.finalCell());
-                    Rnn.InputGradients g = pass.backward(dy, dhn, dcn, true);
+                    out.put(step + ".hn", pass.finalStates().hidden());
+                    if (lstm) out.put(step + ".cn", pass.finalStates().cell());
+                    Rnn.InputGradients g = pass.backward(dy, States.of("h", dhn, "c", dcn), true);
                     out.put(step + ".dx", g.input());
                     out.put(step + ".dh0", g.initialHidden());
-                    if (lstm) out.put(step + ".dc0", g.initialCell());
+                    if (lstm) out.put(step + ".dc0", g.initialStates().cell());
                 }
             }
             for (Map.Entry<String, Tensor> e : rnn.gradients().entrySet()) out.put("grad." + e.getKey(), e.getValue());

@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -46,44 +48,44 @@ class ValidationTest {
 
     @Test
     void inputShapeAndDtype() {
-        rejects(() -> rnn.forward(Tensor.zeros(DType.F64, 2, 3), null, null), "x", "3-D");
-        rejects(() -> rnn.forward(x(2, 3, 5), null, null), "x", "(*, *, 3)", "[2, 3, 5]");
-        rejects(() -> rnn.forward(Tensor.zeros(DType.F32, 2, 3, 3), null, null), "x", "dtype F64", "F32");
-        rejects(() -> rnn.forward(x(0, 3, 3), null, null), "x", "T");
-        rejects(() -> rnn.forward(x(2, 0, 3), null, null), "x", "B");
-        rejects(() -> rnn.forward(null, null, null), "x", "null");
+        rejects(() -> rnn.forward(Tensor.zeros(DType.F64, 2, 3), States.ZEROS, null), "x", "3-D");
+        rejects(() -> rnn.forward(x(2, 3, 5), States.ZEROS, null), "x", "(*, *, 3)", "[2, 3, 5]");
+        rejects(() -> rnn.forward(Tensor.zeros(DType.F32, 2, 3, 3), States.ZEROS, null), "x", "dtype F64", "F32");
+        rejects(() -> rnn.forward(x(0, 3, 3), States.ZEROS, null), "x", "T");
+        rejects(() -> rnn.forward(x(2, 0, 3), States.ZEROS, null), "x", "B");
+        rejects(() -> rnn.forward(null, States.ZEROS, null), "x", "null");
     }
 
     @Test
     void initialStateShape() {
-        rejects(() -> rnn.forward(x(2, 3, 3), Tensor.zeros(DType.F64, 1, 3, 4), null), "h0", "(2, 3, 4)", "dim 0");
-        rejects(() -> rnn.forward(x(2, 3, 3), Tensor.zeros(DType.F64, 2, 2, 4), null), "h0", "dim 1");
+        rejects(() -> rnn.forward(x(2, 3, 3), States.hidden(Tensor.zeros(DType.F64, 1, 3, 4)), null), "h0", "(2, 3, 4)", "dim 0");
+        rejects(() -> rnn.forward(x(2, 3, 3), States.hidden(Tensor.zeros(DType.F64, 2, 2, 4)), null), "h0", "dim 1");
     }
 
     @Test
     void lengthsOutOfRange() {
-        rejects(() -> rnn.forward(x(4, 3, 3), null, new int[]{4, 0, 1}), "lengths[1]", "1..4", "got 0");
-        rejects(() -> rnn.forward(x(4, 3, 3), null, new int[]{4, 5, 1}), "lengths[1]", "got 5");
-        rejects(() -> rnn.forward(x(4, 3, 3), null, new int[]{4, 2}), "lengths", "3 entries", "got 2");
+        rejects(() -> rnn.forward(x(4, 3, 3), States.ZEROS, new int[]{4, 0, 1}), "lengths[1]", "1..4", "got 0");
+        rejects(() -> rnn.forward(x(4, 3, 3), States.ZEROS, new int[]{4, 5, 1}), "lengths[1]", "got 5");
+        rejects(() -> rnn.forward(x(4, 3, 3), States.ZEROS, new int[]{4, 2}), "lengths", "3 entries", "got 2");
         rejects(() -> Rnn.lengthsFrom(Tensor.of(new double[]{1.5}, 1)), "lengths[0]", "integer");
     }
 
     @Test
     void upstreamGradientShapes() {
-        try (Rnn.Pass p = rnn.forward(x(4, 3, 3), null, null)) {
-            rejects(() -> p.backward(Tensor.zeros(DType.F64, 4, 3, 5), null), "dy", "(4, 3, 4)");
-            rejects(() -> p.backward(Tensor.zeros(DType.F64, 4, 3, 4), Tensor.zeros(DType.F64, 1, 3, 4)), "dhn", "(2, 3, 4)");
+        try (Rnn.Pass p = rnn.forward(x(4, 3, 3), States.ZEROS, null)) {
+            rejects(() -> p.backward(Tensor.zeros(DType.F64, 4, 3, 5), States.ZEROS), "dy", "(4, 3, 4)");
+            rejects(() -> p.backward(Tensor.zeros(DType.F64, 4, 3, 4), States.hidden(Tensor.zeros(DType.F64, 1, 3, 4))), "dhn", "(2, 3, 4)");
         }
     }
 
     @Test
     void staleOrRepeatedBackward() {
-        Rnn.Pass first = rnn.forward(x(2, 1, 3), null, null);
-        try (Rnn.Pass second = rnn.forward(x(2, 1, 3), null, null)) {
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> first.backward(Tensor.zeros(DType.F64, 2, 1, 4), null));
+        Rnn.Pass first = rnn.forward(x(2, 1, 3), States.ZEROS, null);
+        try (Rnn.Pass second = rnn.forward(x(2, 1, 3), States.ZEROS, null)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> first.backward(Tensor.zeros(DType.F64, 2, 1, 4), States.ZEROS));
             assertTrue(e.getMessage().contains("newer forward"), e.getMessage());
-            second.backward(Tensor.zeros(DType.F64, 2, 1, 4), null);
-            IllegalStateException again = assertThrows(IllegalStateException.class, () -> second.backward(Tensor.zeros(DType.F64, 2, 1, 4), null));
+            second.backward(Tensor.zeros(DType.F64, 2, 1, 4), States.ZEROS);
+            IllegalStateException again = assertThrows(IllegalStateException.class, () -> second.backward(Tensor.zeros(DType.F64, 2, 1, 4), States.ZEROS));
             assertTrue(again.getMessage().contains("already"), again.getMessage());
         }
     }
@@ -119,8 +121,8 @@ class ValidationTest {
         try (Rnn r = new Rnn(CFG, backend)) {
             r.initialize(2);
             for (int i = 0; i < 20; i++) {
-                try (Rnn.Pass p = r.forward(x(2 + i % 3, 1 + i % 4, 3), null, null)) {
-                    p.backward(Tensor.zeros(DType.F64, 2 + i % 3, 1 + i % 4, 4), null);
+                try (Rnn.Pass p = r.forward(x(2 + i % 3, 1 + i % 4, 3), States.ZEROS, null)) {
+                    p.backward(Tensor.zeros(DType.F64, 2 + i % 3, 1 + i % 4, 4), States.ZEROS);
                 }
             }
         }
@@ -130,20 +132,20 @@ class ValidationTest {
     @Test
     void cellStateArguments() {
         Tensor states = Tensor.zeros(DType.F64, 2, 3, 4);
-        rejects(() -> rnn.forward(x(2, 3, 3), null, states, null), "c0", "RNN_TANH", "no cell state");
+        rejects(() -> rnn.forward(x(2, 3, 3), States.of("h", null, "c", states), null), "c0", "RNN_TANH", "no cell state");
         try (Rnn lstm = new Rnn(RnnConfig.of(RnnMode.LSTM, 3, 4).withLayers(2), backend)) {
             lstm.initialize(3);
-            rejects(() -> lstm.forward(x(2, 3, 3), null, Tensor.zeros(DType.F64, 2, 2, 4), null), "c0", "(2, 3, 4)", "dim 1");
-            try (Rnn.Pass p = lstm.forward(x(2, 3, 3), null, states, null)) {
-                assertArrayEquals(new int[]{2, 3, 4}, p.finalCell().shape());
-                rejects(() -> p.backward(Tensor.zeros(DType.F64, 2, 3, 4), null, Tensor.zeros(DType.F64, 1, 3, 4), true), "dcn", "(2, 3, 4)");
-                Rnn.InputGradients g = p.backward(Tensor.zeros(DType.F64, 2, 3, 4), null, null, false);
-                assertArrayEquals(new int[]{2, 3, 4}, g.initialCell().shape());
+            rejects(() -> lstm.forward(x(2, 3, 3), States.of("h", null, "c", Tensor.zeros(DType.F64, 2, 2, 4)), null), "c0", "(2, 3, 4)", "dim 1");
+            try (Rnn.Pass p = lstm.forward(x(2, 3, 3), States.of("h", null, "c", states), null)) {
+                assertArrayEquals(new int[]{2, 3, 4}, p.finalStates().cell().shape());
+                rejects(() -> p.backward(Tensor.zeros(DType.F64, 2, 3, 4), States.of("h", null, "c", Tensor.zeros(DType.F64, 1, 3, 4)), true), "dcn", "(2, 3, 4)");
+                Rnn.InputGradients g = p.backward(Tensor.zeros(DType.F64, 2, 3, 4), States.ZEROS, false);
+                assertArrayEquals(new int[]{2, 3, 4}, g.initialStates().cell().shape());
             }
         }
-        try (Rnn.Pass p = rnn.forward(x(2, 3, 3), null, null)) {
-            assertEquals(null, p.finalCell());
-            rejects(() -> p.backward(Tensor.zeros(DType.F64, 2, 3, 4), null, states, true), "dcn", "no cell state");
+        try (Rnn.Pass p = rnn.forward(x(2, 3, 3), States.ZEROS, null)) {
+            assertEquals(null, p.finalStates().cell());
+            rejects(() -> p.backward(Tensor.zeros(DType.F64, 2, 3, 4), States.of("h", null, "c", states), true), "dcn", "no cell state");
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -34,7 +36,7 @@ class WorkspaceLimitsTest {
         try (Rnn rnn = new Rnn(cfg, backend)) {
             Tensor x = Tensor.zeros(DType.F32, steps, batch, cfg.inputSize());
             long live = backend.liveBuffers(), held = rnn.workspaceBytes();
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> rnn.forward(x, null, null));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> rnn.forward(x, States.ZEROS, null));
             System.out.println(cfg.mode() + " T=" + steps + " B=" + batch + ": " + e.getMessage());
             assertEquals(live, backend.liveBuffers(), "buffers allocated before the rejection");
             assertEquals(held, rnn.workspaceBytes(), "workspace grown before the rejection");

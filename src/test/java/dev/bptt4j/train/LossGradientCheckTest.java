@@ -1,5 +1,7 @@
 package dev.bptt4j.train;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.model.RnnConfig;
@@ -60,7 +62,7 @@ class LossGradientCheckTest {
             rnn.initialize(3);
             head.initialize(4);
             TruncatedBptt full = new TruncatedBptt(rnn, head, steps, reduction);
-            double loss = full.run(x, y, h0, null).loss();
+            double loss = full.run(x, y, States.hidden(h0), null).loss();
             assertEquals(hostLoss(rnn, head, x, h0, y, reduction), loss, 1e-12, "loss against a host log-softmax");
             System.out.printf("%s: loss %.6f%n", reduction, loss);
             for (String name : new String[]{"weight", "bias"}) {
@@ -69,10 +71,10 @@ class LossGradientCheckTest {
                     double orig = p.getDouble(i);
                     p.setDouble(i, orig + STEP);
                     head.setParameter(name, p);
-                    double plus = full.evaluate(x, y, h0).loss();
+                    double plus = full.evaluate(x, y, States.hidden(h0)).loss();
                     p.setDouble(i, orig - STEP);
                     head.setParameter(name, p);
-                    double minus = full.evaluate(x, y, h0).loss();
+                    double minus = full.evaluate(x, y, States.hidden(h0)).loss();
                     p.setDouble(i, orig);
                     head.setParameter(name, p);
                     numeric.setDouble(i, (plus - minus) / (2 * STEP));
@@ -85,10 +87,10 @@ class LossGradientCheckTest {
                     double orig = p.getDouble(i);
                     p.setDouble(i, orig + STEP);
                     rnn.setParameter(name, p);
-                    double plus = full.evaluate(x, y, h0).loss();
+                    double plus = full.evaluate(x, y, States.hidden(h0)).loss();
                     p.setDouble(i, orig - STEP);
                     rnn.setParameter(name, p);
-                    double minus = full.evaluate(x, y, h0).loss();
+                    double minus = full.evaluate(x, y, States.hidden(h0)).loss();
                     p.setDouble(i, orig);
                     rnn.setParameter(name, p);
                     numeric.setDouble(i, (plus - minus) / (2 * STEP));
@@ -102,7 +104,7 @@ class LossGradientCheckTest {
     static double hostLoss(Rnn rnn, SoftmaxHead head, Tensor x, Tensor h0, Tensor targets, Reduction reduction) {
         int batch = x.dim(1), hidden = head.hiddenSize();
         double total = 0;
-        try (Rnn.Pass pass = rnn.forward(x, h0, null)) {
+        try (Rnn.Pass pass = rnn.forward(x, States.hidden(h0), null)) {
             double[] ys = pass.output().toDoubleArray();
             for (int row = 0; row < targets.size(); row++) {
                 int t = targets.i32()[row];

@@ -1,5 +1,7 @@
 package dev.bptt4j.train;
 
+import dev.bptt4j.backend.DeviceSlice;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.cpu.CpuBackend;
@@ -42,17 +44,17 @@ class OptimizerTest {
 
     private static Parameter parameter(Backend b) {
         DeviceBuffer v = b.allocate(DType.F64, P0.length), g = b.allocate(DType.F64, P0.length);
-        b.upload(Tensor.of(P0.clone(), P0.length), v, 0);
+        b.upload(Tensor.of(P0.clone(), P0.length), DeviceSlice.of(v));
         return new Parameter("p", v, g);
     }
 
     private static double[] run(Parameter p, Optimizer opt, int steps) {
         for (int s = 1; s <= steps; s++) {
-            double[] now = backend.download(p.value(), 0, P0.length).f64();
-            backend.upload(Tensor.of(grad(s, now), P0.length), p.gradient(), 0);
+            double[] now = backend.download(p.value(), P0.length).f64();
+            backend.upload(Tensor.of(grad(s, now), P0.length), p.gradient());
             opt.step();
         }
-        return backend.download(p.value(), 0, P0.length).f64();
+        return backend.download(p.value(), P0.length).f64();
     }
 
     private static void assertVector(String what, double[] expected, double[] actual) {
@@ -107,8 +109,8 @@ class OptimizerTest {
                 assertVector(String.format("SGD lr=%s mu=%s damp=%s wd=%s l1=%s nesterov=%s", s[0], s[1], s[2], s[3], s[4], s[5] == 1),
                         sgdByHand(4, s[0], s[1], s[2], s[3], s[4], s[5] == 1), run(p, sgd, 4));
             } finally {
-                p.value().close();
-                p.gradient().close();
+                p.value().buffer().close();
+                p.gradient().buffer().close();
             }
         }
     }
@@ -122,8 +124,8 @@ class OptimizerTest {
                 assertVector(String.format("Adam lr=%s betas=(%s,%s) eps=%s wd=%s l1=%s", s[0], s[1], s[2], s[3], s[4], s[5]),
                         adamByHand(5, s[0], s[1], s[2], s[3], s[4], s[5]), run(p, adam, 5));
             } finally {
-                p.value().close();
-                p.gradient().close();
+                p.value().buffer().close();
+                p.gradient().buffer().close();
             }
         }
     }
@@ -132,10 +134,10 @@ class OptimizerTest {
     void float32FollowsTheFloat64Update() {
         DeviceBuffer v = backend.allocate(DType.F32, 4), g = backend.allocate(DType.F32, 4);
         try (Adam adam = Adam.withDefaults(backend, List.of(new Parameter("p", v, g)), 0.01)) {
-            backend.upload(Tensor.of(new float[]{0.5f, -1.25f, 2f, 0f}, 4), v, 0);
-            backend.upload(Tensor.of(new float[]{0.1f, -0.2f, 0.3f, 0f}, 4), g, 0);
+            backend.upload(Tensor.of(new float[]{0.5f, -1.25f, 2f, 0f}, 4), DeviceSlice.of(v));
+            backend.upload(Tensor.of(new float[]{0.1f, -0.2f, 0.3f, 0f}, 4), DeviceSlice.of(g));
             adam.step();
-            float[] after = backend.download(v, 0, 4).f32();
+            float[] after = backend.download(DeviceSlice.of(v), 4).f32();
             // Step 1 of Adam moves every element with a nonzero gradient by lr·sign(g) (up to eps).
             assertEquals(0.49f, after[0], 1e-6f);
             assertEquals(-1.24f, after[1], 1e-6f);
@@ -153,32 +155,32 @@ class OptimizerTest {
         DeviceBuffer v2 = backend.allocate(DType.F32, 1), g2 = backend.allocate(DType.F32, 1);
         List<Parameter> ps = List.of(new Parameter("a", v1, g1), new Parameter("b", v2, g2));
         try (GradientClipper clip = new GradientClipper(backend, ps)) {
-            backend.upload(Tensor.of(new double[]{3, 4}, 2), g1, 0);
-            backend.upload(Tensor.of(new float[]{12}, 1), g2, 0);
+            backend.upload(Tensor.of(new double[]{3, 4}, 2), DeviceSlice.of(g1));
+            backend.upload(Tensor.of(new float[]{12}, 1), DeviceSlice.of(g2));
             double norm = clip.clipNorm(6.5);
             double coefficient = 6.5 / (13 + 1e-6);
             System.out.printf("clip_grad_norm_: norm %.17g (expected 13), coefficient %.17g%n", norm, coefficient);
             assertEquals(13.0, norm, 0);
-            assertEquals(3 * coefficient, backend.download(g1, 0, 2).f64()[0], 1e-15);
-            assertEquals(4 * coefficient, backend.download(g1, 0, 2).f64()[1], 1e-15);
-            assertEquals((float) (12 * coefficient), backend.download(g2, 0, 1).f32()[0], 0f);
+            assertEquals(3 * coefficient, backend.download(DeviceSlice.of(g1), 2).f64()[0], 1e-15);
+            assertEquals(4 * coefficient, backend.download(DeviceSlice.of(g1), 2).f64()[1], 1e-15);
+            assertEquals((float) (12 * coefficient), backend.download(DeviceSlice.of(g2), 1).f32()[0], 0f);
             // Below the limit nothing changes (coefficient ≥ 1 is not applied).
-            double before = backend.download(g1, 0, 2).f64()[0];
+            double before = backend.download(DeviceSlice.of(g1), 2).f64()[0];
             assertEquals(6.5, clip.clipNorm(100), 1e-5);
-            assertEquals(before, backend.download(g1, 0, 2).f64()[0], 0);
+            assertEquals(before, backend.download(DeviceSlice.of(g1), 2).f64()[0], 0);
 
-            backend.upload(Tensor.of(new double[]{-3, 0.25}, 2), g1, 0);
+            backend.upload(Tensor.of(new double[]{-3, 0.25}, 2), DeviceSlice.of(g1));
             clip.clipValue(0.5);
-            assertEquals(-0.5, backend.download(g1, 0, 2).f64()[0], 0);
-            assertEquals(0.25, backend.download(g1, 0, 2).f64()[1], 0);
+            assertEquals(-0.5, backend.download(DeviceSlice.of(g1), 2).f64()[0], 0);
+            assertEquals(0.25, backend.download(DeviceSlice.of(g1), 2).f64()[1], 0);
 
-            backend.upload(Tensor.of(new double[]{Double.NaN, 1}, 2), g1, 0);
-            backend.upload(Tensor.of(new double[]{7, 7}, 2), v1, 0);
+            backend.upload(Tensor.of(new double[]{Double.NaN, 1}, 2), DeviceSlice.of(g1));
+            backend.upload(Tensor.of(new double[]{7, 7}, 2), DeviceSlice.of(v1));
             NonFiniteGradientException e = assertThrows(NonFiniteGradientException.class, () -> clip.clipNorm(1));
             System.out.println("non-finite norm: " + e.getMessage());
-            backend.upload(Tensor.of(new double[]{Double.POSITIVE_INFINITY, 1}, 2), g1, 0);
+            backend.upload(Tensor.of(new double[]{Double.POSITIVE_INFINITY, 1}, 2), DeviceSlice.of(g1));
             assertThrows(NonFiniteGradientException.class, () -> clip.clipNorm(1));
-            assertEquals(7.0, backend.download(v1, 0, 2).f64()[0], 0, "weights untouched");
+            assertEquals(7.0, backend.download(DeviceSlice.of(v1), 2).f64()[0], 0, "weights untouched");
         } finally {
             for (DeviceBuffer b : new DeviceBuffer[]{v1, g1, v2, g2}) b.close();
         }

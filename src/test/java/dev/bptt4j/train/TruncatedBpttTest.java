@@ -1,5 +1,7 @@
 package dev.bptt4j.train;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cpu.CpuBackend;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.model.RnnConfig;
@@ -38,7 +40,7 @@ class TruncatedBpttTest {
             Tensor dy = Tensor.zeros(DType.F64, steps, batch, hidden);
             double[] dVHand = new double[classes * hidden];
             double hostLoss = 0;
-            try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
                 double[] h = pass.output().f64();
                 for (int row = 0; row < steps * batch; row++) {
                     int t = y.i32()[row];
@@ -56,7 +58,7 @@ class TruncatedBpttTest {
                         }
                     }
                 }
-                pass.backward(dy, null, false);
+                pass.backward(dy, States.ZEROS, false);
             }
             System.out.printf("loss: tBPTT(k=T) %.17g, by hand %.17g%n", loss, hostLoss);
             assertEquals(hostLoss, loss, 1e-12);
@@ -87,7 +89,7 @@ class TruncatedBpttTest {
             assertEquals(4, chunks[0]);
             assertEquals(full.loss(), chunked.loss(), 1e-12);
             assertEquals(full.tokens(), chunked.tokens());
-            assertTrue(full.finalHidden().relativeError(chunked.finalHidden()) <= 1e-14, "final state");
+            assertTrue(full.finalStates().hidden().relativeError(chunked.finalStates().hidden()) <= 1e-14, "final state");
         }
     }
 }

@@ -1,11 +1,13 @@
 package dev.bptt4j.backend.cpu;
 
-import dev.bptt4j.backend.Activation;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.backend.HostRows;
-import dev.bptt4j.backend.KernelContracts;
+import dev.bptt4j.backend.KernelArgs;
+import dev.bptt4j.backend.KernelTrainingOps;
 import dev.bptt4j.backend.PackedOperand;
+import dev.bptt4j.backend.TrainingOps;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -131,6 +133,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public DeviceBuffer allocate(DType dtype, long elements) {
+        checkOpen();
         if (elements < 0) throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
         CpuBuffer b = new CpuBuffer(dtype, elements, released);
         live.incrementAndGet();
@@ -150,8 +153,10 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void upload(Tensor source, DeviceBuffer target, long targetOffset) {
-        CpuBuffer t = cpu(target);
+    public void upload(Tensor source, DeviceSlice target) {
+        checkOpen();
+        CpuBuffer t = cpu(target.buffer());
+        long targetOffset = target.offset();
         if (source.dtype() != t.dtype) throw new IllegalArgumentException("upload: tensor is " + source.dtype() + ", buffer is " + t.dtype);
         checkRange("upload", t, targetOffset, source.size());
         int off = (int) targetOffset;
@@ -197,8 +202,10 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void downloadInto(DeviceBuffer source, long sourceOffset, Tensor out) {
-        CpuBuffer s = cpu(source);
+    public void downloadInto(DeviceSlice source, Tensor out) {
+        checkOpen();
+        CpuBuffer s = cpu(source.buffer());
+        long sourceOffset = source.offset();
         if (out.dtype() != s.dtype) throw new IllegalArgumentException("download: buffer is " + s.dtype + ", tensor is " + out.dtype());
         checkRange("download", s, sourceOffset, out.size());
         int off = (int) sourceOffset;
@@ -213,9 +220,10 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void uploadRows(DeviceBuffer dst, long dstOffset, Tensor source, int sourceStride, int sourceColumn,
-                           int[] rows, int count, int width) {
-        CpuBuffer d = cpu(dst);
+    public void uploadRows(DeviceSlice dst, Tensor source, int sourceStride, int sourceColumn, int[] rows, int count, int width) {
+        checkOpen();
+        CpuBuffer d = cpu(dst.buffer());
+        long dstOffset = dst.offset();
         HostRows.checkTensorRows("uploadRows", source, sourceStride, sourceColumn, rows, count, width);
         if (source.dtype() != d.dtype) throw new IllegalArgumentException("uploadRows: tensor is " + source.dtype() + ", buffer is " + d.dtype);
         checkRange("uploadRows", d, dstOffset, (long) count * width);
@@ -224,9 +232,10 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void downloadRows(Tensor target, int targetStride, int targetColumn, DeviceBuffer src, long srcOffset,
-                             int[] rows, int count, int width) {
-        CpuBuffer s = cpu(src);
+    public void downloadRows(Tensor target, int targetStride, int targetColumn, DeviceSlice src, int[] rows, int count, int width) {
+        checkOpen();
+        CpuBuffer s = cpu(src.buffer());
+        long srcOffset = src.offset();
         HostRows.checkTarget("downloadRows", target, targetStride, targetColumn, rows, count, width);
         if (target.dtype() != s.dtype) throw new IllegalArgumentException("downloadRows: buffer is " + s.dtype + ", tensor is " + target.dtype());
         checkRange("downloadRows", s, srcOffset, (long) (HostRows.maxRow(rows, count) + 1) * width);
@@ -236,10 +245,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, double alpha,
-                     DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb,
-                     double beta, DeviceBuffer c, long cOffset, int ldc) {
+                     DeviceSlice a, int lda, DeviceSlice b, int ldb, double beta, DeviceSlice c, int ldc) {
+        checkOpen();
         if (m == 0 || n == 0) return;
-        CpuBuffer ca = cpu(a), cb = cpu(b), cc = cpu(c);
+        CpuBuffer ca = cpu(a.buffer()), cb = cpu(b.buffer()), cc = cpu(c.buffer());
+        long aOffset = a.offset(), bOffset = b.offset(), cOffset = c.offset();
         if (ca.dtype != cc.dtype || cb.dtype != cc.dtype) {
             throw new IllegalArgumentException("gemm: operand dtypes differ: " + ca.dtype + ", " + cb.dtype + ", " + cc.dtype);
         }
@@ -285,8 +295,10 @@ public final class CpuBackend implements Backend {
      * step. Packing memory is kept in {@link #packMemory} and reused by the next pass.
      */
     @Override
-    public PackedOperand packRightOperand(boolean transposeB, int m, int n, int k, DeviceBuffer b, long bOffset, int ldb) {
-        CpuBuffer cb = cpu(b);
+    public PackedOperand packRightOperand(boolean transposeB, int m, int n, int k, DeviceSlice b, int ldb) {
+        checkOpen();
+        CpuBuffer cb = cpu(b.buffer());
+        long bOffset = b.offset();
         checkMatrix("packRightOperand B", cb, bOffset, transposeB ? n : k, transposeB ? k : n, ldb);
         if (m < 1 || n < 1 || k < 1 || !cb.dtype.isFloatingPoint()) return null;
         boolean f32 = cb.dtype == DType.F32;
@@ -298,7 +310,10 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void gemmPacked(DeviceBuffer a, long aOffset, int lda, PackedOperand b, double beta, DeviceBuffer c, long cOffset, int ldc) {
+    public void gemmPacked(DeviceSlice as, int lda, PackedOperand b, double beta, DeviceSlice cs, int ldc) {
+        checkOpen();
+        DeviceBuffer a = as.buffer(), c = cs.buffer();
+        long aOffset = as.offset(), cOffset = cs.offset();
         if (!(b instanceof CpuPacked)) throw new IllegalArgumentException("gemmPacked: operand was not packed by a CPU backend: " + b);
         CpuPacked p = (CpuPacked) b;
         p.checkOpen();
@@ -410,172 +425,31 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    private final KernelTrainingOps trainingOps = new KernelTrainingOps(this);
+
+    /** The training ops as kernels ({@link CpuTraining}) run in place over the off-heap buffers. */
     @Override
-    public void rnnForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer pre, long preOffset,
-                           DeviceBuffer biasIh, DeviceBuffer biasHh, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
-                           int rows, int hiddenSize, Activation activation, boolean residual) {
-        KernelContracts.rnnForward(hiddenOut, hiddenOutOffset, pre, preOffset, biasIh, biasHh, hiddenPrev, hiddenPrevOffset, rows, hiddenSize, residual);
-        CpuBuffer out = cpu(hiddenOut), in = cpu(pre);
-        CpuBuffer prev = residual ? cpu(hiddenPrev) : null;
-        pointwise[lane()].rnnForward(out, (int) hiddenOutOffset, in, (int) preOffset, optional(biasIh), optional(biasHh),
-                prev, (int) hiddenPrevOffset, rows, hiddenSize, activation, residual);
+    public TrainingOps training() {
+        return trainingOps;
+    }
+
+    /** Runs a kernel's CPU twin ({@link CpuKernels}) on the calling lane's scratch, after the spec's checks. */
+    @Override
+    public void launch(KernelArgs args) {
+        checkOpen();
+        args.check();
+        CpuKernels.CpuKernel kernel = CpuKernels.BY_NAME.get(args.spec().name());
+        if (kernel == null) throw new UnsupportedOperationException("the cpu backend has no implementation of kernel " + args.spec().name());
+        int lane = lane();
+        kernel.run(args, pointwise[lane], gated[lane], training);
     }
 
     @Override
-    public void rnnBackward(DeviceBuffer deltaInOut, long deltaOffset, DeviceBuffer hiddenGradCarry, long carryOffset,
-                            DeviceBuffer hiddenStates, long hiddenOffset, DeviceBuffer outputGrad, long outputGradOffset,
-                            DeviceBuffer biasIh, DeviceBuffer biasHh, int aliveRows, int slotRows, int hiddenSize,
-                            Activation activation, boolean residual) {
-        KernelContracts.rnnBackward(deltaInOut, deltaOffset, hiddenGradCarry, carryOffset, hiddenStates, hiddenOffset, outputGrad,
-                outputGradOffset, biasIh, biasHh, aliveRows, slotRows, hiddenSize, residual);
-        CpuBuffer delta = cpu(deltaInOut), carry = cpu(hiddenGradCarry), h = cpu(hiddenStates), dy = cpu(outputGrad);
-        pointwise[lane()].rnnBackward(delta, (int) deltaOffset, carry, (int) carryOffset, h, (int) hiddenOffset,
-                dy, (int) outputGradOffset, optional(biasIh), optional(biasHh), aliveRows, slotRows, hiddenSize,
-                activation, residual);
-    }
-
-    @Override
-    public void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer cellOut, long cellOutOffset,
-                            DeviceBuffer gates, long gatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
-                            DeviceBuffer cellPrev, long cellPrevOffset, int rows, int hiddenSize) {
-        KernelContracts.lstmForward(hiddenOut, hiddenOutOffset, cellOut, cellOutOffset, gates, gatesOffset, biasIh, biasHh, cellPrev,
-                cellPrevOffset, rows, hiddenSize);
-        CpuBuffer h = cpu(hiddenOut), c = cpu(cellOut), g = cpu(gates), cp = cpu(cellPrev);
-        gated[lane()].lstmForward(h, (int) hiddenOutOffset, c, (int) cellOutOffset, g, (int) gatesOffset,
-                optional(biasIh), optional(biasHh), cp, (int) cellPrevOffset, rows, hiddenSize);
-    }
-
-    @Override
-    public void lstmBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGradCarry, long hiddenCarryOffset,
-                             DeviceBuffer cellGradCarry, long cellCarryOffset, DeviceBuffer cellPrev, long cellPrevOffset,
-                             DeviceBuffer cell, long cellOffset, DeviceBuffer outputGrad, long outputGradOffset,
-                             int aliveRows, int slotRows, int hiddenSize) {
-        KernelContracts.lstmBackward(gatesInDeltaOut, gatesOffset, hiddenGradCarry, hiddenCarryOffset, cellGradCarry, cellCarryOffset,
-                cellPrev, cellPrevOffset, cell, cellOffset, outputGrad, outputGradOffset, aliveRows, slotRows, hiddenSize);
-        CpuBuffer g = cpu(gatesInDeltaOut), hc = cpu(hiddenGradCarry), cc = cpu(cellGradCarry), cp = cpu(cellPrev),
-                c = cpu(cell), dy = cpu(outputGrad);
-        gated[lane()].lstmBackward(g, (int) gatesOffset, hc, (int) hiddenCarryOffset, cc, (int) cellCarryOffset, cp, (int) cellPrevOffset,
-                c, (int) cellOffset, dy, (int) outputGradOffset, aliveRows, slotRows, hiddenSize);
-    }
-
-    @Override
-    public void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer gates, long gatesOffset,
-                           DeviceBuffer hiddenGates, long hiddenGatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
-                           DeviceBuffer hiddenPrev, long hiddenPrevOffset, int rows, int hiddenSize) {
-        KernelContracts.gruForward(hiddenOut, hiddenOutOffset, gates, gatesOffset, hiddenGates, hiddenGatesOffset, biasIh, biasHh,
-                hiddenPrev, hiddenPrevOffset, rows, hiddenSize);
-        CpuBuffer h = cpu(hiddenOut), g = cpu(gates), gh = cpu(hiddenGates), hp = cpu(hiddenPrev);
-        gated[lane()].gruForward(h, (int) hiddenOutOffset, g, (int) gatesOffset, gh, (int) hiddenGatesOffset,
-                optional(biasIh), optional(biasHh), hp, (int) hiddenPrevOffset, rows, hiddenSize);
-    }
-
-    @Override
-    public void gruBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGatesInDeltaOut, long hiddenGatesOffset,
-                            DeviceBuffer hiddenGradCarry, long carryOffset, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
-                            DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer biasHh,
-                            int aliveRows, int slotRows, int hiddenSize) {
-        KernelContracts.gruBackward(gatesInDeltaOut, gatesOffset, hiddenGatesInDeltaOut, hiddenGatesOffset, hiddenGradCarry, carryOffset,
-                hiddenPrev, hiddenPrevOffset, outputGrad, outputGradOffset, biasHh, aliveRows, slotRows, hiddenSize);
-        CpuBuffer g = cpu(gatesInDeltaOut), gh = cpu(hiddenGatesInDeltaOut), hc = cpu(hiddenGradCarry), hp = cpu(hiddenPrev),
-                dy = cpu(outputGrad);
-        gated[lane()].gruBackward(g, (int) gatesOffset, gh, (int) hiddenGatesOffset, hc, (int) carryOffset, hp, (int) hiddenPrevOffset,
-                dy, (int) outputGradOffset, optional(biasHh), aliveRows, slotRows, hiddenSize);
-    }
-
-    @Override
-    public void gatherRows(DeviceBuffer dst, long dstOffset, int dstStride, int dstColumn,
-                           DeviceBuffer src, long srcOffset, int srcStride, int srcColumn,
-                           DeviceBuffer index, long indexOffset, int rows, int width, boolean accumulate) {
-        CpuBuffer d = cpu(dst), s = cpu(src), idx = cpu(index);
-        if (idx.dtype != DType.I32) throw new IllegalArgumentException("gatherRows index must be I32, got " + idx.dtype);
-        checkRange("gatherRows index", idx, indexOffset, rows);
-        if (rows > 0) checkRange("gatherRows dst", d, dstOffset + dstColumn, (long) (rows - 1) * dstStride + width);
-        pointwise[lane()].gatherRows(d, (int) dstOffset, dstStride, dstColumn, s, srcOffset, srcStride, srcColumn,
-                idx, (int) indexOffset, rows, width, accumulate);
-    }
-
-    @Override
-    public void fill(DeviceBuffer dst, long offset, long count, double value) {
-        CpuBuffer d = cpu(dst);
-        checkRange("fill", d, offset, count);
-        pointwise[lane()].fill(d, (int) offset, (int) count, value);
-    }
-
-    // ---- training kernels: see Backend and CpuTraining ----
-
-    private static void checkFloat(String what, CpuBuffer b) {
-        if (!b.dtype.isFloatingPoint()) throw new IllegalArgumentException(what + ": expected an F32 or F64 buffer, got " + b.dtype);
-    }
-
-    @Override
-    public void softmaxCrossEntropy(DeviceBuffer logits, long logitsOffset, DeviceBuffer targets, long targetsOffset,
-                                    DeviceBuffer rowLoss, long rowLossOffset, int rows, int classes, double gradScale) {
-        CpuBuffer z = cpu(logits), t = cpu(targets), loss = cpu(rowLoss);
-        checkFloat("softmaxCrossEntropy logits", z);
-        checkFloat("softmaxCrossEntropy rowLoss", loss);
-        if (t.dtype != DType.I32) throw new IllegalArgumentException("softmaxCrossEntropy targets must be I32, got " + t.dtype);
-        checkRange("softmaxCrossEntropy logits", z, logitsOffset, (long) rows * classes);
-        checkRange("softmaxCrossEntropy targets", t, targetsOffset, rows);
-        checkRange("softmaxCrossEntropy rowLoss", loss, rowLossOffset, rows);
-        training.softmaxCrossEntropy(z, (int) logitsOffset, t, (int) targetsOffset, loss, (int) rowLossOffset, rows, classes, gradScale);
-    }
-
-    @Override
-    public void sgdStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer momentumBuffer, long count, double lr,
-                        double momentum, double dampening, double weightDecay, double l1, boolean nesterov, boolean firstStep) {
-        CpuBuffer p = cpu(param), g = cpu(grad), b = momentum != 0 ? cpu(momentumBuffer) : null;
-        checkFloat("sgdStep param", p);
-        checkRange("sgdStep param", p, 0, count);
-        checkRange("sgdStep grad", g, 0, count);
-        if (b != null) checkRange("sgdStep momentumBuffer", b, 0, count);
-        training.sgd(p, g, b, (int) count, lr, momentum, dampening, weightDecay, l1, nesterov, firstStep);
-    }
-
-    @Override
-    public void adamStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer expAvg, DeviceBuffer expAvgSq, long count,
-                         double lr, double beta1, double beta2, double eps, double weightDecay, double l1, long step) {
-        CpuBuffer p = cpu(param), g = cpu(grad), m = cpu(expAvg), v = cpu(expAvgSq);
-        checkFloat("adamStep param", p);
-        if (step < 1) throw new IllegalArgumentException("adamStep step: expected >= 1, got " + step);
-        checkRange("adamStep param", p, 0, count);
-        checkRange("adamStep grad", g, 0, count);
-        checkRange("adamStep expAvg", m, 0, count);
-        checkRange("adamStep expAvgSq", v, 0, count);
-        training.adam(p, g, m, v, (int) count, lr, beta1, beta2, eps, weightDecay, l1, step);
-    }
-
-    @Override
-    public void sumOfSquares(DeviceBuffer x, long offset, long count, DeviceBuffer out, long outOffset) {
-        CpuBuffer in = cpu(x), acc = cpu(out);
-        checkFloat("sumOfSquares x", in);
-        if (acc.dtype != DType.F64) throw new IllegalArgumentException("sumOfSquares out must be F64, got " + acc.dtype);
-        checkRange("sumOfSquares x", in, offset, count);
-        checkRange("sumOfSquares out", acc, outOffset, 1);
-        double s = training.sumOfSquares(in, (int) offset, (int) count);
-        acc.doubles.put((int) outOffset, acc.doubles.get((int) outOffset) + s);
-    }
-
-    @Override
-    public void scale(DeviceBuffer x, long offset, long count, double alpha) {
-        CpuBuffer b = cpu(x);
-        checkFloat("scale", b);
-        checkRange("scale", b, offset, count);
-        training.scale(b, (int) offset, (int) count, alpha);
-    }
-
-    @Override
-    public void clamp(DeviceBuffer x, long offset, long count, double min, double max) {
-        CpuBuffer b = cpu(x);
-        checkFloat("clamp", b);
-        checkRange("clamp", b, offset, count);
-        training.clamp(b, (int) offset, (int) count, min, max);
-    }
-
-    @Override
-    public long countNonFinite(DeviceBuffer buffer, long offset, long count) {
-        CpuBuffer b = cpu(buffer);
-        checkRange("countNonFinite", b, offset, count);
-        int from = (int) offset, to = (int) (offset + count);
+    public long countNonFinite(DeviceSlice slice, long count) {
+        checkOpen();
+        CpuBuffer b = cpu(slice.buffer());
+        checkRange("countNonFinite", b, slice.offset(), count);
+        int from = (int) slice.offset(), to = (int) (slice.offset() + count);
         long n = 0;
         switch (b.dtype) {
             case F32: for (int i = from; i < to; i++) if (!Float.isFinite(b.floats.get(i))) n++; break;
@@ -590,12 +464,13 @@ public final class CpuBackend implements Backend {
         return CpuBuffer.MAX_ELEMENTS;
     }
 
-    private static CpuBuffer optional(DeviceBuffer b) {
-        return b == null ? null : cpu(b);
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("the cpu backend has been closed");
     }
 
     @Override
     public void close() {
+        if (closed) return;
         closed = true;
         laneWorker.close();
         packMemory.freeAll();
@@ -763,6 +638,7 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    @Override
     public boolean isClosed() {
         return closed;
     }

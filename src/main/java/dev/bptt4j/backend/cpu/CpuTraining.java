@@ -44,28 +44,30 @@ final class CpuTraining {
         store(rowLoss, rowLossOff, loss, rows);
     }
 
-    void sgd(CpuBuffer param, CpuBuffer grad, CpuBuffer momentumBuffer, int n, double lr, double momentum, double dampening,
-             double weightDecay, double l1, boolean nesterov, boolean firstStep) {
+    void sgd(CpuBuffer param, int paramOff, CpuBuffer grad, int gradOff, CpuBuffer momentumBuffer, int bufferOff, int n,
+             double lr, double momentum, double dampening, double weightDecay, double l1, boolean nesterov, boolean firstStep) {
         double[] p = s0 = grow(s0, n), g = s1 = grow(s1, n), b = s2 = grow(s2, n);
-        load(param, 0, p, n);
-        load(grad, 0, g, n);
-        if (momentum != 0) load(momentumBuffer, 0, b, n);
+        load(param, paramOff, p, n);
+        load(grad, gradOff, g, n);
+        if (momentum != 0) load(momentumBuffer, bufferOff, b, n);
         TrainingKernels.sgd(p, g, b, n, lr, momentum, dampening, weightDecay, l1, nesterov, firstStep);
-        store(param, 0, p, n);
-        if (momentum != 0) store(momentumBuffer, 0, b, n);
+        store(param, paramOff, p, n);
+        if (momentum != 0) store(momentumBuffer, bufferOff, b, n);
     }
 
-    void adam(CpuBuffer param, CpuBuffer grad, CpuBuffer expAvg, CpuBuffer expAvgSq, int n, double lr, double beta1,
-              double beta2, double eps, double weightDecay, double l1, long step) {
+    /** Adam with the bias corrections given, as the kernel takes them (see KernelTrainingOps). */
+    void adam(CpuBuffer param, int paramOff, CpuBuffer grad, int gradOff, CpuBuffer expAvg, int avgOff, CpuBuffer expAvgSq, int sqOff,
+              int n, double lr, double beta1, double beta2, double eps, double weightDecay, double l1,
+              double biasCorrection1, double biasCorrection2Sqrt) {
         double[] p = s0 = grow(s0, n), g = s1 = grow(s1, n), m = s2 = grow(s2, n), v = s3 = grow(s3, n);
-        load(param, 0, p, n);
-        load(grad, 0, g, n);
-        load(expAvg, 0, m, n);
-        load(expAvgSq, 0, v, n);
-        TrainingKernels.adam(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, l1, step);
-        store(param, 0, p, n);
-        store(expAvg, 0, m, n);
-        store(expAvgSq, 0, v, n);
+        load(param, paramOff, p, n);
+        load(grad, gradOff, g, n);
+        load(expAvg, avgOff, m, n);
+        load(expAvgSq, sqOff, v, n);
+        TrainingKernels.adam(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, l1, biasCorrection1, biasCorrection2Sqrt);
+        store(param, paramOff, p, n);
+        store(expAvg, avgOff, m, n);
+        store(expAvgSq, sqOff, v, n);
     }
 
     double sumOfSquares(CpuBuffer x, int off, int n) {

@@ -1,10 +1,13 @@
 package dev.bptt4j.backend.cuda;
 
-import dev.bptt4j.backend.Activation;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
-import dev.bptt4j.backend.KernelContracts;
-import dev.bptt4j.backend.ElementMath;
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.backend.KernelArgs;
+import dev.bptt4j.backend.KernelSpec;
+import dev.bptt4j.backend.KernelTrainingOps;
+import dev.bptt4j.backend.Packing;
+import dev.bptt4j.backend.TrainingOps;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -126,6 +129,7 @@ public final class CudaBackend implements Backend {
     }
 
     private CudaBuffer cuda(DeviceBuffer b) {
+        checkOpen();
         if (!(b instanceof CudaBuffer) || ((CudaBuffer) b).owner() != this) {
             throw new IllegalArgumentException("buffer does not belong to this CUDA backend: " + b);
         }
@@ -134,21 +138,21 @@ public final class CudaBackend implements Backend {
         return c;
     }
 
-    private CudaBuffer optional(DeviceBuffer b) {
-        return b == null ? null : cuda(b);
-    }
-
     @Override
-    public void upload(Tensor source, DeviceBuffer target, long targetOffset) {
-        CudaBuffer t = cuda(target);
+    public void upload(Tensor source, DeviceSlice target) {
+        checkOpen();
+        CudaBuffer t = cuda(target.buffer());
+        long targetOffset = target.offset();
         if (source.dtype() != t.dtype) throw new IllegalArgumentException("upload: tensor is " + source.dtype() + ", buffer is " + t.dtype);
         checkRange("upload", t, targetOffset, source.size());
         if (source.size() > 0) api.copyHostToDevice(t.at(targetOffset), source);
     }
 
     @Override
-    public void downloadInto(DeviceBuffer source, long sourceOffset, Tensor out) {
-        CudaBuffer s = cuda(source);
+    public void downloadInto(DeviceSlice source, Tensor out) {
+        checkOpen();
+        CudaBuffer s = cuda(source.buffer());
+        long sourceOffset = source.offset();
         if (out.dtype() != s.dtype) throw new IllegalArgumentException("download: buffer is " + s.dtype + ", tensor is " + out.dtype());
         checkRange("download", s, sourceOffset, out.size());
         api.synchronize();
@@ -159,10 +163,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, double alpha,
-                     DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb,
-                     double beta, DeviceBuffer c, long cOffset, int ldc) {
+                     DeviceSlice a, int lda, DeviceSlice b, int ldb, double beta, DeviceSlice c, int ldc) {
+        checkOpen();
         if (m == 0 || n == 0) return;
-        CudaBuffer ca = cuda(a), cb = cuda(b), cc = cuda(c);
+        CudaBuffer ca = cuda(a.buffer()), cb = cuda(b.buffer()), cc = cuda(c.buffer());
+        long aOffset = a.offset(), bOffset = b.offset(), cOffset = c.offset();
         if (ca.dtype != cc.dtype || cb.dtype != cc.dtype || !cc.dtype.isFloatingPoint()) {
             throw new IllegalArgumentException("gemm: operand dtypes must be one floating-point type, got " + ca.dtype + ", " + cb.dtype + ", " + cc.dtype);
         }
@@ -184,192 +189,37 @@ public final class CudaBackend implements Backend {
         api.gemm(dtype, transposeB, transposeA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
     }
 
-    // ---- kernels: one short launcher each, arguments in the order of the .cu signature ----
+    // ---- kernels ----
 
+    private final KernelTrainingOps trainingOps = new KernelTrainingOps(this);
+
+    /** The training ops as the kernels of {@code cuda/training.cu}. */
     @Override
-    public void rnnForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer pre, long preOffset,
-                           DeviceBuffer biasIh, DeviceBuffer biasHh, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
-                           int rows, int hiddenSize, Activation activation, boolean residual) {
-        KernelContracts.rnnForward(hiddenOut, hiddenOutOffset, pre, preOffset, biasIh, biasHh, hiddenPrev, hiddenPrevOffset, rows, hiddenSize, residual);
-        CudaBuffer out = cuda(hiddenOut), in = cuda(pre), bih = optional(biasIh), bhh = optional(biasHh);
-        CudaBuffer prev = residual ? cuda(hiddenPrev) : null;
-        launch(CudaKernel.of("rnn_forward", out.dtype),
-                pointer(out, hiddenOutOffset), pointer(in, preOffset), pointer(bih, 0), pointer(bhh, 0),
-                pointer(prev, hiddenPrevOffset), rows, hiddenSize, code(activation), residual ? 1 : 0);
+    public TrainingOps training() {
+        return trainingOps;
     }
 
+    /**
+     * Checks the arguments against the kernel's spec and this backend's ownership of every buffer,
+     * then queues the kernel's entry point for the dtype with the registry's geometry.
+     */
     @Override
-    public void rnnBackward(DeviceBuffer deltaInOut, long deltaOffset, DeviceBuffer hiddenGradCarry, long carryOffset,
-                            DeviceBuffer hiddenStates, long hiddenOffset, DeviceBuffer outputGrad, long outputGradOffset,
-                            DeviceBuffer biasIh, DeviceBuffer biasHh, int aliveRows, int slotRows, int hiddenSize,
-                            Activation activation, boolean residual) {
-        KernelContracts.rnnBackward(deltaInOut, deltaOffset, hiddenGradCarry, carryOffset, hiddenStates, hiddenOffset, outputGrad,
-                outputGradOffset, biasIh, biasHh, aliveRows, slotRows, hiddenSize, residual);
-        CudaBuffer delta = cuda(deltaInOut), carry = cuda(hiddenGradCarry), dy = cuda(outputGrad);
-        // The kernel reads the hidden states only for a plain cell and the biases only for a residual one.
-        CudaBuffer h = residual ? null : cuda(hiddenStates);
-        CudaBuffer bih = residual ? optional(biasIh) : null, bhh = residual ? optional(biasHh) : null;
-        launch(CudaKernel.of("rnn_backward", delta.dtype),
-                pointer(delta, deltaOffset), pointer(carry, carryOffset), pointer(h, hiddenOffset),
-                pointer(dy, outputGradOffset), pointer(bih, 0), pointer(bhh, 0),
-                aliveRows, slotRows, hiddenSize, code(activation), residual ? 1 : 0);
-    }
-
-    @Override
-    public void lstmForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer cellOut, long cellOutOffset,
-                            DeviceBuffer gates, long gatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
-                            DeviceBuffer cellPrev, long cellPrevOffset, int rows, int hiddenSize) {
-        KernelContracts.lstmForward(hiddenOut, hiddenOutOffset, cellOut, cellOutOffset, gates, gatesOffset, biasIh, biasHh, cellPrev,
-                cellPrevOffset, rows, hiddenSize);
-        CudaBuffer h = cuda(hiddenOut), c = cuda(cellOut), g = cuda(gates), cp = cuda(cellPrev);
-        CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
-        launch(CudaKernel.of("lstm_forward", h.dtype),
-                pointer(h, hiddenOutOffset), pointer(c, cellOutOffset), pointer(g, gatesOffset),
-                pointer(bih, 0), pointer(bhh, 0), pointer(cp, cellPrevOffset), rows, hiddenSize);
-    }
-
-    @Override
-    public void lstmBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGradCarry, long hiddenCarryOffset,
-                             DeviceBuffer cellGradCarry, long cellCarryOffset, DeviceBuffer cellPrev, long cellPrevOffset,
-                             DeviceBuffer cell, long cellOffset, DeviceBuffer outputGrad, long outputGradOffset,
-                             int aliveRows, int slotRows, int hiddenSize) {
-        KernelContracts.lstmBackward(gatesInDeltaOut, gatesOffset, hiddenGradCarry, hiddenCarryOffset, cellGradCarry, cellCarryOffset,
-                cellPrev, cellPrevOffset, cell, cellOffset, outputGrad, outputGradOffset, aliveRows, slotRows, hiddenSize);
-        CudaBuffer g = cuda(gatesInDeltaOut), hc = cuda(hiddenGradCarry), cc = cuda(cellGradCarry), cp = cuda(cellPrev),
-                c = cuda(cell), dy = cuda(outputGrad);
-        launch(CudaKernel.of("lstm_backward", g.dtype),
-                pointer(g, gatesOffset), pointer(hc, hiddenCarryOffset), pointer(cc, cellCarryOffset),
-                pointer(cp, cellPrevOffset), pointer(c, cellOffset), pointer(dy, outputGradOffset),
-                aliveRows, slotRows, hiddenSize);
-    }
-
-    @Override
-    public void gruForward(DeviceBuffer hiddenOut, long hiddenOutOffset, DeviceBuffer gates, long gatesOffset,
-                           DeviceBuffer hiddenGates, long hiddenGatesOffset, DeviceBuffer biasIh, DeviceBuffer biasHh,
-                           DeviceBuffer hiddenPrev, long hiddenPrevOffset, int rows, int hiddenSize) {
-        KernelContracts.gruForward(hiddenOut, hiddenOutOffset, gates, gatesOffset, hiddenGates, hiddenGatesOffset, biasIh, biasHh,
-                hiddenPrev, hiddenPrevOffset, rows, hiddenSize);
-        CudaBuffer h = cuda(hiddenOut), g = cuda(gates), gh = cuda(hiddenGates), hp = cuda(hiddenPrev);
-        CudaBuffer bih = optional(biasIh), bhh = optional(biasHh);
-        launch(CudaKernel.of("gru_forward", h.dtype),
-                pointer(h, hiddenOutOffset), pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset),
-                pointer(bih, 0), pointer(bhh, 0), pointer(hp, hiddenPrevOffset), rows, hiddenSize);
-    }
-
-    @Override
-    public void gruBackward(DeviceBuffer gatesInDeltaOut, long gatesOffset, DeviceBuffer hiddenGatesInDeltaOut, long hiddenGatesOffset,
-                            DeviceBuffer hiddenGradCarry, long carryOffset, DeviceBuffer hiddenPrev, long hiddenPrevOffset,
-                            DeviceBuffer outputGrad, long outputGradOffset, DeviceBuffer biasHh,
-                            int aliveRows, int slotRows, int hiddenSize) {
-        KernelContracts.gruBackward(gatesInDeltaOut, gatesOffset, hiddenGatesInDeltaOut, hiddenGatesOffset, hiddenGradCarry, carryOffset,
-                hiddenPrev, hiddenPrevOffset, outputGrad, outputGradOffset, biasHh, aliveRows, slotRows, hiddenSize);
-        CudaBuffer g = cuda(gatesInDeltaOut), gh = cuda(hiddenGatesInDeltaOut), carry = cuda(hiddenGradCarry),
-                hp = cuda(hiddenPrev), dy = cuda(outputGrad), bhh = optional(biasHh);
-        launch(CudaKernel.of("gru_backward", g.dtype),
-                pointer(g, gatesOffset), pointer(gh, hiddenGatesOffset), pointer(carry, carryOffset),
-                pointer(hp, hiddenPrevOffset), pointer(dy, outputGradOffset), pointer(bhh, 0),
-                aliveRows, slotRows, hiddenSize);
-    }
-
-    @Override
-    public void gatherRows(DeviceBuffer dst, long dstOffset, int dstStride, int dstColumn,
-                           DeviceBuffer src, long srcOffset, int srcStride, int srcColumn,
-                           DeviceBuffer index, long indexOffset, int rows, int width, boolean accumulate) {
-        CudaBuffer d = cuda(dst), s = cuda(src), idx = cuda(index);
-        if (idx.dtype != DType.I32) throw new IllegalArgumentException("gatherRows index must be I32, got " + idx.dtype);
-        if (s.dtype != d.dtype) throw new IllegalArgumentException("gatherRows: dst is " + d.dtype + ", src is " + s.dtype);
-        checkRange("gatherRows index", idx, indexOffset, rows);
-        if (rows > 0 && width > 0) checkRange("gatherRows dst", d, dstOffset + dstColumn, (long) (rows - 1) * dstStride + width);
-        // Source rows come from the index, which lives on the device: the kernel's reads are not checked here.
-        launch(CudaKernel.of("gather_rows", d.dtype),
-                pointer(d, dstOffset), pointer(s, srcOffset), pointer(idx, indexOffset),
-                rows, width, dstStride, dstColumn, srcStride, srcColumn, accumulate ? 1 : 0);
-    }
-
-    @Override
-    public void fill(DeviceBuffer dst, long offset, long count, double value) {
-        CudaBuffer d = cuda(dst);
-        checkRange("fill", d, offset, count);
-        Object typedValue = d.dtype == DType.F32 ? (Object) (float) value : (Object) value;
-        launch(CudaKernel.of("fill", d.dtype), pointer(d, offset), typedValue, count);
-    }
-
-    // ---- training kernels (cuda/training.cu): the same contracts as Backend's host defaults ----
-
-    @Override
-    public void softmaxCrossEntropy(DeviceBuffer logits, long logitsOffset, DeviceBuffer targets, long targetsOffset,
-                                    DeviceBuffer rowLoss, long rowLossOffset, int rows, int classes, double gradScale) {
-        CudaBuffer z = cuda(logits), t = cuda(targets), loss = cuda(rowLoss);
-        checkFloat("softmaxCrossEntropy logits", z);
-        if (loss.dtype != z.dtype) throw new IllegalArgumentException("softmaxCrossEntropy: logits are " + z.dtype + ", rowLoss is " + loss.dtype);
-        if (t.dtype != DType.I32) throw new IllegalArgumentException("softmaxCrossEntropy targets must be I32, got " + t.dtype);
-        if (rows < 0 || classes < 1) throw new IllegalArgumentException("softmaxCrossEntropy: " + rows + " rows of " + classes + " classes");
-        checkRange("softmaxCrossEntropy logits", z, logitsOffset, (long) rows * classes);
-        checkRange("softmaxCrossEntropy targets", t, targetsOffset, rows);
-        checkRange("softmaxCrossEntropy rowLoss", loss, rowLossOffset, rows);
-        // Targets live on the device, so a class id >= classes is not seen here: the kernel turns
-        // its row into NaN (SoftmaxHead checks the ids on the host before uploading them).
-        launch(CudaKernel.of("softmax_xent", z.dtype),
-                pointer(z, logitsOffset), pointer(t, targetsOffset), pointer(loss, rowLossOffset), rows, classes, gradScale);
-    }
-
-    @Override
-    public void sgdStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer momentumBuffer, long count, double lr,
-                        double momentum, double dampening, double weightDecay, double l1, boolean nesterov, boolean firstStep) {
-        CudaBuffer p = cuda(param), g = cuda(grad), b = momentum != 0 ? cuda(momentumBuffer) : null;
-        checkFloat("sgdStep param", p);
-        checkSameDType("sgdStep", p, g, b);
-        checkRange("sgdStep param", p, 0, count);
-        checkRange("sgdStep grad", g, 0, count);
-        if (b != null) checkRange("sgdStep momentumBuffer", b, 0, count);
-        launch(CudaKernel.of("sgd_step", p.dtype),
-                pointer(p, 0), pointer(g, 0), pointer(b, 0), count, lr, momentum, dampening, weightDecay, l1,
-                nesterov ? 1 : 0, firstStep ? 1 : 0);
-    }
-
-    @Override
-    public void adamStep(DeviceBuffer param, DeviceBuffer grad, DeviceBuffer expAvg, DeviceBuffer expAvgSq, long count,
-                         double lr, double beta1, double beta2, double eps, double weightDecay, double l1, long step) {
-        CudaBuffer p = cuda(param), g = cuda(grad), m = cuda(expAvg), v = cuda(expAvgSq);
-        checkFloat("adamStep param", p);
-        checkSameDType("adamStep", p, g, m, v);
-        if (step < 1) throw new IllegalArgumentException("adamStep step: expected >= 1, got " + step);
-        checkRange("adamStep param", p, 0, count);
-        checkRange("adamStep grad", g, 0, count);
-        checkRange("adamStep expAvg", m, 0, count);
-        checkRange("adamStep expAvgSq", v, 0, count);
-        // The bias corrections as TrainingKernels.adam computes them, so that f64 steps agree bit for bit.
-        double biasCorrection1 = 1 - Math.pow(beta1, step);
-        double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
-        launch(CudaKernel.of("adam_step", p.dtype),
-                pointer(p, 0), pointer(g, 0), pointer(m, 0), pointer(v, 0), count, lr, beta1, beta2, eps, weightDecay, l1,
-                biasCorrection1, biasCorrection2Sqrt);
-    }
-
-    @Override
-    public void sumOfSquares(DeviceBuffer x, long offset, long count, DeviceBuffer out, long outOffset) {
-        CudaBuffer in = cuda(x), acc = cuda(out);
-        checkFloat("sumOfSquares x", in);
-        if (acc.dtype != DType.F64) throw new IllegalArgumentException("sumOfSquares out must be F64, got " + acc.dtype);
-        checkRange("sumOfSquares x", in, offset, count);
-        checkRange("sumOfSquares out", acc, outOffset, 1);
-        launch(CudaKernel.of("sum_of_squares", in.dtype), pointer(in, offset), count, pointer(acc, outOffset));
-    }
-
-    @Override
-    public void scale(DeviceBuffer x, long offset, long count, double alpha) {
-        CudaBuffer b = cuda(x);
-        checkFloat("scale", b);
-        checkRange("scale", b, offset, count);
-        launch(CudaKernel.of("scale", b.dtype), pointer(b, offset), count, alpha);
-    }
-
-    @Override
-    public void clamp(DeviceBuffer x, long offset, long count, double min, double max) {
-        CudaBuffer b = cuda(x);
-        checkFloat("clamp", b);
-        checkRange("clamp", b, offset, count);
-        launch(CudaKernel.of("clamp", b.dtype), pointer(b, offset), count, min, max);
+    public void launch(KernelArgs args) {
+        checkOpen();
+        args.check();
+        List<KernelSpec.Parameter> params = args.spec().parameters();
+        Object[] cudaArgs = new Object[params.size()];
+        for (int i = 0; i < cudaArgs.length; i++) {
+            switch (params.get(i).type()) {
+                case POINTER: cudaArgs[i] = args.slice(i) == null ? null : pointer(cuda(args.buffer(i)), args.offset(i)); break;
+                case INT32: cudaArgs[i] = args.int32At(i); break;
+                case INT64: cudaArgs[i] = args.integer(i); break;
+                case REAL: cudaArgs[i] = args.dtype() == DType.F32 ? (Object) (float) args.realAt(i) : (Object) args.realAt(i); break;
+                case FLOAT64: cudaArgs[i] = args.realAt(i); break;
+                default: throw new AssertionError(params.get(i));
+            }
+        }
+        launch(CudaKernel.of(args.spec(), args.dtype()), cudaArgs);
     }
 
     // ---- finite check (cuda/finite.cu) ----
@@ -379,14 +229,16 @@ public final class CudaBackend implements Backend {
 
     /** Zeroes the counter, counts on the device and reads the one number back: one synchronisation. */
     @Override
-    public long countNonFinite(DeviceBuffer buffer, long offset, long count) {
-        CudaBuffer b = cuda(buffer);
+    public long countNonFinite(DeviceSlice slice, long count) {
+        checkOpen();
+        CudaBuffer b = cuda(slice.buffer());
+        long offset = slice.offset();
         checkFloat("countNonFinite", b);
         checkRange("countNonFinite", b, offset, count);
         if (count == 0) return 0;
         if (nonFiniteCounter == 0) nonFiniteCounter = api.allocate(DType.I64, 1);
         api.memsetZero(nonFiniteCounter, DType.I64.byteSize());
-        launch(CudaKernel.of("count_non_finite", b.dtype), pointer(b, offset), count, new DevicePointer(nonFiniteCounter));
+        launch(CudaKernel.of(Packing.COUNT_NON_FINITE, b.dtype), pointer(b, offset), count, new DevicePointer(nonFiniteCounter));
         Tensor counted = Tensor.zeros(DType.I64, 1);
         api.synchronize();
         api.copyDeviceToHost(nonFiniteCounter, counted);
@@ -397,12 +249,6 @@ public final class CudaBackend implements Backend {
         if (!b.dtype.isFloatingPoint()) throw new IllegalArgumentException(what + ": expected an F32 or F64 buffer, got " + b.dtype);
     }
 
-    /** The kernel takes every tensor in one type T; absent (null) buffers are skipped. */
-    private static void checkSameDType(String what, CudaBuffer first, CudaBuffer... others) {
-        for (CudaBuffer o : others) {
-            if (o != null && o.dtype != first.dtype) throw new IllegalArgumentException(what + ": buffers are " + first.dtype + " and " + o.dtype);
-        }
-    }
 
     /** Validates the arguments against the registry, then launches with the registry's geometry. */
     private void launch(CudaKernel kernel, Object... args) {
@@ -416,8 +262,9 @@ public final class CudaBackend implements Backend {
         return b == null ? null : new DevicePointer(b.at(offset));
     }
 
-    private static int code(Activation activation) {
-        return ElementMath.checkActivation(activation.code());
+    @Override
+    public boolean isClosed() {
+        return closed;
     }
 
     private void checkOpen() {

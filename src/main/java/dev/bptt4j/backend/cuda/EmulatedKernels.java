@@ -25,82 +25,65 @@ final class EmulatedKernels {
         this.device = device;
     }
 
-    /** Dispatches a validated launch by kernel name. */
+    /** Dispatches a validated launch by kernel family. */
     void run(CudaKernel kernel, Object[] a) {
         DType t = kernel.dtype();
-        switch (kernel) {
-            case RNN_FORWARD_F32:
-            case RNN_FORWARD_F64:
-                rnnForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
+        CudaKernel k = kernel;
+        switch (kernel.family()) {
+            case "rnn_forward":
+                rnnForward(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), ptr(k, a, 3), ptr(k, a, 4),
                         (Integer) a[5], (Integer) a[6], (Integer) a[7], (Integer) a[8]);
                 break;
-            case RNN_BACKWARD_F32:
-            case RNN_BACKWARD_F64:
-                rnnBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
-                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9], (Integer) a[10]);
+            case "rnn_backward":
+                rnnBackward(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), ptr(k, a, 3), ptr(k, a, 4),
+                        ptr(k, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9], (Integer) a[10]);
                 break;
-            case LSTM_FORWARD_F32:
-            case LSTM_FORWARD_F64:
-                lstmForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
-                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7]);
+            case "lstm_forward":
+                lstmForward(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), ptr(k, a, 3), ptr(k, a, 4),
+                        ptr(k, a, 5), (Integer) a[6], (Integer) a[7]);
                 break;
-            case LSTM_BACKWARD_F32:
-            case LSTM_BACKWARD_F64:
-                lstmBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
-                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
+            case "lstm_backward":
+                lstmBackward(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), ptr(k, a, 3), ptr(k, a, 4),
+                        ptr(k, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
                 break;
-            case GRU_FORWARD_F32:
-            case GRU_FORWARD_F64:
-                gruForward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
-                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7]);
+            case "gru_forward":
+                gruForward(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), ptr(k, a, 3), ptr(k, a, 4),
+                        ptr(k, a, 5), (Integer) a[6], (Integer) a[7]);
                 break;
-            case GRU_BACKWARD_F32:
-            case GRU_BACKWARD_F64:
-                gruBackward(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), ptr(kernel, a, 4),
-                        ptr(kernel, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
+            case "gru_backward":
+                gruBackward(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), ptr(k, a, 3), ptr(k, a, 4),
+                        ptr(k, a, 5), (Integer) a[6], (Integer) a[7], (Integer) a[8]);
                 break;
-            case GATHER_ROWS_F32:
-            case GATHER_ROWS_F64:
-                gatherRows(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), (Integer) a[3], (Integer) a[4],
+            case "gather_rows":
+                gatherRows(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Integer) a[3], (Integer) a[4],
                         (Integer) a[5], (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9]);
                 break;
-            case FILL_F32:
-                fill(kernel, t, ptr(kernel, a, 0), (Float) a[1], (Long) a[2]);
+            case "fill":
+                fill(k, t, ptr(k, a, 0), ((Number) a[1]).doubleValue(), (Long) a[2]);
                 break;
-            case FILL_F64:
-                fill(kernel, t, ptr(kernel, a, 0), (Double) a[1], (Long) a[2]);
+            case "softmax_xent":
+                softmaxXent(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Integer) a[3], (Integer) a[4], (Double) a[5]);
                 break;
-            case SOFTMAX_XENT_F32:
-            case SOFTMAX_XENT_F64:
-                softmaxXent(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), (Integer) a[3], (Integer) a[4],
-                        (Double) a[5]);
-                break;
-            case SGD_STEP_F32:
-            case SGD_STEP_F64:
-                sgdStep(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), (Long) a[3], (Double) a[4],
+            case "sgd_step":
+                sgdStep(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Long) a[3], (Double) a[4],
                         (Double) a[5], (Double) a[6], (Double) a[7], (Double) a[8], (Integer) a[9], (Integer) a[10]);
                 break;
-            case ADAM_STEP_F32:
-            case ADAM_STEP_F64:
-                adamStep(kernel, t, ptr(kernel, a, 0), ptr(kernel, a, 1), ptr(kernel, a, 2), ptr(kernel, a, 3), (Long) a[4],
+            case "adam_step":
+                adamStep(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), ptr(k, a, 3), (Long) a[4],
                         (Double) a[5], (Double) a[6], (Double) a[7], (Double) a[8], (Double) a[9], (Double) a[10],
                         (Double) a[11], (Double) a[12]);
                 break;
-            case SUM_OF_SQUARES_F32:
-            case SUM_OF_SQUARES_F64:
-                sumOfSquares(kernel, t, ptr(kernel, a, 0), (Long) a[1], ptr(kernel, a, 2));
+            case "sum_of_squares":
+                sumOfSquares(k, t, ptr(k, a, 0), (Long) a[1], ptr(k, a, 2));
                 break;
-            case SCALE_F32:
-            case SCALE_F64:
-                scale(kernel, t, ptr(kernel, a, 0), (Long) a[1], (Double) a[2]);
+            case "scale":
+                scale(k, t, ptr(k, a, 0), (Long) a[1], (Double) a[2]);
                 break;
-            case CLAMP_F32:
-            case CLAMP_F64:
-                clamp(kernel, t, ptr(kernel, a, 0), (Long) a[1], (Double) a[2], (Double) a[3]);
+            case "clamp":
+                clamp(k, t, ptr(k, a, 0), (Long) a[1], (Double) a[2], (Double) a[3]);
                 break;
-            case COUNT_NON_FINITE_F32:
-            case COUNT_NON_FINITE_F64:
-                countNonFinite(kernel, t, ptr(kernel, a, 0), (Long) a[1], ptr(kernel, a, 2));
+            case "count_non_finite":
+                countNonFinite(k, t, ptr(k, a, 0), (Long) a[1], ptr(k, a, 2));
                 break;
             default:
                 throw new EmulatedCudaException(kernel + ": no emulation (add one here beside its .cu twin)");

@@ -23,7 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -58,7 +58,9 @@ public final class JCudaApi implements CudaApi {
     private final CUstream stream = new CUstream();
     private final cublasHandle cublas = new cublasHandle();
     private final List<CUmodule> modules = new ArrayList<>();
-    private final Map<CudaKernel, CUfunction> functions = new EnumMap<>(CudaKernel.class);
+    private final Map<String, CUmodule> moduleByName = new HashMap<>();
+    /** Looked up on a kernel's first launch, then kept. */
+    private final Map<CudaKernel, CUfunction> functions = new HashMap<>();
     /** Live allocations by base address, to turn a device address into a CUdeviceptr with an offset. */
     private final TreeMap<Long, Allocation> allocations = new TreeMap<>();
     private final double[] alpha64 = new double[1], beta64 = new double[1];
@@ -130,14 +132,7 @@ public final class JCudaApi implements CudaApi {
         deviceLine = cString(name) + ", compute capability " + major[0] + "." + minor[0] + ", " + (memory[0] >> 20)
                 + " MiB, driver " + driver[0] / 1000 + "." + driver[0] % 1000 / 10 + ", cuBLAS " + cublasVersion[0];
 
-        for (KernelModule m : KernelModule.values()) {
-            CUmodule module = loadModule(m);
-            for (CudaKernel k : m.kernels()) {
-                CUfunction f = new CUfunction();
-                cuModuleGetFunction(f, module, k.functionName());
-                functions.put(k, f);
-            }
-        }
+        for (KernelModule m : KernelModule.values()) moduleByName.put(m.baseName(), loadModule(m));
     }
 
     // ---- kernel loading ----
@@ -326,8 +321,20 @@ public final class JCudaApi implements CudaApi {
         for (int i = 0; i < native_.length; i++) {
             if (native_[i] instanceof DevicePointer) native_[i] = at(((DevicePointer) native_[i]).address());
         }
-        cuLaunchKernel(functions.get(kernel), gridSize, 1, 1, blockSize, 1, 1, 0, stream,
+        cuLaunchKernel(function(kernel), gridSize, 1, 1, blockSize, 1, 1, 0, stream,
                 kernel.kernelParameters(native_), null);
+    }
+
+    private CUfunction function(CudaKernel kernel) {
+        CUfunction f = functions.get(kernel);
+        if (f == null) {
+            CUmodule module = moduleByName.get(kernel.module());
+            if (module == null) throw new IllegalArgumentException(kernel + ": no loaded kernel file " + kernel.module() + ".cu");
+            f = new CUfunction();
+            cuModuleGetFunction(f, module, kernel.functionName());
+            functions.put(kernel, f);
+        }
+        return f;
     }
 
     @Override

@@ -66,9 +66,10 @@ public enum KernelModule {
         return readResource(RESOURCE_DIRECTORY + name);
     }
 
-    /** Every kernel this module defines, in registry order. */
-    public List<CudaKernel> kernels() {
-        return CudaKernel.inModule(this);
+    /** The module of {@code cuda/<baseName>.cu}. */
+    public static KernelModule named(String baseName) {
+        for (KernelModule m : values()) if (m.baseName.equals(baseName)) return m;
+        throw new IllegalArgumentException("no CUDA kernel file named '" + baseName + ".cu'");
     }
 
     static String readResource(String path) {

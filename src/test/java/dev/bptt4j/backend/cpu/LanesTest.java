@@ -1,5 +1,9 @@
 package dev.bptt4j.backend.cpu;
 
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.backend.Packing;
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.model.Rnn;
@@ -97,14 +101,16 @@ class LanesTest {
                         default: source.i32()[i] = v;
                     }
                 }
-                long before = cpu.splitCopies();
                 try (dev.bptt4j.backend.DeviceBuffer buffer = cpu.allocate(dtype, n + 2L * offset)) {
-                    cpu.fill(buffer, 0, buffer.elements(), -3);
-                    cpu.upload(source, buffer, offset);
+                    Tensor guard = Tensor.zeros(dtype, n + 2 * offset);
+                    for (int i = 0; i < guard.size(); i++) guard.setDouble(i, -3);
+                    cpu.upload(guard, DeviceSlice.of(buffer));
+                    long before = cpu.splitCopies();
+                    cpu.upload(source, new DeviceSlice(buffer, offset));
                     Tensor back = Tensor.zeros(dtype, n);
-                    cpu.downloadInto(buffer, offset, back);
+                    cpu.downloadInto(new DeviceSlice(buffer, offset), back);
                     Tensor all = Tensor.zeros(dtype, n + 2 * offset);
-                    cpu.downloadInto(buffer, 0, all);
+                    cpu.downloadInto(DeviceSlice.of(buffer), all);
                     assertEquals(before + 3, cpu.splitCopies(), dtype + ": upload and both downloads split");
                     for (int i = 0; i < n; i++) {
                         assertEquals(value(source, i), value(back, i), dtype + ": element " + i + " round trip");
@@ -142,9 +148,9 @@ class LanesTest {
                 long before = cpu.splitCopies();
                 try (dev.bptt4j.backend.DeviceBuffer packed = cpu.allocate(dtype, (long) count * width);
                      dev.bptt4j.backend.DeviceBuffer rowsOnDevice = cpu.allocate(dtype, (long) hostRows * width)) {
-                    cpu.uploadRows(packed, 0, host, stride, column, map, count, width);
+                    cpu.uploadRows(DeviceSlice.of(packed), host, stride, column, map, count, width);
                     Tensor got = Tensor.zeros(dtype, count * width);
-                    cpu.downloadInto(packed, 0, got);
+                    cpu.downloadInto(DeviceSlice.of(packed), got);
                     for (int i = 0; i < count; i++) {
                         for (int c = 0; c < width; c++) {
                             double want = map[i] < 0 ? 0 : value(host, map[i] * stride + column + c);
@@ -157,13 +163,13 @@ class LanesTest {
                         if (dtype == DType.F32) dense.f32()[i] = -i;
                         else dense.f64()[i] = -i;
                     }
-                    cpu.upload(dense, rowsOnDevice, 0);
+                    cpu.upload(dense, DeviceSlice.of(rowsOnDevice));
                     Tensor target = Tensor.zeros(dtype, count * stride);
                     for (int i = 0; i < target.size(); i++) {
                         if (dtype == DType.F32) target.f32()[i] = 7;
                         else target.f64()[i] = 7;
                     }
-                    cpu.downloadRows(target, stride, column, rowsOnDevice, 0, map, count, width);
+                    cpu.downloadRows(target, stride, column, DeviceSlice.of(rowsOnDevice), map, count, width);
                     for (int i = 0; i < count; i++) {
                         for (int c = 0; c < stride; c++) {
                             boolean inside = c >= column && c < column + width;
@@ -242,14 +248,14 @@ class LanesTest {
             try (dev.bptt4j.backend.DeviceBuffer da = cpu.allocate(DType.F64, a.size());
                  dev.bptt4j.backend.DeviceBuffer db = cpu.allocate(DType.F64, bt.size());
                  dev.bptt4j.backend.DeviceBuffer dc = cpu.allocate(DType.F64, c.size())) {
-                cpu.upload(a, da, 0);
-                cpu.upload(bt, db, 0);
-                cpu.upload(c, dc, 0);
+                cpu.upload(a, DeviceSlice.of(da));
+                cpu.upload(bt, DeviceSlice.of(db));
+                cpu.upload(c, DeviceSlice.of(dc));
                 long before = cpu.kSplitGemms();
-                cpu.gemm(true, false, m, n, k, alpha, da, aOff, lda, db, bOff, ldb, beta, dc, cOff, n);
+                cpu.gemm(true, false, m, n, k, alpha, new DeviceSlice(da, aOff), lda, new DeviceSlice(db, bOff), ldb, beta, new DeviceSlice(dc, cOff), n);
                 assertEquals(before + 1, cpu.kSplitGemms(), "split along K");
                 Tensor got = Tensor.zeros(DType.F64, c.size());
-                cpu.downloadInto(dc, 0, got);
+                cpu.downloadInto(DeviceSlice.of(dc), got);
                 for (int i = 0; i < want.length; i++) {
                     assertEquals(want[i], got.f64()[i], 1e-12 * Math.max(1, Math.abs(want[i])), "C[" + i + "]");
                 }
@@ -281,10 +287,10 @@ class LanesTest {
             SplittableRandom r = new SplittableRandom(4);
             Tensor x = random(r, steps, batch, config.inputSize()), dy = random(r, steps, batch, config.directions() * config.hiddenSize());
             List<double[]> out = new ArrayList<>();
-            try (Rnn.Pass pass = rnn.forward(x, null, lengths)) {
-                Rnn.InputGradients g = pass.backward(dy, null, true);
+            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {
+                Rnn.InputGradients g = pass.backward(dy, States.ZEROS, true);
                 out.add(pass.output().f64());
-                out.add(pass.finalHidden().f64());
+                out.add(pass.finalStates().hidden().f64());
                 out.add(g.input().f64());
                 out.add(g.initialHidden().f64());
             }

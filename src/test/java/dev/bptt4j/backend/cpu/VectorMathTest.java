@@ -1,5 +1,8 @@
 package dev.bptt4j.backend.cpu;
 
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.backend.Packing;
+
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -69,10 +72,10 @@ class VectorMathTest {
     /** tanh over x placed at offset 3 of a larger buffer; the elements around it must stay untouched. */
     private static double[] run(VectorMath vm, double[] x) {
         try (CpuBackend backend = new CpuBackend(); DeviceBuffer b = backend.allocate(DType.F64, x.length + 6)) {
-            backend.fill(b, 0, x.length + 6, 7.0);
-            backend.upload(Tensor.of(x, x.length), b, 3);
+            Packing.fill(backend, DeviceSlice.of(b), x.length + 6, 7.0);
+            backend.upload(Tensor.of(x, x.length), new DeviceSlice(b, 3));
             vm.tanh(CpuBackend.cpu(b), 0, 3, x.length);
-            double[] all = backend.download(b, 0, x.length + 6).f64();
+            double[] all = backend.download(DeviceSlice.of(b), x.length + 6).f64();
             for (int i : new int[]{0, 1, 2, x.length + 3, x.length + 4, x.length + 5}) assertEquals(7.0, all[i], "element " + i + " outside the range");
             return java.util.Arrays.copyOfRange(all, 3, 3 + x.length);
         }

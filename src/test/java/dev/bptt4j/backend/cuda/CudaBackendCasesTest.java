@@ -1,7 +1,7 @@
 package dev.bptt4j.backend.cuda;
 
 import dev.bptt4j.backend.cpu.CpuBackend;
-import dev.bptt4j.io.ReferenceCase;
+import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.model.CaseRunner;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;

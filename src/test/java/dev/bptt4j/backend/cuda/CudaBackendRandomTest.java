@@ -1,5 +1,8 @@
 package dev.bptt4j.backend.cuda;
 
+import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.cpu.CpuBackend;
@@ -45,11 +48,11 @@ class CudaBackendRandomTest {
                     int i = 0;
                     for (Backend be : new Backend[]{cpu, gpu}) {
                         DeviceBuffer da = be.allocate(DType.F64, a.size()), db = be.allocate(DType.F64, b.size()), dc = be.allocate(DType.F64, c.size());
-                        be.upload(a, da, 0);
-                        be.upload(b, db, 0);
-                        be.upload(c, dc, 0);
-                        be.gemm(ta, tb, m, n, k, 1.5, da, 3, lda, db, 2, ldb, -0.5, dc, 1, ldc);
-                        results[i++] = be.download(dc, 0, c.size());
+                        be.upload(a, DeviceSlice.of(da));
+                        be.upload(b, DeviceSlice.of(db));
+                        be.upload(c, DeviceSlice.of(dc));
+                        be.gemm(ta, tb, m, n, k, 1.5, new DeviceSlice(da, 3), lda, new DeviceSlice(db, 2), ldb, -0.5, new DeviceSlice(dc, 1), ldc);
+                        results[i++] = be.download(DeviceSlice.of(dc), c.size());
                         da.close();
                         db.close();
                         dc.close();
@@ -75,14 +78,14 @@ class CudaBackendRandomTest {
         try (Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(99);
             for (int step = 0; step < 2; step++) {
-                try (Rnn.Pass pass = lstm ? rnn.forward(x, h0, c0, lengths) : rnn.forward(x, h0, lengths)) {
+                try (Rnn.Pass pass = lstm ? rnn.forward(x, States.of("h", h0, "c", c0), lengths) : rnn.forward(x, States.hidden(h0), lengths)) {
                     out.put("y", pass.output());
-                    out.put("hn", pass.finalHidden());
-                    if (lstm) out.put("cn", pass.finalCell());
-                    Rnn.InputGradients g = lstm ? pass.backward(dy, dhn, dcn, true) : pass.backward(dy, dhn);
+                    out.put("hn", pass.finalStates().hidden());
+                    if (lstm) out.put("cn", pass.finalStates().cell());
+                    Rnn.InputGradients g = lstm ? pass.backward(dy, States.of("h", dhn, "c", dcn), true) : pass.backward(dy, States.hidden(dhn));
                     out.put("dx", g.input());
                     out.put("dh0", g.initialHidden());
-                    if (lstm) out.put("dc0", g.initialCell());
+                    if (lstm) out.put("dc0", g.initialStates().cell());
                 }
             }
             for (String name : rnn.parameterNames()) out.put("grad." + name, rnn.gradient(name));

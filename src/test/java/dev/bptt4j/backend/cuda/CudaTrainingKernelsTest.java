@@ -1,5 +1,7 @@
 package dev.bptt4j.backend.cuda;
 
+import dev.bptt4j.backend.DeviceSlice;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -78,12 +80,12 @@ class CudaTrainingKernelsTest {
                 List<DeviceBuffer> buffers = new ArrayList<>();
                 for (Tensor t : inputs) {
                     DeviceBuffer d = b.allocate(t.dtype(), t.size());
-                    b.upload(t, d, 0);
+                    b.upload(t, DeviceSlice.of(d));
                     buffers.add(d);
                 }
                 op.accept(Map.entry(b, buffers));
                 List<Tensor> after = new ArrayList<>();
-                for (DeviceBuffer d : buffers) after.add(b.download(d, 0, (int) d.elements()));
+                for (DeviceBuffer d : buffers) after.add(b.download(DeviceSlice.of(d), (int) d.elements()));
                 results.add(after);
             }
         }
@@ -109,29 +111,27 @@ class CudaTrainingKernelsTest {
         logits.setDouble(classes + 2, 1000); // a dominant logit: the max shift keeps exp finite
         Tensor targets = Tensor.ofInts(t, rows), rowLoss = Tensor.zeros(dtype, rows);
         compareOp("softmaxCrossEntropy", dtype, List.of(logits, targets, rowLoss),
-                e -> e.getKey().softmaxCrossEntropy(e.getValue().get(0), 0, e.getValue().get(1), 0, e.getValue().get(2), 0, rows, classes, 0.125));
+                e -> e.getKey().training().softmaxCrossEntropy(DeviceSlice.of(e.getValue().get(0)), DeviceSlice.of(e.getValue().get(1)), DeviceSlice.of(e.getValue().get(2)), rows, classes, 0.125));
 
         for (boolean nesterov : new boolean[] {false, true}) {
             for (boolean first : new boolean[] {true, false}) {
                 compareOp("sgdStep nesterov=" + nesterov + " first=" + first, dtype, List.of(p, g, m),
-                        e -> e.getKey().sgdStep(e.getValue().get(0), e.getValue().get(1), e.getValue().get(2), n,
-                                0.1, 0.9, 0.1, 0.01, 0.001, nesterov, first));
+                        e -> e.getKey().training().sgdStep(DeviceSlice.of(e.getValue().get(0)), DeviceSlice.of(e.getValue().get(1)), DeviceSlice.of(e.getValue().get(2)), n, 0.1, 0.9, 0.1, 0.01, 0.001, nesterov, first));
             }
         }
         compareOp("sgdStep without momentum", dtype, List.of(p, g),
-                e -> e.getKey().sgdStep(e.getValue().get(0), e.getValue().get(1), null, n, 0.1, 0, 0, 0, 0, false, false));
+                e -> e.getKey().training().sgdStep(DeviceSlice.of(e.getValue().get(0)), DeviceSlice.of(e.getValue().get(1)), null, n, 0.1, 0, 0, 0, 0, false, false));
         for (long step : new long[] {1, 7}) {
             compareOp("adamStep step " + step, dtype, List.of(p, g, m, v),
-                    e -> e.getKey().adamStep(e.getValue().get(0), e.getValue().get(1), e.getValue().get(2), e.getValue().get(3), n,
-                            0.01, 0.9, 0.999, 1e-8, 0.01, 0.001, step));
+                    e -> e.getKey().training().adamStep(DeviceSlice.of(e.getValue().get(0)), DeviceSlice.of(e.getValue().get(1)), DeviceSlice.of(e.getValue().get(2)), DeviceSlice.of(e.getValue().get(3)), n, 0.01, 0.9, 0.999, 1e-8, 0.01, 0.001, step));
         }
         Tensor accumulator = Tensor.of(new double[] {0.5}, 1);
         compareOp("sumOfSquares (onto 0.5)", dtype, List.of(p, accumulator),
-                e -> e.getKey().sumOfSquares(e.getValue().get(0), 5, n - 5, e.getValue().get(1), 0));
-        compareOp("scale", dtype, List.of(p), e -> e.getKey().scale(e.getValue().get(0), 3, n - 10, -0.37));
+                e -> e.getKey().training().sumOfSquares(new DeviceSlice(e.getValue().get(0), 5), n - 5, DeviceSlice.of(e.getValue().get(1))));
+        compareOp("scale", dtype, List.of(p), e -> e.getKey().training().scale(new DeviceSlice(e.getValue().get(0), 3), n - 10, -0.37));
         Tensor withNaN = p.copy();
         withNaN.setDouble(7, Double.NaN);
-        compareOp("clamp (a NaN stays)", dtype, List.of(withNaN), e -> e.getKey().clamp(e.getValue().get(0), 2, n - 2, -0.4, 0.3));
+        compareOp("clamp (a NaN stays)", dtype, List.of(withNaN), e -> e.getKey().training().clamp(new DeviceSlice(e.getValue().get(0), 2), n - 2, -0.4, 0.3));
     }
 
     @ParameterizedTest
@@ -147,20 +147,20 @@ class CudaTrainingKernelsTest {
         x.setDouble(n - 1, Double.NaN); // the last element, in the grid's last block
         try (Backend cpu = new CpuBackend(1); Backend cuda = emulated()) {
             DeviceBuffer a = cpu.allocate(dtype, n), b = cuda.allocate(dtype, n);
-            cpu.upload(x, a, 0);
-            cuda.upload(x, b, 0);
+            cpu.upload(x, DeviceSlice.of(a));
+            cuda.upload(x, DeviceSlice.of(b));
             EmulatedCudaApi api = (EmulatedCudaApi) ((CudaBackend) cuda).api();
             long[][] ranges = {{0, n}, {1, n - 1}, {17, 5000}, {n - 1, 1}, {5, 0}};
             for (long[] range : ranges) {
-                long expected = cpu.countNonFinite(a, range[0], range[1]);
+                long expected = cpu.countNonFinite(new DeviceSlice(a, range[0]), range[1]);
                 long syncs = api.synchronizations();
-                long actual = cuda.countNonFinite(b, range[0], range[1]);
+                long actual = cuda.countNonFinite(new DeviceSlice(b, range[0]), range[1]);
                 System.out.printf("  %s countNonFinite [%d, %d): cpu %d, cuda-emulated %d, %d synchronisation(s)%n", dtype,
                         range[0], range[0] + range[1], expected, actual, api.synchronizations() - syncs);
                 assertEquals(expected, actual, dtype + " countNonFinite from " + range[0] + " over " + range[1]);
                 assertTrue(api.synchronizations() - syncs <= 1, "one synchronisation per count");
             }
-            assertTrue(api.launchCount(CudaKernel.of("count_non_finite", dtype)) > 0, "counted on the device");
+            assertTrue(api.launchCount(KernelRegistry.of("count_non_finite", dtype)) > 0, "counted on the device");
         }
     }
 
@@ -209,7 +209,7 @@ class CudaTrainingKernelsTest {
             EmulatedCudaApi api = (EmulatedCudaApi) ((CudaBackend) b).api();
             System.out.println("  " + dtype + " emulated device: " + api.countersSummary());
             for (String family : new String[] {"softmax_xent", "adam_step", "sum_of_squares", "scale", "clamp"}) {
-                assertTrue(api.launchCount(CudaKernel.of(family, dtype)) > 0, family + " should run on the device");
+                assertTrue(api.launchCount(KernelRegistry.of(family, dtype)) > 0, family + " should run on the device");
             }
         }
         double tolerance = tolerance(dtype);
@@ -225,10 +225,10 @@ class CudaTrainingKernelsTest {
     void softmaxTargetBeyondTheClassesPoisonsItsRow() {
         try (Backend cuda = emulated()) {
             DeviceBuffer z = cuda.allocate(DType.F64, 6), t = cuda.allocate(DType.I32, 2), loss = cuda.allocate(DType.F64, 2);
-            cuda.upload(Tensor.of(new double[] {1, 2, 3, 4, 5, 6}, 6), z, 0);
-            cuda.upload(Tensor.ofInts(new int[] {3, 1}, 2), t, 0);
-            cuda.softmaxCrossEntropy(z, 0, t, 0, loss, 0, 2, 3, 1.0);
-            Tensor zs = cuda.download(z, 0, 6), ls = cuda.download(loss, 0, 2);
+            cuda.upload(Tensor.of(new double[] {1, 2, 3, 4, 5, 6}, 6), DeviceSlice.of(z));
+            cuda.upload(Tensor.ofInts(new int[] {3, 1}, 2), DeviceSlice.of(t));
+            cuda.training().softmaxCrossEntropy(DeviceSlice.of(z), DeviceSlice.of(t), DeviceSlice.of(loss), 2, 3, 1.0);
+            Tensor zs = cuda.download(DeviceSlice.of(z), 6), ls = cuda.download(DeviceSlice.of(loss), 2);
             System.out.println("  target 3 of 3 classes: row " + java.util.Arrays.toString(zs.f64()) + ", loss " + java.util.Arrays.toString(ls.f64()));
             for (int i = 0; i < 3; i++) assertTrue(Double.isNaN(zs.getDouble(i)));
             assertTrue(Double.isNaN(ls.getDouble(0)));

@@ -1,5 +1,10 @@
 package dev.bptt4j.backend.cuda;
 
+import dev.bptt4j.cell.Elman;
+import dev.bptt4j.cell.Lstm;
+import dev.bptt4j.cell.Gru;
+import dev.bptt4j.backend.Packing;
+
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -118,14 +123,14 @@ class EmulatedCudaApiTest {
             e = assertThrows(EmulatedCudaException.class, () -> d.gemm(DType.F64, false, false, 3, 4, 1, 1, p, 3, p, 1, 0, p, 3));
             assertTrue(e.getMessage().contains("out of bounds"), e.getMessage());
             // A kernel writing past the end: fill 11 elements of 10.
-            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.FILL_F64, 1, 256, new DevicePointer(p), 1.0, 11L));
+            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.of(Packing.FILL, DType.F64), 1, 256, new DevicePointer(p), 1.0, 11L));
             System.out.println(e.getMessage());
             assertTrue(e.getMessage().contains("fill_f64 dst: out of bounds"), e.getMessage());
             // A gather whose row index points outside the source.
             long idx = d.allocate(DType.I32, 1);
             d.copyHostToDevice(idx, Tensor.ofInts(new int[]{5}, 1));
             long dst = d.allocate(DType.F64, 2);
-            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.GATHER_ROWS_F64, 1, 256,
+            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.of(Packing.GATHER_ROWS, DType.F64), 1, 256,
                     new DevicePointer(dst), new DevicePointer(p), new DevicePointer(idx), 1, 2, 2, 0, 2, 0, 0));
             assertTrue(e.getMessage().contains("gather_rows_f64 src: out of bounds"), e.getMessage());
         }
@@ -139,7 +144,7 @@ class EmulatedCudaApiTest {
             EmulatedCudaException e = assertThrows(EmulatedCudaException.class, () -> d.copyDeviceToHost(p, Tensor.zeros(DType.F32, 4)));
             System.out.println(e.getMessage());
             assertTrue(e.getMessage().contains("use after free"), e.getMessage());
-            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.FILL_F32, 1, 256, new DevicePointer(p), 0f, 4L));
+            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.of(Packing.FILL, DType.F32), 1, 256, new DevicePointer(p), 0f, 4L));
             assertTrue(e.getMessage().contains("use after free"), e.getMessage());
         }
     }
@@ -172,19 +177,19 @@ class EmulatedCudaApiTest {
     void launchesAreHeldToTheRegistry() {
         try (EmulatedCudaApi d = new EmulatedCudaApi()) {
             long p = d.allocate(DType.F64, 4);
-            assertThrows(IllegalArgumentException.class, () -> d.launch(CudaKernel.FILL_F64, 1, 256, new DevicePointer(p), 1.0f, 4L),
+            assertThrows(IllegalArgumentException.class, () -> d.launch(CudaKernel.of(Packing.FILL, DType.F64), 1, 256, new DevicePointer(p), 1.0f, 4L),
                     "a float value for fill_f64");
             EmulatedCudaException e = assertThrows(EmulatedCudaException.class,
-                    () -> d.launch(CudaKernel.FILL_F64, 2, 256, new DevicePointer(p), 1.0, 4L));
+                    () -> d.launch(CudaKernel.of(Packing.FILL, DType.F64), 2, 256, new DevicePointer(p), 1.0, 4L));
             assertTrue(e.getMessage().contains("geometry"), e.getMessage());
-            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.FILL_F32, 1, 256, new DevicePointer(p), 1.0f, 4L));
+            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.of(Packing.FILL, DType.F32), 1, 256, new DevicePointer(p), 1.0f, 4L));
             assertTrue(e.getMessage().contains("expected F32 memory"), e.getMessage());
             // A NULL pointer the kernel reads: residual forward without hiddenPrev.
             long q = d.allocate(DType.F64, 4);
-            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.RNN_FORWARD_F64, 1, 256,
+            e = assertThrows(EmulatedCudaException.class, () -> d.launch(CudaKernel.of(Elman.FORWARD, DType.F64), 1, 256,
                     new DevicePointer(p), new DevicePointer(q), null, null, null, 2, 2, 0, 1));
             assertTrue(e.getMessage().contains("hiddenPrev") && e.getMessage().contains("NULL"), e.getMessage());
-            assertEquals(0, d.launchCount(CudaKernel.RNN_BACKWARD_F64));
+            assertEquals(0, d.launchCount(CudaKernel.of(Elman.BACKWARD, DType.F64)));
         }
     }
 
@@ -197,7 +202,7 @@ class EmulatedCudaApiTest {
             long gates = upload(d, new double[]{i, f, g, o, 9, 9, 9, 9});
             long hc = upload(d, new double[]{dhCarry, 5}), cc = upload(d, new double[]{dcCarry, 7});
             long cp = upload(d, new double[]{cPrev, 3}), cl = upload(d, new double[]{c, 3}), og = upload(d, new double[]{dy, 3});
-            d.launch(CudaKernel.LSTM_BACKWARD_F64, 1, 256, new DevicePointer(gates), new DevicePointer(hc), new DevicePointer(cc),
+            d.launch(CudaKernel.of(Lstm.BACKWARD, DType.F64), 1, 256, new DevicePointer(gates), new DevicePointer(hc), new DevicePointer(cc),
                     new DevicePointer(cp), new DevicePointer(cl), new DevicePointer(og), 1, 2, 1);
             double dh = dy + dhCarry, tc = Math.tanh(c), dc = dcCarry + dh * o * (1.0 - tc * tc);
             double[] delta = download(d, gates, 8);
@@ -215,7 +220,7 @@ class EmulatedCudaApiTest {
             double r = 0.4, z = 0.7, n = -0.3, ghn = 0.9, hPrev = 0.2;
             long gi = upload(d, new double[]{r, z, n, 9, 9, 9}), gh = upload(d, new double[]{1, 2, ghn, 9, 9, 9});
             long carry = upload(d, new double[]{dhCarry, 5}), hp = upload(d, new double[]{hPrev, 3}), dyg = upload(d, new double[]{dy, 3});
-            d.launch(CudaKernel.GRU_BACKWARD_F64, 1, 256, new DevicePointer(gi), new DevicePointer(gh), new DevicePointer(carry),
+            d.launch(CudaKernel.of(Gru.BACKWARD, DType.F64), 1, 256, new DevicePointer(gi), new DevicePointer(gh), new DevicePointer(carry),
                     new DevicePointer(hp), new DevicePointer(dyg), null, 1, 2, 1);
             double grad = dy + dhCarry, dan = grad * (1.0 - z) * (1.0 - n * n), daz = grad * (hPrev - n) * (z * (1.0 - z));
             double dar = dan * ghn * (r * (1.0 - r));

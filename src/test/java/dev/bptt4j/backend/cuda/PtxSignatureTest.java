@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * Holds every {@code .visible .entry} of the bundled PTX against {@link CudaKernel}: the same
+ * Holds every {@code .visible .entry} of the bundled PTX against every kernel spec ({@link KernelRegistry}): the same
  * kernels, the same parameter count, and PTX types the registry's types allow. PTX alone cannot
  * tell a pointer from a {@code long long} (both {@code .u64}); {@link KernelSourceSignatureTest}
  * settles that from the .cu signatures.
@@ -51,8 +51,8 @@ class PtxSignatureTest {
             System.out.printf("%s: %d entries, %s%n", module.ptxResource(), entries.size(),
                     ptx.lines().filter(l -> l.startsWith(".version") || l.startsWith(".target")).toList());
             for (Map.Entry<String, List<String[]>> e : entries.entrySet()) {
-                CudaKernel kernel = CudaKernel.byFunctionName(e.getKey());
-                assertEquals(module, kernel.module(), kernel + " is registered in another module");
+                CudaKernel kernel = KernelRegistry.byFunctionName(e.getKey());
+                assertEquals(module.baseName(), kernel.module(), kernel + " is registered in another module");
                 List<CudaKernel.Parameter> expected = kernel.parameters();
                 List<String[]> actual = e.getValue();
                 StringBuilder ptxTypes = new StringBuilder();
@@ -67,10 +67,10 @@ class PtxSignatureTest {
                 }
                 checked++;
             }
-            for (CudaKernel kernel : module.kernels()) {
+            for (CudaKernel kernel : KernelRegistry.inModule(module)) {
                 assertTrue(entries.containsKey(kernel.functionName()), kernel + " is registered but not in " + module.ptxResource());
             }
         }
-        assertEquals(CudaKernel.values().length, checked, "PTX entries checked vs kernels registered");
+        assertEquals(KernelRegistry.kernels().size(), checked, "PTX entries checked vs kernels registered");
     }
 }

@@ -1,5 +1,9 @@
 package dev.bptt4j.backend.cuda;
 
+import dev.bptt4j.backend.Packing;
+
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.backend.cuda.EmulatedCudaApi.Event;
@@ -35,8 +39,8 @@ class ResidentStepTransfersTest {
              DeviceBuffer xs = backend.allocate(DType.F64, x.size()); DeviceBuffer dys = backend.allocate(DType.F64, dy.size());
              DeviceBuffer dxs = backend.allocate(DType.F64, x.size())) {
             rnn.initialize(3);
-            backend.upload(x, xs, 0);
-            backend.upload(dy, dys, 0);
+            backend.upload(x, DeviceSlice.of(xs));
+            backend.upload(dy, DeviceSlice.of(dys));
             for (int warmup = 0; warmup < 2; warmup++) residentStep(rnn, xs, dys, dxs);
 
             device.setRecording(true);
@@ -51,14 +55,14 @@ class ResidentStepTransfersTest {
             assertEquals(0, step.stream().filter(e -> e.kind() == Kind.ALLOCATE || e.kind() == Kind.FREE).count(), "no allocation");
             // The row gathers are the B-row state moves (h0 into the storage, hn out of it, dhn into
             // the carry, the carry into dL/dh0); one of x, dy, y or dL/dx would make a fifth.
-            assertEquals(4, step.stream().filter(e -> e.kind() == Kind.LAUNCH && e.kernel() == CudaKernel.GATHER_ROWS_F64).count(),
+            assertEquals(4, step.stream().filter(e -> e.kind() == Kind.LAUNCH && e.kernel() == CudaKernel.of(Packing.GATHER_ROWS, DType.F64)).count(),
                     "row gathers of a resident step: " + step);
 
             device.setRecording(true);
-            try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
                 pass.output();
-                pass.finalHidden();
-                pass.backward(dy, null, true);
+                pass.finalStates().hidden();
+                pass.backward(dy, States.ZEROS, true);
             }
             List<Event> hostStep = List.copyOf(device.events());
             device.setRecording(false);
@@ -70,9 +74,9 @@ class ResidentStepTransfersTest {
     }
 
     private static void residentStep(Rnn rnn, DeviceBuffer xs, DeviceBuffer dys, DeviceBuffer dxs) {
-        try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), T, B, null, null, null)) {
+        try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), T, B, States.ZEROS, null)) {
             pass.outputOnDevice();
-            pass.backwardOnDevice(new DeviceSlice(dys, 0), null, null, new DeviceSlice(dxs, 0));
+            pass.backwardOnDevice(new DeviceSlice(dys, 0), States.ZEROS, new DeviceSlice(dxs, 0));
         }
     }
 

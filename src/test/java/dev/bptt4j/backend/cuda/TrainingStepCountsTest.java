@@ -1,5 +1,11 @@
 package dev.bptt4j.backend.cuda;
 
+import dev.bptt4j.cell.Elman;
+import dev.bptt4j.cell.Lstm;
+import dev.bptt4j.cell.Gru;
+
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.cuda.EmulatedCudaApi.Event;
 import dev.bptt4j.backend.cuda.EmulatedCudaApi.Kind;
 import dev.bptt4j.model.Rnn;
@@ -69,21 +75,21 @@ class TrainingStepCountsTest {
 
     @Test
     void aTrainingStepIsGemmsAndLaunchesInsideTheTimeLoops() {
-        trainingStep(RnnMode.RNN_TANH, CudaKernel.RNN_FORWARD_F64, CudaKernel.RNN_BACKWARD_F64);
+        trainingStep(RnnMode.RNN_TANH, CudaKernel.of(Elman.FORWARD, DType.F64), CudaKernel.of(Elman.BACKWARD, DType.F64));
     }
 
     @Test
     void anLstmTrainingStepIsGemmsAndLaunchesInsideTheTimeLoops() {
-        trainingStep(RnnMode.LSTM, CudaKernel.LSTM_FORWARD_F64, CudaKernel.LSTM_BACKWARD_F64);
+        trainingStep(RnnMode.LSTM, CudaKernel.of(Lstm.FORWARD, DType.F64), CudaKernel.of(Lstm.BACKWARD, DType.F64));
     }
 
     @Test
     void aGruTrainingStepIsGemmsAndLaunchesInsideTheTimeLoops() {
-        trainingStep(RnnMode.GRU, CudaKernel.GRU_FORWARD_F64, CudaKernel.GRU_BACKWARD_F64);
+        trainingStep(RnnMode.GRU, CudaKernel.of(Gru.FORWARD, DType.F64), CudaKernel.of(Gru.BACKWARD, DType.F64));
     }
 
     private static void trainingStep(RnnMode mode, CudaKernel forwardKernel, CudaKernel backwardKernel) {
-        final int g = mode.gates() * H;
+        final int g = mode.cell(H, true, false).gateWidth();
         Random r = new Random(3);
         Tensor x = random(r, T, B, I), dy = random(r, T, B, DIRS * H);
         EmulatedCudaApi device = new EmulatedCudaApi();
@@ -91,17 +97,17 @@ class TrainingStepCountsTest {
         try (CudaBackend backend = new CudaBackend(device, "cuda-emulated"); Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(7);
             for (int warmup = 0; warmup < 1; warmup++) {
-                try (Rnn.Pass pass = rnn.forward(x, null, null)) {
-                    pass.backward(dy, null);
+                try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
+                    pass.backward(dy, States.ZEROS);
                 }
             }
             long gemmsBefore = device.gemmCount(), syncsBefore = device.synchronizations();
             device.setRecording(true);
             List<Event> forward, backward;
-            try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
                 forward = List.copyOf(device.events());
                 device.clearEvents();
-                pass.backward(dy, null);
+                pass.backward(dy, States.ZEROS);
                 backward = List.copyOf(device.events());
             }
             device.setRecording(false);

@@ -1,7 +1,8 @@
-package dev.bptt4j.io;
+package dev.bptt4j.model;
 
-import dev.bptt4j.model.RnnConfig;
-import dev.bptt4j.model.RnnMode;
+import dev.bptt4j.io.SafeTensors;
+import dev.bptt4j.io.SafeTensorsException;
+import dev.bptt4j.io.SafeTensorsFile;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
@@ -102,12 +103,14 @@ public final class ReferenceCase {
         return out;
     }
 
-    /** Expected results: y, hn, cn and every grad.* tensor present in the file. */
+    /** Expected results: y, the final states (hn, cn) and every grad.* tensor present in the file. */
     public Map<String, Tensor> expected() {
+        java.util.Set<String> finals = new java.util.HashSet<>();
+        for (var s : config.cell().states()) finals.add(s.finalName());
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (var e : file.tensors().entrySet()) {
             String k = e.getKey();
-            if (k.equals("y") || k.equals("hn") || k.equals("cn") || k.startsWith("grad.")) out.put(k, e.getValue());
+            if (k.equals("y") || finals.contains(k) || k.startsWith("grad.")) out.put(k, e.getValue());
         }
         return out;
     }

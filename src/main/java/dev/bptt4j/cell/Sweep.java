@@ -1,0 +1,28 @@
+package dev.bptt4j.cell;
+
+import dev.bptt4j.backend.Backend;
+import dev.bptt4j.backend.DeviceSlice;
+
+/**
+ * One layer and direction after its backward sweep, for the parameter gradients a cell forms
+ * itself ({@link Cell#accumulateGradients}): whole per-step tensors in the slot layout (row r of
+ * every tensor is the same sequence and step), the states, and the gradient accumulators.
+ */
+public interface Sweep {
+    Backend backend();
+
+    /** Rows of every per-step tensor: all slots (dead rows included, zero in the deltas). */
+    int rows();
+
+    /** The cell's per-step tensor {@code index}, from slot 0. */
+    DeviceSlice workspace(int index);
+
+    /** Storage of state {@code state} from slot 0 (the initial state), one slot per step after it. */
+    DeviceSlice states(int state);
+
+    /** Parameter {@code slot}, or null when absent. */
+    DeviceSlice parameter(int slot);
+
+    /** The gradient accumulator of parameter {@code slot}, or null when absent. */
+    DeviceSlice gradient(int slot);
+}
