@@ -10,6 +10,9 @@ import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.model.RnnMode;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -25,17 +28,42 @@ import java.util.SplittableRandom;
  * width): forward 2·T·B·G·(I_l + H); backward dW_ih, dW_hh and dh each 2·T·B·G·(I_l or H); dL/dx
  * 2·T·B·G·I_l (counted only when it is formed). With dL/dx this is the usual 6·T·B·G·(I_l + H).
  */
-final class BenchCommand implements Command {
-    @Override
-    public String name() {
-        return "bench";
-    }
-
-    @Override
-    public String usage() {
-        return "bench [--mode RNN_TANH] [--T 100] [--B 64] [--I 256] [--H 256] [--L 1] [--steps 30] [--warmup 10]"
-                + " [--device cpu|gpu|auto] [--dtype f32|f64] [--no-input-grad] [--reuse-results] [--resident] [--min-length N]";
-    }
+@Command(name = "bench", description = {"Time training steps on random data.",
+        "Each step is a forward pass, then the backward pass of sum(y·dy) (with dL/dx unless --no-input-grad); after the warm-up"
+                + " steps it prints the median ms/step and GFLOP/s, and last a line ms_per_step=M."})
+final class BenchCommand extends CliCommand {
+    @Option(names = "--mode", paramLabel = "MODE", converter = Options.Mode.class,
+            description = "Cell: ${COMPLETION-CANDIDATES} (any case; default: ${DEFAULT-VALUE}).")
+    RnnMode cell = RnnMode.RNN_TANH;
+    @Option(names = "--T", paramLabel = "N", converter = Options.Size.class, description = "Time steps (default: ${DEFAULT-VALUE}).")
+    int timeSteps = 100;
+    @Option(names = "--B", paramLabel = "N", converter = Options.Size.class, description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batchSize = 64;
+    @Option(names = "--I", paramLabel = "N", converter = Options.Size.class, description = "Input size (default: ${DEFAULT-VALUE}).")
+    int inputSize = 256;
+    @Option(names = "--H", paramLabel = "N", converter = Options.Size.class, description = "Hidden size (default: ${DEFAULT-VALUE}).")
+    int hiddenSize = 256;
+    @Option(names = "--L", paramLabel = "N", converter = Options.Size.class, description = "Layers (default: ${DEFAULT-VALUE}).")
+    int numLayers = 1;
+    @Option(names = "--steps", paramLabel = "N", converter = Options.Size.class, description = "Timed steps (default: ${DEFAULT-VALUE}).")
+    int timedSteps = 30;
+    @Option(names = "--warmup", paramLabel = "N", converter = Options.Count.class,
+            description = "Untimed warm-up steps first (default: ${DEFAULT-VALUE}).")
+    int warmupSteps = 10;
+    @Mixin
+    Options.DeviceOption deviceOption;
+    @Option(names = "--dtype", paramLabel = "DTYPE", converter = Options.FloatType.class, completionCandidates = Options.FloatType.class,
+            description = "Element type: ${COMPLETION-CANDIDATES} (default: f32).")
+    DType floatType = DType.F32;
+    @Option(names = "--no-input-grad", description = "Do not form dL/dx (as for a first layer fed by data).")
+    boolean noInputGrad;
+    @Option(names = "--reuse-results", description = "Let each pass reuse the previous pass's result buffers (Rnn.setReuseResults).")
+    boolean reuseResults;
+    @Option(names = "--resident", description = "Keep x, dy and dL/dx in device buffers, uploaded once (no host copies per step).")
+    boolean residentTensors;
+    @Option(names = "--min-length", paramLabel = "N", converter = Options.Size.class,
+            description = "A packed batch: sequence lengths uniform in [N, T], the first T long (default: T, every sequence full).")
+    Integer minimumLength;
 
     /** FLOP of one training step; see the class comment. */
     static double flopPerStep(RnnConfig c, int steps, int batch, boolean inputGrad) {
@@ -51,21 +79,18 @@ final class BenchCommand implements Command {
     }
 
     @Override
-    public int run(Args args, PrintStream out) throws Exception {
-        RnnMode mode = RnnMode.parse(args.option("mode", "RNN_TANH"));
-        int steps = args.intOption("T", 100), batch = args.intOption("B", 64);
-        int input = args.intOption("I", 256), hidden = args.intOption("H", 256), layers = args.intOption("L", 1);
-        int timed = args.intOption("steps", 30), warmup = args.intOption("warmup", 10);
-        String device = args.option("device", null);
-        DType dtype = DType.parseFloat(args.option("dtype", "f32"));
-        boolean inputGrad = !args.flag("no-input-grad");
-        boolean reuse = args.flag("reuse-results");
-        boolean resident = args.flag("resident");
-        int minLength = args.intOption("min-length", steps);
-        args.finish(0);
+    int run(PrintStream out) throws Exception {
+        RnnMode mode = cell;
+        int steps = timeSteps, batch = batchSize;
+        int input = inputSize, hidden = hiddenSize, layers = numLayers;
+        int timed = timedSteps, warmup = warmupSteps;
+        String device = deviceOption.name();
+        DType dtype = floatType;
+        boolean inputGrad = !noInputGrad;
+        boolean reuse = reuseResults;
+        boolean resident = residentTensors;
+        int minLength = minimumLength == null ? steps : minimumLength;
         if (minLength < 1 || minLength > steps) throw new UsageException("--min-length: expected 1.." + steps + " (T), got " + minLength);
-        if (timed < 1) throw new UsageException("--steps: expected >= 1, got " + timed);
-        if (warmup < 0) throw new UsageException("--warmup: expected >= 0, got " + warmup);
 
         RnnConfig config = RnnConfig.of(mode, input, hidden).withLayers(layers).withDType(dtype);
         SplittableRandom random = new SplittableRandom(1);

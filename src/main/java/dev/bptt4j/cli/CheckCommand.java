@@ -6,6 +6,9 @@ import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.model.CaseRunner;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,20 +26,18 @@ import java.util.stream.Stream;
  * prints, per case and tensor, the relative error ‖actual − expected‖/‖expected‖ against the
  * tolerance for the case's dtype.
  */
-final class CheckCommand implements Command {
+@Command(name = "check", description = {"Check the backend against reference cases.",
+        "Runs every case in DIR (default: the cases bundled in the jar) and prints, per case and tensor,"
+                + " ‖actual − expected‖/‖expected‖ against the tolerance for its dtype (1e-5 float32, 1e-10 float64); exits 1 when one fails."})
+final class CheckCommand extends CliCommand {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "A directory of *.safetensors cases (default: the bundled ones).")
+    String dir;
+    @Mixin
+    Options.DeviceOption deviceOption;
+
     /** The tolerances the reference cases were made for (see the cases' README). */
     static double tolerance(DType dtype) {
         return dtype == DType.F32 ? 1e-5 : 1e-10;
-    }
-
-    @Override
-    public String name() {
-        return "check";
-    }
-
-    @Override
-    public String usage() {
-        return "check [DIR] [--device cpu|gpu|cuda-emulated|auto]";
     }
 
     /** A case by name with a way to load it. */
@@ -47,10 +48,8 @@ final class CheckCommand implements Command {
     }
 
     @Override
-    public int run(Args args, PrintStream out) throws Exception {
-        String dir = args.positional().isEmpty() ? null : args.positional().get(0);
-        String device = args.option("device", null);
-        args.finish(1);
+    int run(PrintStream out) throws Exception {
+        String device = deviceOption.name();
         List<CaseSource> cases = dir == null ? bundled() : inDirectory(Path.of(dir));
         if (cases.isEmpty()) throw new UsageException("no *.safetensors cases in " + dir);
         int passed = 0, failed = 0, skipped = 0;

@@ -8,6 +8,9 @@ import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.model.CaseRunner;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -23,32 +26,27 @@ import java.util.stream.Stream;
  * elementwise difference relative to the CPU tensor's largest magnitude,
  * {@code max|gpu − cpu| / max|cpu|}. Differences above 1e-12 (float64) or 1e-5 (float32) fail.
  */
-final class CompareCommand implements Command {
+@Command(name = "compare", description = {"Compare the GPU backend with the CPU, per tensor.",
+        "Runs each case on the CPU and on a GPU backend (the emulated one, saying so, when no GPU is usable) and prints per tensor"
+                + " max|gpu − cpu| / max|cpu|; above 1e-5 (float32) or 1e-12 (float64) fails (exit 1)."})
+final class CompareCommand extends CliCommand {
+    @Parameters(index = "0", paramLabel = "CASE|DIR", description = "A case (.safetensors), or a directory of them.")
+    Path where;
+    @Option(names = "--device", paramLabel = "DEVICE", converter = Options.GpuDevice.class, completionCandidates = Options.GpuDevice.class,
+            description = "The backend compared with the CPU: ${COMPLETION-CANDIDATES} (default: gpu when one is usable, else cuda-emulated).")
+    Options.Device gpuDevice;
+
     static double tolerance(DType dtype) {
         return dtype == DType.F32 ? 1e-5 : 1e-12;
     }
 
     @Override
-    public String name() {
-        return "compare";
-    }
-
-    @Override
-    public String usage() {
-        return "compare CASE|DIR [--device gpu|cuda-emulated]";
-    }
-
-    @Override
-    public int run(Args args, PrintStream out) throws Exception {
-        Path where = Path.of(args.positional(0, "CASE|DIR"));
-        String device = args.option("device", null);
-        args.finish(1);
+    int run(PrintStream out) throws Exception {
+        String device = gpuDevice == null ? null : gpuDevice.label;
         if (device == null) {
             CudaProbe.Verdict gpu = CudaProbe.verdict();
             device = gpu.usable() ? "gpu" : "cuda-emulated";
             if (!gpu.usable()) out.println("no usable GPU (" + gpu.detail() + "): comparing with the emulated CUDA backend");
-        } else if (!List.of("gpu", "cuda", "cuda-emulated").contains(device)) {
-            throw new UsageException("--device: expected gpu or cuda-emulated, got '" + device + "'");
         }
         List<Path> files = cases(where);
         int cases = 0, tensors = 0, above = 0, failed = 0;

@@ -5,36 +5,40 @@ import dev.bptt4j.backend.Backends;
 import dev.bptt4j.demo.CharLanguageModelDemo;
 import dev.bptt4j.demo.LongRangeDemo;
 import dev.bptt4j.train.Progress;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
 
 /** {@code demo [long-range]}: the training demos (see dev.bptt4j.demo). */
-final class DemoCommand implements Command {
-    @Override
-    public String name() {
-        return "demo";
-    }
+@Command(name = "demo", description = {"Train a demo model.",
+        "The default trains a character-level language model on Genesis and Exodus; long-range asks which cells learn a dependency"
+                + " across a growing lag. Plots, CSV and weights go to --out."})
+final class DemoCommand extends CliCommand {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "long-range",
+            description = "Run the long-range demo instead of the text model (also accepted: text, the default).")
+    String demo;
+    @Option(names = "--seconds", paramLabel = "S", converter = Options.Positive.class,
+            description = "Training time budget in seconds (default: ${DEFAULT-VALUE}).")
+    double budget = 60;
+    @Option(names = "--out", paramLabel = "DIR", description = "Directory for the plots, CSV, weights and sample (default: ${DEFAULT-VALUE}).")
+    Path output = Path.of("demo-out");
+    @Option(names = "--hidden", paramLabel = "N", converter = Options.Size.class,
+            description = "Hidden size (default: 128 for the text model, 32 for long-range).")
+    Integer hiddenSize;
+    @Mixin
+    Options.DeviceOption deviceOption;
 
     @Override
-    public String usage() {
-        return "demo [long-range] [--seconds N] [--out DIR] [--hidden N] [--device cpu|gpu|auto]";
-    }
-
-    @Override
-    public int run(Args args, PrintStream out) throws Exception {
-        String which = args.positional().isEmpty() ? "text" : args.positional(0, "demo");
-        double seconds;
-        try {
-            seconds = Double.parseDouble(args.option("seconds", "60"));
-        } catch (NumberFormatException e) {
-            throw new UsageException("option --seconds: expected a number, got '" + args.option("seconds", "") + "'");
-        }
-        if (!(seconds > 0)) throw new UsageException("option --seconds: expected a positive number, got " + seconds);
-        Path outDir = Path.of(args.option("out", "demo-out"));
-        int hidden = args.intOption("hidden", 0);
-        String device = args.option("device", null);
-        args.finish(1);
+    int run(PrintStream out) throws Exception {
+        String which = demo == null ? "text" : demo;
+        double seconds = budget;
+        Path outDir = output;
+        int hidden = hiddenSize == null ? 0 : hiddenSize;
+        String device = deviceOption.name();
         if (!which.equals("text") && !which.equals("long-range")) {
             throw new UsageException("unknown demo '" + which + "': expected nothing (the text model) or long-range");
         }

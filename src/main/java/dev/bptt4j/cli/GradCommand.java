@@ -6,6 +6,9 @@ import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.io.SafeTensors;
 import dev.bptt4j.model.CaseRunner;
 import dev.bptt4j.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -13,23 +16,20 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** {@code grad CASE OUT}: forward and backward of a case, written with the case's result names. */
-final class GradCommand implements Command {
-    @Override
-    public String name() {
-        return "grad";
-    }
+@Command(name = "grad", description = {"Write the outputs and gradients of one case.",
+        "Runs the forward and backward pass of CASE and writes y, hn, grad.x, grad.h0 and grad.<param> (LSTM: also cn and grad.c0)"
+                + " to OUT with the names, shapes and dtype of the case's expected tensors."})
+final class GradCommand extends CliCommand {
+    @Parameters(index = "0", paramLabel = "CASE", description = "The case (.safetensors; see src/main/resources/cases/README.md).")
+    Path in;
+    @Parameters(index = "1", paramLabel = "OUT", description = "Where to write the results (.safetensors).")
+    Path dest;
+    @Mixin
+    Options.DeviceOption deviceOption;
 
     @Override
-    public String usage() {
-        return "grad CASE.safetensors OUT.safetensors [--device cpu|gpu|cuda-emulated|auto]";
-    }
-
-    @Override
-    public int run(Args args, PrintStream out) throws Exception {
-        Path in = Path.of(args.positional(0, "CASE.safetensors"));
-        Path dest = Path.of(args.positional(1, "OUT.safetensors"));
-        String device = args.option("device", null);
-        args.finish(2);
+    int run(PrintStream out) throws Exception {
+        String device = deviceOption.name();
         ReferenceCase c = ReferenceCase.load(in);
         Map<String, Tensor> results;
         try (Backend backend = Backends.create(device)) {

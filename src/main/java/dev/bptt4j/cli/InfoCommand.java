@@ -3,24 +3,16 @@ package dev.bptt4j.cli;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
 import dev.bptt4j.backend.cuda.CudaProbe;
+import picocli.CommandLine.Command;
 
 import java.io.PrintStream;
 
 /** {@code info}: version, Java, and which backends work here and why not. */
-final class InfoCommand implements Command {
+@Command(name = "info", description = {"Show the version and which backends work here.",
+        "Prints the version, Java, the GPU probe's verdict and, per device, its backend or why it is unavailable."})
+final class InfoCommand extends CliCommand {
     @Override
-    public String name() {
-        return "info";
-    }
-
-    @Override
-    public String usage() {
-        return "info";
-    }
-
-    @Override
-    public int run(Args args, PrintStream out) {
-        args.finish(0);
+    int run(PrintStream out) {
         String version = Main.class.getPackage().getImplementationVersion();
         out.println("bptt4j " + (version == null ? "(development build)" : version));
         out.println("java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + "), "

@@ -60,6 +60,30 @@ class BenchCommandTest {
     }
 
     @Test
+    void badOptionsAreUsageErrorsNamingTheOption() {
+        // A trailing unknown flag is unknown (it used to "need a value").
+        String line = CommandLineTest.assertUsageError("bptt4j bench", "unknown option '--bogus'", "bench", "--bogus");
+        assertTrue(!line.contains("needs a value"), line);
+        CommandLineTest.assertUsageError("bptt4j bench", "unknown option '--bogus'", "bench", "--T", "3", "--bogus", "--B", "2");
+        // A value of the wrong type names the option and the type expected.
+        CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--T': expected an integer, got 'abc'", "bench", "--T", "abc");
+        CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--B': expected an integer, got '2.5'", "bench", "--B", "2.5");
+        CommandLineTest.assertUsageError("bptt4j bench",
+                "invalid value for option '--mode': expected one of RNN_TANH, RNN_RELU, LSTM, GRU (any case), got 'transformer'",
+                "bench", "--mode", "transformer");
+        CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--dtype': expected f32 or f64, got 'f16'", "bench", "--dtype", "f16");
+        CommandLineTest.assertUsageError("bptt4j bench", "missing required parameter for option '--steps'", "bench", "--steps");
+        // Sizes are >= 1, --warmup >= 0; --T -1 blames --T (it used to blame --min-length).
+        line = CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--T': expected an integer >= 1, got -1", "bench", "--T", "-1");
+        assertTrue(!line.contains("--min-length"), line);
+        for (String option : new String[]{"--T", "--B", "--I", "--H", "--L", "--steps", "--min-length"}) {
+            CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '" + option + "': expected an integer >= 1, got 0",
+                    "bench", option, "0");
+        }
+        CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--warmup': expected an integer >= 0, got -1", "bench", "--warmup", "-1");
+    }
+
+    @Test
     void flopIsSixTBHTimesIPlusHWithInputGradient() {
         RnnConfig c = RnnConfig.of(RnnMode.RNN_TANH, 256, 128);
         assertEquals(6.0 * 100 * 64 * 128 * (256 + 128), BenchCommand.flopPerStep(c, 100, 64, true));

@@ -29,6 +29,20 @@ class CommandLineTest {
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
+    /**
+     * A usage error: exit 2, one line "bptt4j COMMAND: PROBLEM" on stderr containing {@code problem},
+     * then the command's usage; returns the problem line.
+     */
+    static String assertUsageError(String command, String problem, String... argv) {
+        Result r = run(argv);
+        String[] lines = r.err.split("\\R");
+        assertEquals(2, r.code, String.join(" ", argv) + ": " + r.err);
+        assertTrue(lines[0].startsWith(command + ": ") && lines[0].contains(problem), String.join(" ", argv) + ": " + r.err);
+        assertTrue(lines.length > 1 && lines[1].startsWith("usage: " + command), String.join(" ", argv) + ": " + r.err);
+        assertEquals("", r.out, String.join(" ", argv));
+        return lines[0];
+    }
+
     static Path bundled(Path dir, String name) throws Exception {
         Path p = dir.resolve(name);
         try (InputStream in = CommandLineTest.class.getResourceAsStream("/cases/" + name)) {
@@ -104,6 +118,75 @@ class CommandLineTest {
         Result r = run("check", sub.toString(), "--device", "cpu");
         assertEquals(1, r.code);
         assertTrue(r.out.contains("0 passed, 1 failed"), r.out);
+    }
+
+    @Test
+    void noArgumentsAndUnknownCommandsPrintTheUsageAndExit2() {
+        Result none = run();
+        assertEquals(2, none.code);
+        assertTrue(none.out.startsWith("usage: bptt4j COMMAND"), none.out);
+        for (String command : new String[]{"demo [long-range]", "check [DIR]", "grad CASE OUT", "compare CASE|DIR", "bench", "info"}) {
+            assertTrue(none.out.contains("\n  " + command + " "), command + " listed: " + none.out);
+        }
+        Result unknown = run("launch-missiles", "--now");
+        assertEquals(2, unknown.code);
+        assertEquals("bptt4j: unknown command 'launch-missiles'", unknown.err.lines().findFirst().orElse(""), unknown.err);
+        assertTrue(unknown.err.contains("usage: bptt4j COMMAND"), unknown.err);
+        assertUsageError("bptt4j", "unknown option '--bogus'", "--bogus");
+    }
+
+    @Test
+    void helpOnEveryCommandListsItsOptionsAndTheAcceptedValues() {
+        for (String[] argv : new String[][]{{"--help"}, {"-h"}, {"help"}}) {
+            Result r = run(argv);
+            assertEquals(0, r.code, argv[0]);
+            assertTrue(r.out.startsWith("usage: bptt4j COMMAND") && r.out.contains("bench "), r.out);
+        }
+        for (String command : new String[]{"demo", "check", "grad", "compare", "bench", "info"}) {
+            for (String[] argv : new String[][]{{command, "--help"}, {command, "-h"}, {"help", command}}) {
+                Result r = run(argv);
+                assertEquals(0, r.code, String.join(" ", argv) + ": " + r.err);
+                assertTrue(r.out.startsWith("usage: bptt4j " + command), r.out);
+                assertTrue(r.out.contains("-h, --help"), r.out);
+                assertEquals("", r.err);
+            }
+        }
+        String bench = run("bench", "--help").out;
+        for (String option : new String[]{"--mode=MODE", "--T=N", "--B=N", "--I=N", "--H=N", "--L=N", "--steps=N", "--warmup=N",
+                "--device=DEVICE", "--dtype=DTYPE", "--no-input-grad", "--reuse-results", "--resident", "--min-length=N"}) {
+            assertTrue(bench.contains(option), option + ": " + bench);
+        }
+        assertTrue(bench.contains("RNN_TANH, RNN_RELU, LSTM, GRU"), bench);
+        assertTrue(bench.contains("cpu, gpu, cuda-emulated, auto"), bench);
+        assertTrue(bench.contains("f32, f64"), bench);
+        assertTrue(bench.contains("Time steps (default: 100)"), bench);
+        String demo = run("demo", "--help").out;
+        for (String option : new String[]{"--seconds=S", "--out=DIR", "--hidden=N", "--device=DEVICE"}) assertTrue(demo.contains(option), demo);
+        String compare = run("compare", "--help").out;
+        assertTrue(compare.contains("with the CPU: gpu, cuda-emulated") && !compare.contains("auto"), "compare lists its two devices: " + compare);
+    }
+
+    @Test
+    void usageErrorsNameTheProblemInOneLine() {
+        assertUsageError("bptt4j grad", "missing required parameters: 'CASE', 'OUT'", "grad");
+        assertUsageError("bptt4j grad", "unknown option '--frobnicate'", "grad", "a", "b", "--frobnicate", "1");
+        assertUsageError("bptt4j check", "unexpected argument 'b'", "check", "a", "b");
+        assertUsageError("bptt4j info", "unexpected argument 'extra'", "info", "extra");
+        // A value of the wrong type names the option and what it takes.
+        assertUsageError("bptt4j check", "invalid value for option '--device': expected one of cpu, gpu, cuda-emulated, auto, got 'tpu'",
+                "check", "--device", "tpu");
+        assertUsageError("bptt4j grad", "missing required parameter for option '--device'", "grad", "a", "b", "--device");
+    }
+
+    @Test
+    void typedOptionsAcceptWhatTheyDidBefore() {
+        assertEquals(dev.bptt4j.model.RnnMode.LSTM, new Options.Mode().convert("lstm"));
+        assertEquals(dev.bptt4j.model.RnnMode.RNN_RELU, new Options.Mode().convert(" Rnn_Relu"));
+        assertEquals(Options.Device.CUDA_EMULATED, new Options.AnyDevice().convert("CUDA-Emulated"));
+        assertEquals(Options.Device.GPU, new Options.AnyDevice().convert("cuda"));
+        assertEquals(Options.Device.GPU, new Options.GpuDevice().convert("cuda"));
+        assertEquals(dev.bptt4j.tensor.DType.F64, new Options.FloatType().convert("double"));
+        assertEquals("cuda-emulated", Options.Device.CUDA_EMULATED.toString());
     }
 
     @Test

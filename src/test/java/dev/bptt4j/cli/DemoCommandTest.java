@@ -18,4 +18,14 @@ class DemoCommandTest {
         }
         assertTrue(CommandLineTest.run("--help").out().contains("demo [long-range]"), "listed in the usage");
     }
+
+    @Test
+    void aHiddenSizeBelowOneIsRefusedNotReplacedByTheDefault() {
+        // These used to run the demo silently with the default hidden size (128).
+        CommandLineTest.assertUsageError("bptt4j demo", "invalid value for option '--hidden': expected an integer >= 1, got 0", "demo", "--hidden", "0");
+        CommandLineTest.assertUsageError("bptt4j demo", "invalid value for option '--hidden': expected an integer >= 1, got -5",
+                "demo", "long-range", "--hidden", "-5");
+        CommandLineTest.assertUsageError("bptt4j demo", "invalid value for option '--seconds': expected a number, got 'soon'", "demo", "--seconds", "soon");
+        CommandLineTest.assertUsageError("bptt4j demo", "invalid value for option '--seconds': expected a positive number, got 0", "demo", "--seconds", "0");
+    }
 }
