@@ -182,7 +182,7 @@ public final class KernelSpec {
             DeviceBuffer b = s.buffer();
             if (b.isClosed()) throw new IllegalStateException(name + " " + p.name() + ": buffer of " + b.elements() + " " + b.dtype() + " used after close");
             DType want = p.pointee().in(a.dtype());
-            if (b.dtype() != want) throw new IllegalArgumentException(name + " " + p.name() + ": expected a " + want + " buffer, got " + b.dtype());
+            if (b.dtype() != want) throw new IllegalArgumentException(name + " " + p.name() + ": expected an " + want + " buffer, got " + b.dtype());
             if (p.extent() == null) continue;
             long need = p.extent().elements().applyAsLong(a);
             if (need > 0 && s.offset() + need > b.elements()) {

@@ -4,7 +4,10 @@ import dev.bptt4j.backend.Backend;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import dev.bptt4j.BackendsUnderTest;
+import java.util.stream.Stream;
 
 import java.util.List;
 import java.util.Map;
@@ -12,21 +15,21 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * The same inputs give bitwise-identical outputs and gradients run after run: a 2-layer
+ * Conformance, on every backend under test: the same inputs give bitwise-identical outputs and gradients run after run: a 2-layer
  * bidirectional stack of each mode, three times, each on a fresh backend and model (the CPU
  * backend's thread count is fixed for the process).
  */
 class DeterminismTest {
     private static final int RUNS = 3;
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(value = RnnMode.class, names = {"RNN_TANH", "LSTM", "GRU"})
-    void threeRunsAreBitwiseIdentical(RnnMode mode) {
-        for (String device : new String[]{"cpu", "cuda-emulated"}) {
-            for (DType dtype : new DType[]{DType.F32, DType.F64}) {
-                threeRuns(mode, device, dtype);
-            }
-        }
+    static Stream<Arguments> backendsAndModes() {
+        return BackendsUnderTest.names().flatMap(b -> Stream.of(RnnMode.RNN_TANH, RnnMode.LSTM, RnnMode.GRU).map(m -> Arguments.of(b, m)));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndModes")
+    void threeRunsAreBitwiseIdentical(String device, RnnMode mode) {
+        for (DType dtype : new DType[]{DType.F32, DType.F64}) threeRuns(mode, device, dtype);
     }
 
     private static void threeRuns(RnnMode mode, String device, DType dtype) {

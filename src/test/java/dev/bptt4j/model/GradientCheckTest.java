@@ -2,11 +2,12 @@ package dev.bptt4j.model;
 
 import dev.bptt4j.cell.States;
 
-import dev.bptt4j.backend.cpu.CpuBackend;
+import dev.bptt4j.BackendsUnderTest;
+import dev.bptt4j.backend.Backend;
+import java.util.List;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -20,21 +21,36 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Float64 central differences of L = Σ y·dy + Σ hn·dhn [+ Σ cn·dcn] against the analytic BPTT
  * gradients, on random small configurations of every mode (Elman tanh/relu and the residual cell,
- * LSTM with c0 and dcn, GRU). Each gradient tensor must agree within 1e-6 relative to its norm.
+ * LSTM with c0 and dcn, GRU), on every backend under test. Each gradient tensor must agree within
+ * 1e-6 relative to its norm.
  */
 class GradientCheckTest {
     private static final double TOLERANCE = 1e-6;
     private static final double STEP = 1e-6;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(1);
-    }
+    private static final BackendsUnderTest backends = new BackendsUnderTest();
+    /** The backend of the running test (JUnit runs this class's tests one at a time). */
+    private static Backend backend;
 
     @AfterAll
     static void shut() {
-        backend.close();
+        backends.close();
+    }
+
+    private static void use(String name) {
+        backend = backends.get(name);
+        System.out.println("backend " + name);
+    }
+
+    private static Stream<Arguments> seeds(int count) {
+        return BackendsUnderTest.names().flatMap(b -> java.util.stream.LongStream.rangeClosed(1, count).mapToObj(seed -> Arguments.of(b, seed)));
+    }
+
+    static Stream<Arguments> elmanSeeds() {
+        return seeds(12);
+    }
+
+    static Stream<Arguments> gatedSeeds() {
+        return seeds(10);
     }
 
     /** The inputs of one configuration; c0 and dcn are null except for the LSTM. */
@@ -52,21 +68,24 @@ class GradientCheckTest {
         }
     }
 
-    @ParameterizedTest(name = "Elman seed {0}")
-    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
-    void elmanGradientsMatchCentralDifferences(long seed) {
+    @ParameterizedTest(name = "{0} Elman seed {1}")
+    @MethodSource("elmanSeeds")
+    void elmanGradientsMatchCentralDifferences(String backendName, long seed) {
+        use(backendName);
         check(seed, seed % 2 == 0 ? RnnMode.RNN_RELU : RnnMode.RNN_TANH, seed == 7 || seed == 12);
     }
 
-    @ParameterizedTest(name = "LSTM seed {0}")
-    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
-    void lstmGradientsMatchCentralDifferences(long seed) {
+    @ParameterizedTest(name = "{0} LSTM seed {1}")
+    @MethodSource("gatedSeeds")
+    void lstmGradientsMatchCentralDifferences(String backendName, long seed) {
+        use(backendName);
         check(seed, RnnMode.LSTM, false);
     }
 
-    @ParameterizedTest(name = "GRU seed {0}")
-    @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
-    void gruGradientsMatchCentralDifferences(long seed) {
+    @ParameterizedTest(name = "{0} GRU seed {1}")
+    @MethodSource("gatedSeeds")
+    void gruGradientsMatchCentralDifferences(String backendName, long seed) {
+        use(backendName);
         check(seed, RnnMode.GRU, false);
     }
 
@@ -87,6 +106,14 @@ class GradientCheckTest {
      * that are not a multiple of the vector width (17, 33), for each mode, one and two layers.
      */
     static Stream<Arguments> edgeCases() {
+        List<Arguments> shapes = edgeShapes().toList();
+        return BackendsUnderTest.names().flatMap(b -> shapes.stream().map(a -> {
+            Object[] v = a.get();
+            return Arguments.of(b, v[0], v[1], v[2], v[3], v[4]);
+        }));
+    }
+
+    private static Stream<Arguments> edgeShapes() {
         return Stream.of(
                 Arguments.of("T=B=I=H=1 tanh", RnnConfig.of(RnnMode.RNN_TANH, 1, 1), 1, 1, null),
                 Arguments.of("T=B=I=H=1 LSTM", RnnConfig.of(RnnMode.LSTM, 1, 1), 1, 1, null),
@@ -102,9 +129,10 @@ class GradientCheckTest {
                 Arguments.of("H=17 GRU bi", RnnConfig.of(RnnMode.GRU, 2, 17).withBidirectional(true), 2, 2, null));
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0} {1}")
     @MethodSource("edgeCases")
-    void edgeShapesMatchCentralDifferences(String label, RnnConfig cfg, int steps, int batch, int[] lengths) {
+    void edgeShapesMatchCentralDifferences(String backendName, String label, RnnConfig cfg, int steps, int batch, int[] lengths) {
+        use(backendName);
         System.out.println(label);
         check(label.hashCode(), new RandomCases(label.hashCode()), cfg, steps, batch, lengths);
         if (lengths != null && java.util.Arrays.stream(lengths).allMatch(l -> l == steps)) {

@@ -2,11 +2,14 @@ package dev.bptt4j.model;
 
 import dev.bptt4j.cell.States;
 
-import dev.bptt4j.backend.cpu.CpuBackend;
+import dev.bptt4j.BackendsUnderTest;
+import dev.bptt4j.backend.Backend;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -17,22 +20,23 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Structural identities that hold for any weights: a packed batch equals each sequence run alone
+ * Conformance, on every backend under test: structural identities that hold for any weights: a packed batch equals each sequence run alone
  * (Elman, LSTM with c0/dcn, GRU),
  * and a bidirectional layer's halves equal two unidirectional runs, one on reversed sequences.
  */
 class InvariantsTest {
     private static final double TOLERANCE = 1e-12;
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(1);
-    }
+    private static final BackendsUnderTest backends = new BackendsUnderTest();
+    /** The backend of the running test (JUnit runs this class's tests one at a time). */
+    private static Backend backend;
 
     @AfterAll
     static void shut() {
-        backend.close();
+        backends.close();
+    }
+
+    static Stream<Arguments> backendsAndModes() {
+        return BackendsUnderTest.names().flatMap(b -> Stream.of(RnnMode.RNN_TANH, RnnMode.LSTM, RnnMode.GRU).map(m -> Arguments.of(b, m)));
     }
 
     /** Rows [b] of a (T, B, W) tensor, first {@code steps} steps, as (steps, 1, W). */
@@ -59,9 +63,10 @@ class InvariantsTest {
         assertTrue(err <= TOLERANCE, what + ": relative error " + err);
     }
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(value = RnnMode.class, names = {"RNN_TANH", "LSTM", "GRU"})
-    void packedBatchEqualsEachSequenceAlone(RnnMode mode) {
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndModes")
+    void packedBatchEqualsEachSequenceAlone(String device, RnnMode mode) {
+        backend = backends.get(device);
         RandomCases rc = new RandomCases(99);
         RnnConfig cfg = RnnConfig.of(mode, 3, 5).withLayers(2).withBidirectional(true);
         boolean lstm = mode == RnnMode.LSTM;
@@ -110,8 +115,10 @@ class InvariantsTest {
         }
     }
 
-    @Test
-    void bidirectionalHalvesEqualTwoUnidirectionalRuns() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.bptt4j.BackendsUnderTest#names")
+    void bidirectionalHalvesEqualTwoUnidirectionalRuns(String device) {
+        backend = backends.get(device);
         RandomCases rc = new RandomCases(7);
         int steps = 5, batch = 3, in = 4, hidden = 3;
         int[] lengths = {5, 2, 4};

@@ -2,20 +2,20 @@ package dev.bptt4j.model;
 
 import dev.bptt4j.backend.DeviceSlice;
 
-import dev.bptt4j.backend.cpu.CpuBackend;
+import dev.bptt4j.BackendsUnderTest;
 import dev.bptt4j.model.ReferenceCase;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.Arguments;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
@@ -25,20 +25,22 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every PyTorch-made case bundled under /cases (copied from shared/cases; Elman, LSTM and GRU) on
- * the CPU backend: y, hn, cn and every gradient within 1e-10 (float64 cases) or 1e-5 (float32) relative error.
+ * Conformance: every PyTorch-made case bundled under /cases (copied from shared/cases; Elman, LSTM
+ * and GRU) on every backend under test ({@link BackendsUnderTest}: cpu, cuda-emulated, gpu when
+ * present), through the host API and the resident path: y, the final states and every gradient
+ * within 1e-10 (float64 cases) or 1e-5 (float32) relative error.
  */
 class ReferenceCasesTest {
-    private static CpuBackend backend;
-
-    @BeforeAll
-    static void open() {
-        backend = new CpuBackend(2);
-    }
+    private static final BackendsUnderTest backends = new BackendsUnderTest();
 
     @AfterAll
     static void shut() {
-        backend.close();
+        backends.close();
+    }
+
+    static Stream<Arguments> backendsAndCases() throws IOException {
+        List<String> cases = bundledCases().toList();
+        return BackendsUnderTest.names().flatMap(b -> cases.stream().map(c -> Arguments.of(b, c)));
     }
 
     static Stream<String> bundledCases() throws IOException {
@@ -56,22 +58,22 @@ class ReferenceCasesTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("bundledCases")
-    void matchesPyTorch(String file) throws IOException {
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndCases")
+    void matchesPyTorch(String backend, String file) throws IOException {
         ReferenceCase c = load(file);
-        compare(c, CaseRunner.run(c, backend));
+        compare(backend, c, CaseRunner.run(c, backends.get(backend)));
     }
 
     /** The same cases with x, dy and dL/dx resident in device buffers (Rnn.forwardOnDevice with a DeviceSlice). */
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("bundledCases")
-    void residentPathMatchesPyTorch(String file) throws IOException {
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndCases")
+    void residentPathMatchesPyTorch(String backend, String file) throws IOException {
         ReferenceCase c = load(file);
-        compare(c, ResidentCaseRunner.runResident(c, backend));
+        compare(backend, c, ResidentCaseRunner.runResident(c, backends.get(backend)));
     }
 
-    private static void compare(ReferenceCase c, Map<String, Tensor> actual) {
+    private static void compare(String backend, ReferenceCase c, Map<String, Tensor> actual) {
         double tolerance = c.config().dtype() == DType.F32 ? 1e-5 : 1e-10;
         Map<String, Tensor> expected = c.expected();
         assertFalse(expected.isEmpty(), "case has expected tensors");
@@ -81,7 +83,7 @@ class ReferenceCasesTest {
             assertArrayEquals(e.getValue().shape(), got.shape(), c.name() + ": " + e.getKey() + " shape");
             assertTrue(got.dtype() == e.getValue().dtype(), c.name() + ": " + e.getKey() + " dtype");
             double err = got.relativeError(e.getValue());
-            System.out.printf("%-22s %-26s rel.error %.3e (tolerance %.0e)%n", c.name(), e.getKey(), err, tolerance);
+            System.out.printf("%-13s %-22s %-26s rel.error %.3e (tolerance %.0e)%n", backend, c.name(), e.getKey(), err, tolerance);
             assertTrue(err <= tolerance, c.name() + ": " + e.getKey() + " relative error " + err + " > " + tolerance);
         }
         // Every expected gradient the case defines must be one we produce, and vice versa for parameters.
@@ -95,9 +97,14 @@ class ReferenceCasesTest {
      * (inputs rounded to float32, expected results computed in float64 from those values), must
      * agree with the float32 path within the float32 tolerance.
      */
-    @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"lstm_basic.safetensors", "gru_basic.safetensors"})
-    void float32PathMatchesFloat64OnRoundedInputs(String file) throws IOException {
+    static Stream<Arguments> backendsAndGatedCases() {
+        return BackendsUnderTest.names().flatMap(b -> Stream.of("lstm_basic.safetensors", "gru_basic.safetensors").map(c -> Arguments.of(b, c)));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndGatedCases")
+    void float32PathMatchesFloat64OnRoundedInputs(String name, String file) throws IOException {
+        dev.bptt4j.backend.Backend backend = backends.get(name);
         ReferenceCase c = load(file);
         Map<String, Tensor> rounded = new java.util.LinkedHashMap<>();
         for (var e : dev.bptt4j.io.SafeTensors.read(bytes(file), file).tensors().entrySet()) {

@@ -12,6 +12,8 @@ import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.Arrays;
 import java.util.Map;
@@ -31,9 +33,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ResidentTensorsTest {
     private static final int T = 5, B = 4;
 
-    @Test
-    void residentStepsEqualHostSteps() {
-        for (String device : new String[]{"cpu", "cuda-emulated"}) {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.bptt4j.BackendsUnderTest#names")
+    void residentStepsEqualHostSteps(String device) {
+        {
             RandomCases r = new RandomCases(21);
             compare(device, RnnConfig.of(RnnMode.RNN_TANH, 3, 6).withDType(DType.F64), null, r);
             compare(device, RnnConfig.of(RnnMode.RNN_RELU, 3, 6).withResidual(true).withDType(DType.F64), r.lengths(B, T), r);
