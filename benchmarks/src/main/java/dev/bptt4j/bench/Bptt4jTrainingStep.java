@@ -1,5 +1,7 @@
 package dev.bptt4j.bench;
 
+import dev.bptt4j.cell.States;
+
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.backend.cpu.CpuBackend;
@@ -80,8 +82,8 @@ public class Bptt4jTrainingStep {
             xs = backend.allocate(d, x.size());
             dys = backend.allocate(d, dy.size());
             dxs = backend.allocate(d, x.size());
-            backend.upload(x, xs, 0);
-            backend.upload(dy, dys, 0);
+            backend.upload(x, DeviceSlice.of(xs));
+            backend.upload(dy, DeviceSlice.of(dys));
         }
     }
 
@@ -99,15 +101,15 @@ public class Bptt4jTrainingStep {
     @Benchmark
     public void trainingStep(Blackhole bh) {
         if (resident) {
-            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), s.steps, s.batch, null, null, null)) {
+            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), s.steps, s.batch, States.ZEROS, null)) {
                 bh.consume(pass.outputOnDevice());
-                bh.consume(pass.backwardOnDevice(new DeviceSlice(dys, 0), null, null, inputGrad ? new DeviceSlice(dxs, 0) : null));
+                bh.consume(pass.backwardOnDevice(new DeviceSlice(dys, 0), States.ZEROS, inputGrad ? new DeviceSlice(dxs, 0) : null));
             }
             return;
         }
-        try (Rnn.Pass pass = rnn.forward(x, null, null)) {
+        try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, null)) {
             bh.consume(pass.output());
-            bh.consume(pass.backward(dy, null, inputGrad));
+            bh.consume(pass.backward(dy, States.ZEROS, inputGrad));
         }
     }
 }

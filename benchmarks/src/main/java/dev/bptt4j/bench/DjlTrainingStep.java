@@ -1,5 +1,7 @@
 package dev.bptt4j.bench;
 
+import dev.bptt4j.cell.States;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -89,7 +91,7 @@ public class DjlTrainingStep {
                 NDArray input = residentX.stopGradient();
                 input.attach(step);
                 input.setRequiresGradient(true);
-                NDArray y = block.forward(parameters, new NDList(input), true).singletonOrThrow();
+                NDArray y = block.forward(parameters, States.hidden(new NDList(input)), true).singletonOrThrow();
                 collector.backward(y.mul(residentDy).sum());
                 bh.consume(y);
                 bh.consume(input.getGradient());
@@ -101,7 +103,7 @@ public class DjlTrainingStep {
             NDArray input = step.create(x, new Shape(s.steps, s.batch, s.input));
             input.setRequiresGradient(true);
             NDArray outputGrad = step.create(dy, new Shape(s.steps, s.batch, s.hidden));
-            NDList out = block.forward(parameters, new NDList(input), true);
+            NDList out = block.forward(parameters, States.hidden(new NDList(input)), true);
             NDArray y = out.singletonOrThrow();
             collector.backward(y.mul(outputGrad).sum());
             bh.consume(y.toFloatArray());
