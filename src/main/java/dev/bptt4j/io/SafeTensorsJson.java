@@ -40,7 +40,10 @@ import java.util.regex.Pattern;
  */
 final class SafeTensorsJson {
     static final int MAX_DEPTH = 64;
-    /** Offsets and dimensions need at most 20 digits; a longer number is no safetensors header's. */
+    /**
+     * Characters in a number. Offsets and dimensions need at most 20 digits; the rest is room for
+     * fractions in fields the reader ignores and for an integer too large for 64 bits to be quoted.
+     */
     static final int MAX_NUMBER_LENGTH = 100;
 
     /**
