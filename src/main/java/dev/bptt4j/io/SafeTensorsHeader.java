@@ -59,7 +59,7 @@ final class SafeTensorsHeader {
      */
     static SafeTensorsHeader interpret(Object root, long dataLength, String source) throws SafeTensorsException {
         if (!(root instanceof Map<?, ?> top)) {
-            throw new SafeTensorsException(source + ": header must be a JSON object, found " + JsonParser.describeValue(root));
+            throw new SafeTensorsException(source + ": header must be a JSON object, found " + SafeTensorsJson.describeValue(root));
         }
         List<Entry> entries = new ArrayList<>();
         Map<String, String> metadata = Map.of();
@@ -77,16 +77,16 @@ final class SafeTensorsHeader {
 
     private static Map<String, String> metadata(Object value, String source) throws SafeTensorsException {
         // The reference implementation reads "__metadata__": null as no metadata.
-        if (value == JsonParser.NULL) return Map.of();
+        if (value == SafeTensorsJson.NULL) return Map.of();
         if (!(value instanceof Map<?, ?> members)) {
             throw new SafeTensorsException(source + ": \"" + METADATA_KEY + "\" must be an object of strings, found "
-                    + JsonParser.describeValue(value));
+                    + SafeTensorsJson.describeValue(value));
         }
         Map<String, String> out = new LinkedHashMap<>();
         for (Map.Entry<?, ?> m : members.entrySet()) {
             if (!(m.getValue() instanceof String s)) {
                 throw new SafeTensorsException(source + ": \"" + METADATA_KEY + "\" value for key " + quoteName((String) m.getKey())
-                        + " must be a string, found " + JsonParser.describeValue(m.getValue()));
+                        + " must be a string, found " + SafeTensorsJson.describeValue(m.getValue()));
             }
             out.put((String) m.getKey(), s);
         }
@@ -97,7 +97,7 @@ final class SafeTensorsHeader {
         String where = source + ": tensor " + quoteName(name);
         if (!(value instanceof Map<?, ?> fields)) {
             throw new SafeTensorsException(where + ": expected an object with dtype, shape and data_offsets, found "
-                    + JsonParser.describeValue(value));
+                    + SafeTensorsJson.describeValue(value));
         }
         DType dtype = dtype(required(fields, "dtype", where), where);
         int[] shape = shape(required(fields, "shape", where), where);
@@ -134,7 +134,7 @@ final class SafeTensorsHeader {
 
     private static DType dtype(Object value, String where) throws SafeTensorsException {
         if (!(value instanceof String name)) {
-            throw new SafeTensorsException(where + ": \"dtype\" must be a string, found " + JsonParser.describeValue(value));
+            throw new SafeTensorsException(where + ": \"dtype\" must be a string, found " + SafeTensorsJson.describeValue(value));
         }
         switch (name) {
             case "F32": return DType.F32;
@@ -150,7 +150,7 @@ final class SafeTensorsHeader {
     private static int[] shape(Object value, String where) throws SafeTensorsException {
         if (!(value instanceof List<?> dims)) {
             throw new SafeTensorsException(where + ": \"shape\" must be an array of integers, found "
-                    + JsonParser.describeValue(value));
+                    + SafeTensorsJson.describeValue(value));
         }
         int[] shape = new int[dims.size()];
         for (int i = 0; i < shape.length; i++) {
@@ -166,7 +166,7 @@ final class SafeTensorsHeader {
 
     private static long[] offsets(Object value, String where) throws SafeTensorsException {
         if (!(value instanceof List<?> pair) || pair.size() != 2) {
-            String found = value instanceof List<?> l ? "an array of " + l.size() + " elements" : JsonParser.describeValue(value);
+            String found = value instanceof List<?> l ? "an array of " + l.size() + " elements" : SafeTensorsJson.describeValue(value);
             throw new SafeTensorsException(where + ": \"data_offsets\" must be [begin, end], found " + found);
         }
         return new long[] {
@@ -179,10 +179,10 @@ final class SafeTensorsHeader {
             if (n < 0) throw new SafeTensorsException(what + " must be a non-negative integer, found " + n);
             return n;
         }
-        if (value instanceof JsonParser.OtherNumber n && n.isInteger()) {
+        if (value instanceof SafeTensorsJson.OtherNumber n && n.isInteger()) {
             throw new SafeTensorsException(what + " must be a non-negative integer that fits in 64 bits, found " + n);
         }
-        throw new SafeTensorsException(what + " must be a non-negative integer, found " + JsonParser.describeValue(value));
+        throw new SafeTensorsException(what + " must be a non-negative integer, found " + SafeTensorsJson.describeValue(value));
     }
 
     private static long elementCount(int[] shape, String where) throws SafeTensorsException {

@@ -61,8 +61,8 @@ final class SafeTensorsReader {
         int headerLength = headerLength(bytes, bytes.length, source);
         Object root;
         try {
-            root = JsonParser.parse(bytes, LENGTH_FIELD_BYTES, headerLength);
-        } catch (JsonParser.SyntaxException e) {
+            root = SafeTensorsJson.parse(bytes, LENGTH_FIELD_BYTES, headerLength);
+        } catch (SafeTensorsJson.SyntaxException e) {
             throw new SafeTensorsException(source + ": header is not valid " + (e.badEncoding ? "UTF-8" : "JSON") + ": "
                     + e.getMessage() + " (file offset " + (LENGTH_FIELD_BYTES + e.bytePosition) + ")", e);
         }
