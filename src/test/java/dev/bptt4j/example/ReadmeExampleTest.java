@@ -30,16 +30,17 @@ class ReadmeExampleTest {
         java.util.Arrays.fill(dy.f32(), 0.01f);
 
         // --- README example begins ---
-        RnnConfig config = RnnConfig.of(RnnMode.RNN_TANH, 16, 32)
+        RnnConfig config = RnnConfig.of(RnnMode.LSTM, 16, 32)
                 .withLayers(2).withBidirectional(true).withDType(DType.F32);
         try (Backend backend = Backends.create("cpu");        // or "auto": CUDA when usable
              Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(42);                               // or rnn.load(path) for PyTorch weights
-            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {  // h0 = zeros
+            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {   // h0 = c0 = zeros
                 Tensor y = pass.output();                     // (20, 8, 64), zero past each length
-                Tensor hn = pass.finalStates().hidden();               // (4, 8, 32)
-                Rnn.InputGradients g = pass.backward(dy, States.ZEROS);     // dhn = zeros
+                States last = pass.finalStates();             // hn and cn: (4, 8, 32) each
+                Rnn.InputGradients g = pass.backward(dy, States.ZEROS);     // dhn = dcn = zeros
                 Tensor dx = g.input();                        // (20, 8, 16)
+                Tensor dc0 = g.initialStates().cell();        // (4, 8, 32)
             }
             Tensor dWhh = rnn.gradient("weight_hh_l0");       // accumulated until rnn.zeroGrad()
             rnn.save(weights);                                // safetensors, PyTorch names
@@ -49,7 +50,7 @@ class ReadmeExampleTest {
         try (Backend backend = Backends.create("cpu"); Rnn again = new Rnn(config, backend)) {
             again.load(weights);
             Tensor w = again.parameter("weight_hh_l1_reverse");
-            assertEquals(32, w.dim(0));
+            assertEquals(4 * 32, w.dim(0));
             assertTrue(w.norm() > 0, "loaded weights are the saved, initialised ones");
         }
     }
@@ -70,10 +71,10 @@ class ReadmeExampleTest {
                  DeviceBuffer dys = backend.allocate(DType.F32, 20L * 8 * 32); // dL/dy, written by your loss
                  DeviceBuffer dxs = backend.allocate(DType.F32, 20L * 8 * 16)) {
                 backend.upload(x, DeviceSlice.of(xs));
-                try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, 0), 20, 8, States.ZEROS, null)) {
+                try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), 20, 8, States.ZEROS, null)) {
                     DeviceSlice y = pass.outputOnDevice();                   // read-only, until the next forward
                     lossOnDevice(backend, y, dys);                           // yours: reads y, writes dy
-                    pass.backwardOnDevice(new DeviceSlice(dys, 0), States.ZEROS, new DeviceSlice(dxs, 0));
+                    pass.backwardOnDevice(DeviceSlice.of(dys), States.ZEROS, DeviceSlice.of(dxs));
                 }
                 // --- README resident example ends ---
                 dx[0] = backend.download(DeviceSlice.of(dxs), 20, 8, 16);
