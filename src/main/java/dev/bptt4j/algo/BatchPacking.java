@@ -4,6 +4,7 @@ import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.backend.KernelArgs;
+import dev.bptt4j.backend.SliceCursor;
 import dev.bptt4j.backend.Packing;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
@@ -38,8 +39,9 @@ final class BatchPacking {
     private final int[][] paddedOfPackedHost = new int[2][];
     private final int[][] outputOfPaddedHost = new int[2][];
 
-    /** One argument block for every gather of a pass (they run one after another). */
+    /** One argument block for every gather of a pass (they run one after another), and a cursor for the rows of one state. */
     private final KernelArgs gatherArgs;
+    private SliceCursor stateRows;
 
     BatchPacking(Backend backend, BufferPool pool, DType dtype) {
         this.backend = backend;
@@ -71,7 +73,7 @@ final class BatchPacking {
 
     private DeviceBuffer upload(String role, int[] values) {
         DeviceBuffer b = pool.get("index." + role, DType.I32, values.length);
-        backend.upload(Tensor.ofInts(values, values.length), DeviceSlice.of(b));
+        backend.upload(Tensor.ofInts(values, values.length), pool.whole(b));
         return b;
     }
 
@@ -151,7 +153,7 @@ final class BatchPacking {
 
     private void gather(DeviceSlice dst, int dstStride, int dstColumn, DeviceSlice src, int srcStride, int srcColumn,
                         DeviceBuffer index, int rows, int width, boolean accumulate) {
-        gatherArgs.on(backend).pointer(dst).pointer(src).pointer(DeviceSlice.of(index))
+        gatherArgs.on(backend).pointer(dst).pointer(src).pointer(pool.whole(index))
                 .int32(rows).int32(width).int32(dstStride).int32(dstColumn).int32(srcStride).int32(srcColumn).int32(accumulate ? 1 : 0)
                 .launch();
     }
@@ -171,20 +173,20 @@ final class BatchPacking {
         DeviceSlice source = padded;
         if (source == null && (full() || directions > 1)) {
             DeviceBuffer b = full() ? own.apply(0) : pool.get("input.padded", dtype, x.size());
-            backend.upload(x, DeviceSlice.of(b));
-            source = DeviceSlice.of(b);
+            backend.upload(x, pool.whole(b));
+            source = pool.whole(b);
         }
         for (int d = 0; d < directions; d++) {
             if (source == null) {
                 DeviceBuffer b = own.apply(d);
-                backend.uploadRows(DeviceSlice.of(b), x, width, 0, paddedRowOfPackedHost(d), packedRows(), width);
-                in[d] = DeviceSlice.of(b);
+                backend.uploadRows(pool.whole(b), x, width, 0, paddedRowOfPackedHost(d), packedRows(), width);
+                in[d] = pool.whole(b);
             } else if (full() && d == 0) {
                 in[d] = source;
             } else {
                 DeviceBuffer b = own.apply(d);
-                gather(DeviceSlice.of(b), width, 0, source, width, 0, paddedRowOfPacked(d), packedRows(), width, false);
-                in[d] = DeviceSlice.of(b);
+                gather(pool.whole(b), width, 0, source, width, 0, paddedRowOfPacked(d), packedRows(), width, false);
+                in[d] = pool.whole(b);
             }
         }
         return in;
@@ -197,14 +199,21 @@ final class BatchPacking {
         }
     }
 
+    /** Row {@code stateRow} of a (L·D, B, W) state tensor: the cursor, moved there. */
+    private DeviceSlice rowsOf(DeviceSlice states, int stateRow, int width) {
+        long offset = states.offset() + (long) stateRow * layout.batch() * width;
+        if (stateRows == null) stateRows = new SliceCursor(states.buffer(), offset);
+        return stateRows.moveTo(states.buffer(), offset);
+    }
+
     /** Rows [stateRow·B, (stateRow+1)·B) of a (L·D, B, W) state tensor into slot 0 of a state storage, sorted. */
     void initialState(DeviceSlice storage, DeviceSlice states, int stateRow, int width) {
-        gather(storage, width, 0, states.plus((long) stateRow * layout.batch() * width), width, 0, originalOfSorted(), layout.batch(), width, false);
+        gather(storage, width, 0, rowsOf(states, stateRow, width), width, 0, originalOfSorted(), layout.batch(), width, false);
     }
 
     /** Each sequence's final state from a state storage into row stateRow of a (L·D, B, W) tensor, batch order. */
     void finalState(DeviceSlice states, int stateRow, DeviceSlice storage, int width) {
-        gather(states.plus((long) stateRow * layout.batch() * width), width, 0, storage, width, 0, finalOfOriginal(), layout.batch(), width, false);
+        gather(rowsOf(states, stateRow, width), width, 0, storage, width, 0, finalOfOriginal(), layout.batch(), width, false);
     }
 
     // ---- forward: y out ----
@@ -248,7 +257,7 @@ final class BatchPacking {
 
     /** A carry (sorted rows) into row stateRow of a (L·D, B, W) gradient of initial states, batch order. */
     void initialStateGrad(DeviceSlice stateGrads, int stateRow, DeviceSlice carry, int width) {
-        gather(stateGrads.plus((long) stateRow * layout.batch() * width), width, 0, carry, width, 0, sortedOfOriginal(), layout.batch(), width, false);
+        gather(rowsOf(stateGrads, stateRow, width), width, 0, carry, width, 0, sortedOfOriginal(), layout.batch(), width, false);
     }
 
     // ---- backward: dL/dx out ----

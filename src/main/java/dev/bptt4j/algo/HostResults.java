@@ -2,10 +2,13 @@ package dev.bptt4j.algo;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.cell.StateSpec;
+import dev.bptt4j.cell.States;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -18,6 +21,7 @@ final class HostResults {
     private final Backend backend;
     private final DType dtype;
     private final Map<String, Tensor> kept = new HashMap<>();
+    private final Map<String, States> keptStates = new HashMap<>();
     private boolean reuse;
 
     HostResults(Backend backend, DType dtype) {
@@ -27,7 +31,28 @@ final class HostResults {
 
     void setReuse(boolean on) {
         reuse = on;
-        if (!on) kept.clear();
+        if (!on) {
+            kept.clear();
+            keptStates.clear();
+        }
+    }
+
+    /**
+     * The states of {@code tensors} by {@code names}: with reuse on, the same {@link States} as the
+     * last call of this role when its tensors are the same objects (they are, once warmed up).
+     */
+    States states(String role, List<StateSpec> names, Tensor[] tensors) {
+        States last = reuse ? keptStates.get(role) : null;
+        if (last != null) {
+            boolean same = true;
+            for (int i = 0; i < tensors.length && same; i++) same = last.get(names.get(i).name()) == tensors[i];
+            if (same) return last;
+        }
+        Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < tensors.length; i++) m.put(names.get(i).name(), tensors[i]);
+        States made = States.of(m);
+        if (reuse) keptStates.put(role, made);
+        return made;
     }
 
     /** A downloaded result: into the kept tensor of this role when reuse is on and the shape matches. */

@@ -70,6 +70,6 @@ final class LayerStorage {
     /** The workspace's own copy of dL/dh for this layer (packed rows × width of h). */
     DeviceSlice outputGrad(long packedRows) {
         outputGrad = pool.get(outputGradRole, dtype, packedRows * cell.outputSize());
-        return DeviceSlice.of(outputGrad);
+        return pool.whole(outputGrad);
     }
 }

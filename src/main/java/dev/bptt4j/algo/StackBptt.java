@@ -3,6 +3,7 @@ package dev.bptt4j.algo;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
+import dev.bptt4j.backend.KernelArgs;
 import dev.bptt4j.backend.PackedOperand;
 import dev.bptt4j.backend.Packing;
 import dev.bptt4j.cell.Cell;
@@ -13,9 +14,7 @@ import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Backpropagation through time for a stack of recurrent layers, written once over
@@ -87,6 +86,8 @@ public final class StackBptt {
     /** The opt-in NaN/Inf check after every step ({@link FiniteChecks}); off by default. */
     private boolean checkFinite;
     private DeviceBuffer ones;
+    /** One argument block for the fills of a pass (zero states, the ones row), which run one after another. */
+    private final KernelArgs fillArgs;
 
     public StackBptt(StackShape shape, Backend backend, LayerParameters[][] parameters, BufferPool pool) {
         this.shape = shape;
@@ -102,6 +103,7 @@ public final class StackBptt {
         }
         this.packing = new BatchPacking(backend, pool, dtype);
         this.results = new HostResults(backend, dtype);
+        this.fillArgs = Packing.FILL.args(dtype);
         int n = states.size();
         initialRoles = new String[n];
         finalRoles = new String[n];
@@ -185,23 +187,23 @@ public final class StackBptt {
             // Two directions fill y's two column halves on the device, so y crosses to the host once.
             y = results.download("y", paddedOutput(), steps, batch, dirs * width);
         }
-        Map<String, Tensor> finals = new LinkedHashMap<>();
-        for (int i = 0; i < states.size(); i++) {
-            finals.put(states.get(i).name(), results.download(finalRoles[i], finalStates(i), shape.stateRows(), batch, states.get(i).width()));
+        Tensor[] finals = new Tensor[states.size()];
+        for (int i = 0; i < finals.length; i++) {
+            finals[i] = results.download(finalRoles[i], finalStates(i), shape.stateRows(), batch, states.get(i).width());
         }
-        return new Outputs(y, States.of(finals));
+        return new Outputs(y, results.states("final", states, finals));
     }
 
     private DeviceSlice[] topStates() {
         int top = shape.layers() - 1;
         DeviceSlice[] s = new DeviceSlice[shape.directions()];
-        for (int d = 0; d < s.length; d++) s[d] = DeviceSlice.of(storage[top][d].states[Cell.H]);
+        for (int d = 0; d < s.length; d++) s[d] = pool.whole(storage[top][d].states[Cell.H]);
         return s;
     }
 
     /** y of the last forward on the device: (T, B, D·W) padded, zero past each length; gathered on first use after each forward. */
     public DeviceSlice paddedOutput() {
-        DeviceSlice y = DeviceSlice.of(pool.get("y", dtype, (long) layout.steps() * layout.batch() * shape.outputWidth()));
+        DeviceSlice y = pool.whole(pool.get("y", dtype, (long) layout.steps() * layout.batch() * shape.outputWidth()));
         if (!outputGathered) {
             packing.output(y, topStates(), shape.directions(), cell.outputSize());
             outputGathered = true;
@@ -211,7 +213,7 @@ public final class StackBptt {
 
     /** Final state {@code i} of the last forward on the device: (L·D, B, width). */
     public DeviceSlice finalStates(int i) {
-        return DeviceSlice.of(pool.get(finalRoles[i], dtype, stateElements(i)));
+        return pool.whole(pool.get(finalRoles[i], dtype, stateElements(i)));
     }
 
     /**
@@ -245,7 +247,7 @@ public final class StackBptt {
 
         for (int l = 0; l < layers; l++) {
             DeviceSlice[] below = l == 0 ? null : new DeviceSlice[dirs];
-            if (below != null) for (int d = 0; d < dirs; d++) below[d] = DeviceSlice.of(storage[l - 1][d].states[Cell.H]);
+            if (below != null) for (int d = 0; d < dirs; d++) below[d] = pool.whole(storage[l - 1][d].states[Cell.H]);
             for (int d = 0; d < dirs; d++) {
                 LayerStorage s = storage[l][d];
                 s.take(packedRows, stateRows);
@@ -253,11 +255,11 @@ public final class StackBptt {
                 if (l == 0) {
                     in = firstLayerInput[d];
                 } else {
-                    in = DeviceSlice.of(s.input(packedRows));
+                    in = pool.whole(s.input(packedRows));
                     packing.nextLayerInput(in, dirs, d, below, cell.outputSize());
                 }
                 for (int i = 0; i < states.size(); i++) {
-                    packing.initialState(DeviceSlice.of(s.states[i]), initialStates[i], l * dirs + d, states.get(i).width());
+                    packing.initialState(pool.whole(s.states[i]), initialStates[i], l * dirs + d, states.get(i).width());
                 }
                 forwardLayer(l, d, s, in);
             }
@@ -265,7 +267,7 @@ public final class StackBptt {
         for (int i = 0; i < states.size(); i++) {
             for (int l = 0; l < layers; l++) {
                 for (int d = 0; d < dirs; d++) {
-                    packing.finalState(finalStates(i), l * dirs + d, DeviceSlice.of(storage[l][d].states[i]), states.get(i).width());
+                    packing.finalState(finalStates(i), l * dirs + d, pool.whole(storage[l][d].states[i]), states.get(i).width());
                 }
             }
         }
@@ -277,9 +279,9 @@ public final class StackBptt {
         given = States.orZeros(given);
         DeviceSlice[] out = new DeviceSlice[states.size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = DeviceSlice.of(pool.get(roles[i], dtype, stateElements(i)));
+            out[i] = pool.whole(pool.get(roles[i], dtype, stateElements(i)));
             Tensor t = given.get(states.get(i).name());
-            if (t == null) Packing.fill(backend, out[i], stateElements(i), 0.0);
+            if (t == null) fillArgs.on(backend).pointer(out[i]).real(0.0).int64(stateElements(i)).launch();
             else backend.upload(t, out[i]);
         }
         return out;
@@ -290,7 +292,7 @@ public final class StackBptt {
         final int gates = cell.gateWidth(), width = s.inputWidth();
         final int packedRows = Math.toIntExact(layout.packedRows());
         LayerParameters w = parameters[l][d];
-        backend.gemm(false, true, packedRows, gates, width, 1.0, in, width, w.value(Cell.WEIGHT_IH), width, 0.0, DeviceSlice.of(s.gates), gates);
+        backend.gemm(false, true, packedRows, gates, width, 1.0, in, width, w.value(Cell.WEIGHT_IH), width, 0.0, pool.whole(s.gates), gates);
         int lanes = lanes(layout.batch(), gates);
         int[] bounds = laneBounds(lanes);
         // W_hhᵀ prepared once per lane for the steps where all of the lane's rows are alive
@@ -355,7 +357,7 @@ public final class StackBptt {
             return sweep(null, target, finalGrads, inputGrad, null);
         }
         // Both directions gather their columns from one padded copy of dy on the device.
-        DeviceSlice padded = DeviceSlice.of(pool.get("dy.padded", dtype, dy.size()));
+        DeviceSlice padded = pool.whole(pool.get("dy.padded", dtype, dy.size()));
         backend.upload(dy, padded);
         return sweep(padded, null, finalGrads, inputGrad, null);
     }
@@ -395,13 +397,13 @@ public final class StackBptt {
         DeviceSlice[] initialStateGrads = new DeviceSlice[states.size()];
         DeviceBuffer[] carries = new DeviceBuffer[states.size()];
         for (int i = 0; i < states.size(); i++) {
-            initialStateGrads[i] = DeviceSlice.of(pool.get(initialGradRoles[i], dtype, stateElements(i)));
+            initialStateGrads[i] = pool.whole(pool.get(initialGradRoles[i], dtype, stateElements(i)));
             carries[i] = pool.get(carryRoles[i], dtype, (long) batch * states.get(i).width());
         }
 
         for (int l = layers - 1; l >= 0; l--) {
             DeviceSlice[] inputGradsAbove = l == layers - 1 ? null : new DeviceSlice[dirs];
-            if (inputGradsAbove != null) for (int d = 0; d < dirs; d++) inputGradsAbove[d] = DeviceSlice.of(storage[l + 1][d].input);
+            if (inputGradsAbove != null) for (int d = 0; d < dirs; d++) inputGradsAbove[d] = pool.whole(storage[l + 1][d].input);
             for (int d = 0; d < dirs; d++) {
                 LayerStorage s = storage[l][d];
                 // dL/dh of this layer's output: dy (in place, or the workspace's copy), or what the layer above gave its input.
@@ -421,28 +423,27 @@ public final class StackBptt {
                     FiniteChecks.require(backend, outputGrad, (long) packedRows * width, "output gradient dy (direction " + d + ")");
                 }
                 for (int i = 0; i < states.size(); i++) {
-                    packing.finalStateGrad(DeviceSlice.of(carries[i]), finalStateGrads[i], l * dirs + d, states.get(i).width());
+                    packing.finalStateGrad(pool.whole(carries[i]), finalStateGrads[i], l * dirs + d, states.get(i).width());
                 }
                 backwardLayer(l, d, s, outputGrad, carries);
                 for (int i = 0; i < states.size(); i++) {
-                    packing.initialStateGrad(initialStateGrads[i], l * dirs + d, DeviceSlice.of(carries[i]), states.get(i).width());
+                    packing.initialStateGrad(initialStateGrads[i], l * dirs + d, pool.whole(carries[i]), states.get(i).width());
                 }
                 // dL/d(input) goes into the input's own buffer (no longer needed), or straight into
                 // the caller's dL/dx, or nowhere (layer 0 without dL/dx).
                 DeviceSlice inputGradient = null;
-                if (l > 0) inputGradient = DeviceSlice.of(s.input);
+                if (l > 0) inputGradient = pool.whole(s.input);
                 else if (inputGradTarget != null && inPlace) inputGradient = inputGradTarget;
-                else if (inputGrad) inputGradient = DeviceSlice.of(s.input(packedRows));
-                parameterGradients(l, d, s, l == 0 ? firstLayerInput[d] : DeviceSlice.of(s.input), inputGradient);
+                else if (inputGrad) inputGradient = pool.whole(s.input(packedRows));
+                parameterGradients(l, d, s, l == 0 ? firstLayerInput[d] : pool.whole(s.input), inputGradient);
             }
         }
         Tensor dx = inputGrad ? inputGradient(inputGradTarget, inPlace) : null;
-        Map<String, Tensor> initialGrads = new LinkedHashMap<>();
-        for (int i = 0; i < states.size(); i++) {
-            initialGrads.put(states.get(i).name(),
-                    results.download(initialGradRoles[i], initialStateGrads[i], shape.stateRows(), batch, states.get(i).width()));
+        Tensor[] initialGrads = new Tensor[states.size()];
+        for (int i = 0; i < initialGrads.length; i++) {
+            initialGrads[i] = results.download(initialGradRoles[i], initialStateGrads[i], shape.stateRows(), batch, states.get(i).width());
         }
-        return new InputGradients(dx, States.of(initialGrads));
+        return new InputGradients(dx, results.states("initialGrads", states, initialGrads));
     }
 
     /** The time loop of one layer-direction's backward, as lanes. */
@@ -493,8 +494,8 @@ public final class StackBptt {
         final int gates = cell.gateWidth(), width = s.inputWidth(), hidden = cell.outputSize();
         final int packedRows = Math.toIntExact(layout.packedRows());
         LayerParameters w = parameters[l][d];
-        DeviceSlice delta = DeviceSlice.of(s.gates), recurrentDelta = DeviceSlice.of(s.recurrentGates);
-        backend.gemm(true, false, gates, hidden, packedRows, 1.0, recurrentDelta, gates, DeviceSlice.of(s.states[Cell.H]), hidden, 1.0,
+        DeviceSlice delta = pool.whole(s.gates), recurrentDelta = pool.whole(s.recurrentGates);
+        backend.gemm(true, false, gates, hidden, packedRows, 1.0, recurrentDelta, gates, pool.whole(s.states[Cell.H]), hidden, 1.0,
                 w.gradient(Cell.WEIGHT_HH), hidden);
         backend.gemm(true, false, gates, width, packedRows, 1.0, delta, gates, input, width, 1.0, w.gradient(Cell.WEIGHT_IH), width);
         if (cell.hasBias()) {
@@ -502,7 +503,7 @@ public final class StackBptt {
             if (s.gates == s.recurrentGates) {
                 // db_ih = db_hh = Σ_rows δ: one pass over δ (a memory-bound 1×N·N×G product), then two
                 // 1×1·1×G products to accumulate it into both gradients.
-                DeviceSlice columnSum = DeviceSlice.of(pool.get("biasGradSum", dtype, gates));
+                DeviceSlice columnSum = pool.whole(pool.get("biasGradSum", dtype, gates));
                 backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, packedRows, delta, gates, 0.0, columnSum, gates);
                 backend.gemm(false, false, 1, gates, 1, 1.0, ones, 1, columnSum, gates, 1.0, w.gradient(Cell.BIAS_IH), gates);
                 backend.gemm(false, false, 1, gates, 1, 1.0, ones, 1, columnSum, gates, 1.0, w.gradient(Cell.BIAS_HH), gates);
@@ -511,7 +512,7 @@ public final class StackBptt {
                 backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, packedRows, recurrentDelta, gates, 1.0, w.gradient(Cell.BIAS_HH), gates);
             }
         }
-        cell.accumulateGradients(new LayerSweep(s, w, packedRows));
+        cell.accumulateGradients(sweep.of(s, w, packedRows));
         if (inputGradient != null) {
             backend.gemm(false, false, packedRows, width, gates, 1.0, delta, gates, w.value(Cell.WEIGHT_IH), width, 0.0, inputGradient, width);
         }
@@ -524,7 +525,7 @@ public final class StackBptt {
         final long packedRows = layout.packedRows();
         // Layer 0's input buffers hold each direction's dL/dx in its slot layout (none where dL/dx went straight to the caller).
         DeviceSlice[] packed = new DeviceSlice[dirs];
-        for (int d = 0; d < dirs; d++) packed[d] = storage[0][d].input == null ? null : DeviceSlice.of(storage[0][d].input);
+        for (int d = 0; d < dirs; d++) packed[d] = storage[0][d].input == null ? null : pool.whole(storage[0][d].input);
         if (checkFinite) {
             for (int d = 0; d < dirs; d++) {
                 DeviceSlice g = d == 0 && target != null && inPlace ? target : packed[d];
@@ -546,21 +547,24 @@ public final class StackBptt {
             return dx;
         }
         // The two directions' contributions are summed on the device, so dL/dx crosses to the host once.
-        DeviceSlice dx = DeviceSlice.of(pool.get("dx.padded", dtype, (long) steps * batch * width));
+        DeviceSlice dx = pool.whole(pool.get("dx.padded", dtype, (long) steps * batch * width));
         packing.inputGrad(dx, packed, dirs, width);
         return results.download("dx", dx, steps, batch, width);
     }
 
-    /** The {@link Sweep} a cell sees for its own parameter gradients. */
-    private final class LayerSweep implements Sweep {
-        private final LayerStorage s;
-        private final LayerParameters w;
-        private final int rows;
+    private final LayerSweep sweep = new LayerSweep();
 
-        LayerSweep(LayerStorage s, LayerParameters w, int rows) {
-            this.s = s;
-            this.w = w;
-            this.rows = rows;
+    /** The {@link Sweep} a cell sees for its own parameter gradients: one object, pointed at each layer-direction in turn. */
+    private final class LayerSweep implements Sweep {
+        private LayerStorage s;
+        private LayerParameters w;
+        private int rows;
+
+        LayerSweep of(LayerStorage storage, LayerParameters parameters, int packedRows) {
+            this.s = storage;
+            this.w = parameters;
+            this.rows = packedRows;
+            return this;
         }
 
         @Override
@@ -575,12 +579,12 @@ public final class StackBptt {
 
         @Override
         public DeviceSlice workspace(int index) {
-            return DeviceSlice.of(s.workspace[index]);
+            return pool.whole(s.workspace[index]);
         }
 
         @Override
         public DeviceSlice states(int state) {
-            return DeviceSlice.of(s.states[state]);
+            return pool.whole(s.states[state]);
         }
 
         @Override
@@ -673,10 +677,10 @@ public final class StackBptt {
     private DeviceSlice ones(long n) {
         DeviceBuffer b = pool.get("ones", dtype, n);
         if (b != ones) {
-            Packing.fill(backend, DeviceSlice.of(b), b.elements(), 1.0);
+            fillArgs.on(backend).pointer(pool.whole(b)).real(1.0).int64(b.elements()).launch();
             ones = b;
         }
-        return DeviceSlice.of(b);
+        return pool.whole(b);
     }
 
     private void checkParameterGradients(LayerParameters w, int layer, int direction) {

@@ -82,15 +82,18 @@ public final class KernelSpec {
     private final String name;
     private final String module;
     private final List<Parameter> parameters;
+    /** The parameters and rules as arrays: the checks run per launch and must not allocate (a list's iterator would). */
+    private final Parameter[] parameterArray;
     private final int[] grid;
-    private final List<Rule> rules;
+    private final Rule[] rules;
 
     private KernelSpec(String name, String module, List<Parameter> parameters, int[] grid, List<Rule> rules) {
         this.name = name;
         this.module = module;
         this.parameters = List.copyOf(parameters);
+        this.parameterArray = parameters.toArray(new Parameter[0]);
         this.grid = grid;
-        this.rules = List.copyOf(rules);
+        this.rules = rules.toArray(new Rule[0]);
     }
 
     /** Starts the spec of kernel family {@code name} (e.g. {@code lstm_forward}) defined in {@code module}{@code .cu}. */
@@ -156,7 +159,7 @@ public final class KernelSpec {
         long n = 1;
         for (int i : grid) {
             long v = a.integer(i);
-            if (v < 0) throw new IllegalArgumentException(name + ": " + parameters.get(i).name() + " = " + v + " is negative");
+            if (v < 0) throw new IllegalArgumentException(name + ": " + parameterArray[i].name() + " = " + v + " is negative");
             n = Math.multiplyExact(n, v);
         }
         return n;
@@ -164,15 +167,15 @@ public final class KernelSpec {
 
     /** The contract: every argument given, pointers of the right type and open, each holding its extent. */
     void check(KernelArgs a) {
-        if (a.filled() != parameters.size()) {
+        if (a.filled() != parameterArray.length) {
             throw new IllegalArgumentException(name + " takes " + parameters.size() + " arguments " + parameters + ", got " + a.filled());
         }
         gridElements(a);
         for (Rule r : rules) {
             if (!r.holds().test(a)) throw new IllegalArgumentException(name + ": expected " + r.what() + ", got " + a.describeIntegers());
         }
-        for (int i = 0; i < parameters.size(); i++) {
-            Parameter p = parameters.get(i);
+        for (int i = 0; i < parameterArray.length; i++) {
+            Parameter p = parameterArray[i];
             if (p.type() != Type.POINTER) continue;
             DeviceSlice s = a.slice(i);
             if (s == null) {

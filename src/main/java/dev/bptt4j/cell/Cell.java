@@ -44,6 +44,9 @@ public abstract class Cell {
 
     private final int hiddenSize;
     private final boolean bias;
+    /** Made once: the time loops ask for them every step, which must not allocate. */
+    private List<StateSpec> states;
+    private List<StepTensor> stepTensors;
 
     protected Cell(int hiddenSize, boolean bias) {
         if (hiddenSize < 1) throw new IllegalArgumentException("hiddenSize: expected >= 1, got " + hiddenSize);
@@ -82,7 +85,13 @@ public abstract class Cell {
     }
 
     /** The states, h first. */
-    public List<StateSpec> states() {
+    public final List<StateSpec> states() {
+        if (states == null) states = List.copyOf(declareStates());
+        return states;
+    }
+
+    /** The states this cell carries, h first (h alone, H wide, by default). */
+    protected List<StateSpec> declareStates() {
         return List.of(new StateSpec("h", hiddenSize));
     }
 
@@ -101,8 +110,14 @@ public abstract class Cell {
         return 0.0;
     }
 
+    /** Per-step tensors the cell keeps for itself. */
+    public final List<StepTensor> stepTensors() {
+        if (stepTensors == null) stepTensors = List.copyOf(declareStepTensors());
+        return stepTensors;
+    }
+
     /** Per-step tensors the cell keeps for itself (none by default). */
-    public List<StepTensor> stepTensors() {
+    protected List<StepTensor> declareStepTensors() {
         return List.of();
     }
 

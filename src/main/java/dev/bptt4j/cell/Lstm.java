@@ -59,7 +59,7 @@ public final class Lstm extends Cell {
     }
 
     @Override
-    public List<StateSpec> states() {
+    protected List<StateSpec> declareStates() {
         return List.of(new StateSpec("h", hiddenSize()), new StateSpec("c", hiddenSize()));
     }
 
