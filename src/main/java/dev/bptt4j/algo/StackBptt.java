@@ -293,17 +293,30 @@ public final class StackBptt {
         final int packedRows = Math.toIntExact(layout.packedRows());
         LayerParameters w = parameters[l][d];
         backend.gemm(false, true, packedRows, gates, width, 1.0, in, width, w.value(Cell.WEIGHT_IH), width, 0.0, pool.whole(s.gates), gates);
+        acrossLanes(l, d, s, true, null, null, this::forwardSteps);
+    }
+
+    /** One lane's time loop: rows [step.lo(), hi) of every slot, with the recurrent weight packed for the lane's rows (or null). */
+    @FunctionalInterface
+    private interface TimeLoop {
+        void run(int layer, int direction, StepContext step, LayerParameters w, PackedOperand packed, int hi);
+    }
+
+    /**
+     * Runs a layer-direction's time loop as the backend's lanes, each with its own step context
+     * and its own W_hh packed once for the steps where all of the lane's rows are alive (op(W_hh)
+     * is W_hhᵀ in the forward, W_hh in the backward; null where the backend gains nothing).
+     */
+    private void acrossLanes(int l, int d, LayerStorage s, boolean forward, DeviceBuffer[] carries, DeviceSlice outputGrad, TimeLoop loop) {
+        final int gates = cell.gateWidth(), width = cell.outputSize();
+        LayerParameters w = parameters[l][d];
         int lanes = lanes(layout.batch(), gates);
         int[] bounds = laneBounds(lanes);
-        // W_hhᵀ prepared once per lane for the steps where all of the lane's rows are alive
-        // (null: the backend gains nothing).
-        PackedOperand[] packs = packs(true, bounds, gates, cell.outputSize(), w.value(Cell.WEIGHT_HH));
-        for (int i = 0; i < lanes; i++) lane(i).bind(s, w, bounds[i], null, null);
+        PackedOperand[] packs = forward ? packs(true, bounds, gates, width, w.value(Cell.WEIGHT_HH))
+                : packs(false, bounds, width, gates, w.value(Cell.WEIGHT_HH));
+        for (int i = 0; i < lanes; i++) lane(i).bind(s, w, bounds[i], carries, outputGrad);
         try {
-            backend.runLanes(lanes, lane -> {
-                StepContext step = lane(lane);
-                forwardSteps(l, d, step, w, packs[lane], bounds[lane + 1]);
-            });
+            backend.runLanes(lanes, lane -> loop.run(l, d, lane(lane), w, packs[lane], bounds[lane + 1]));
         } finally {
             closeAll(packs);
         }
@@ -448,20 +461,7 @@ public final class StackBptt {
 
     /** The time loop of one layer-direction's backward, as lanes. */
     private void backwardLayer(int l, int d, LayerStorage s, DeviceSlice outputGrad, DeviceBuffer[] carries) {
-        final int gates = cell.gateWidth();
-        LayerParameters w = parameters[l][d];
-        int lanes = lanes(layout.batch(), gates);
-        int[] bounds = laneBounds(lanes);
-        PackedOperand[] packs = packs(false, bounds, cell.outputSize(), gates, w.value(Cell.WEIGHT_HH));
-        for (int i = 0; i < lanes; i++) lane(i).bind(s, w, bounds[i], carries, outputGrad);
-        try {
-            backend.runLanes(lanes, lane -> {
-                StepContext step = lane(lane);
-                backwardSteps(l, d, step, w, packs[lane], bounds[lane + 1]);
-            });
-        } finally {
-            closeAll(packs);
-        }
+        acrossLanes(l, d, s, false, carries, outputGrad, this::backwardSteps);
     }
 
     /** The backward time loop over rows [lo, hi) of every slot, their carries at rows [lo, hi) of the carry buffers. */

@@ -51,7 +51,7 @@ public final class KernelArgs {
 
     private KernelSpec.Parameter next(KernelSpec.Type type) {
         if (filled >= slices.length) throw new IllegalArgumentException(spec.name() + " takes " + slices.length + " arguments, got more");
-        KernelSpec.Parameter p = spec.parameters().get(filled);
+        KernelSpec.Parameter p = spec.parameter(filled);
         if (p.type() != type) {
             throw new IllegalArgumentException(spec.name() + ": argument " + filled + " (" + p + ") is " + p.type() + ", not " + type);
         }

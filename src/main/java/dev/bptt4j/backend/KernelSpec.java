@@ -121,6 +121,11 @@ public final class KernelSpec {
         return parameters;
     }
 
+    /** Parameter {@code i} of the signature (an array read: argument setters call it per launch). */
+    Parameter parameter(int i) {
+        return parameterArray[i];
+    }
+
     /** Names of the parameters whose product is the element count of the grid-stride loop. */
     public List<String> gridParameters() {
         List<String> out = new ArrayList<>();

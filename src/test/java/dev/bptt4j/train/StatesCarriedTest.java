@@ -116,15 +116,7 @@ class StatesCarriedTest {
             States initial = randomStates(r, rnn);
             System.out.println(backendName + " " + cell + ": truncated BPTT with k = T and k = T + 5 against full BPTT on the host API");
             Reference full = reference(rnn, head, x, targets, initial, T, Reduction.MEAN);
-            for (int k : new int[]{T, T + 5}) {
-                rnn.zeroGrad();
-                head.zeroGrad();
-                TruncatedBptt.Result result = new TruncatedBptt(rnn, head, k, Reduction.MEAN).run(x, targets, initial, null);
-                assertEquals(full.loss, result.loss(), TOLERANCE * Math.abs(full.loss), "loss with k = " + k);
-                closeStates("k = " + k + ": final", full.finalStates, result.finalStates(), rnn);
-                for (String n : rnn.parameterNames()) close("k = " + k + ": grad." + n, full.gradients.get(n), rnn.gradient(n));
-                close("k = " + k + ": grad.head.weight", full.headWeightGradient, head.gradient("weight"));
-            }
+            for (int k : new int[]{T, T + 5}) truncatedMatches(full, rnn, head, x, targets, initial, k, Reduction.MEAN);
         }
     }
 
@@ -141,20 +133,25 @@ class StatesCarriedTest {
             States initial = randomStates(r, rnn);
             for (int k : new int[]{1, 3}) {
                 System.out.println(backendName + " " + cell + ": truncated BPTT with k = " + k + " against chunks run from detached states");
-                Reference chunks = reference(rnn, head, x, targets, initial, k, Reduction.SUM);
-                rnn.zeroGrad();
-                head.zeroGrad();
-                TruncatedBptt.Result result = new TruncatedBptt(rnn, head, k, Reduction.SUM).run(x, targets, initial, null);
-                assertEquals(chunks.loss, result.loss(), TOLERANCE * Math.abs(chunks.loss), "loss with k = " + k);
-                closeStates("k = " + k + ": final", chunks.finalStates, result.finalStates(), rnn);
-                for (String n : rnn.parameterNames()) close("k = " + k + ": grad." + n, chunks.gradients.get(n), rnn.gradient(n));
-                close("k = " + k + ": grad.head.weight", chunks.headWeightGradient, head.gradient("weight"));
+                truncatedMatches(reference(rnn, head, x, targets, initial, k, Reduction.SUM), rnn, head, x, targets, initial, k, Reduction.SUM);
                 // The forward alone does not depend on k: every state crosses every cut.
                 TruncatedBptt.Result whole = new TruncatedBptt(rnn, head, T, Reduction.SUM).evaluate(x, targets, initial);
                 assertEquals(whole.loss(), new TruncatedBptt(rnn, head, k, Reduction.SUM).evaluate(x, targets, initial).loss(),
                         TOLERANCE * Math.abs(whole.loss()), "forward loss with k = " + k + " against k = T");
             }
         }
+    }
+
+    /** Truncated BPTT with chunks of k, from zero gradients, against a reference: loss, final states, every gradient. */
+    private static void truncatedMatches(Reference expected, Rnn rnn, SoftmaxHead head, Tensor x, Tensor targets, States initial, int k,
+                                         Reduction reduction) {
+        rnn.zeroGrad();
+        head.zeroGrad();
+        TruncatedBptt.Result result = new TruncatedBptt(rnn, head, k, reduction).run(x, targets, initial, null);
+        assertEquals(expected.loss, result.loss(), TOLERANCE * Math.abs(expected.loss), "loss with k = " + k);
+        closeStates("k = " + k + ": final", expected.finalStates, result.finalStates(), rnn);
+        for (String n : rnn.parameterNames()) close("k = " + k + ": grad." + n, expected.gradients.get(n), rnn.gradient(n));
+        close("k = " + k + ": grad.head.weight", expected.headWeightGradient, head.gradient("weight"));
     }
 
     /** The reported case: a 1-layer LSTM's forward loss must not depend on the chunk length. */
