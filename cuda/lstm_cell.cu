@@ -59,7 +59,8 @@ __device__ void lstm_forward(T* hiddenOut, T* cellOut, T* gates, const T* biasIh
 // On entry gatesInDeltaOut holds the activated gates of lstm_forward; on exit, for r < aliveRows,
 // the gate deltas of the header comment, and 0 for aliveRows ≤ r < slotRows (sequences already
 // ended). cellGradCarry[r,c] = dc·f is assigned for r < aliveRows and left alone above;
-// hiddenGradCarry is only read. cellPrev = c_{τ−1}, cell = c_τ.
+// hiddenGradCarry is only read, and NULL stands for zero (a projected cell hands the whole of
+// dL/dh in outputGrad). cellPrev = c_{τ−1}, cell = c_τ.
 template <typename T>
 __device__ void lstm_backward(T* gatesInDeltaOut, const T* hiddenGradCarry, T* cellGradCarry, const T* cellPrev,
                               const T* cell, const T* outputGrad, int aliveRows, int slotRows, int hiddenSize) {
@@ -79,7 +80,7 @@ __device__ void lstm_backward(T* gatesInDeltaOut, const T* hiddenGradCarry, T* c
             continue;
         }
         const T i = row[c], f = row[hiddenSize + c], g = row[2 * hiddenSize + c], o = row[3 * hiddenSize + c];
-        const T dh = outputGrad[e] + hiddenGradCarry[e];
+        const T dh = hiddenGradCarry ? outputGrad[e] + hiddenGradCarry[e] : outputGrad[e];
         const T tc = bptt4j::tanh_of(cell[e]);
         const T dc = cellGradCarry[e] + bptt4j::mul_rn(bptt4j::mul_rn(dh, o), bptt4j::tanh_grad_from_output(tc));
         row[c] = bptt4j::mul_rn(bptt4j::mul_rn(dc, g), bptt4j::sigmoid_grad_from_output(i));

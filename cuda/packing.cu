@@ -3,7 +3,9 @@
 // selected source rows into a column window of consecutive destination rows. Packing takes each
 // source row at most once, so its gradient is again a gather, with the inverse row map
 // (accumulate = 1 where a gradient adds onto one already there).
-// fill sets a buffer to one value (zeroing carries and gradient slots).
+// fill sets a buffer to one value (zeroing carries and gradient slots). sum_rows adds two blocks
+// of rows into a third and zeroes the rows of a slot past its live ones (a step's dL/dh from
+// above plus the one carried from the step after, for a cell that keeps it per step).
 //
 // Layout: row-major, rows contiguous; a stride is the distance in elements between the starts of
 // two consecutive rows, and a column offset says where the window starts inside a row.
@@ -48,6 +50,19 @@ __device__ void fill(T* dst, T value, long long count) {
     }
 }
 
+// n = slotRows × width. dst[i] = a[i] + b[i] for i < aliveRows·width, 0 for the rest of the slot.
+// dst may be a or b.
+template <typename T>
+__device__ void sum_rows(T* dst, const T* a, const T* b, int aliveRows, int slotRows, int width) {
+    const long long alive = (long long)aliveRows * width;
+    const long long n = (long long)slotRows * width;
+#pragma unroll 1
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        dst[i] = i < alive ? a[i] + b[i] : T(0);
+    }
+}
+
 extern "C" __global__ void gather_rows_f32(float* dst, const float* src, const int* rowIndex, int rows, int width,
                                            int dstStride, int dstColumn, int srcStride, int srcColumn,
                                            int accumulate) {
@@ -66,4 +81,13 @@ extern "C" __global__ void fill_f32(float* dst, float value, long long count) {
 
 extern "C" __global__ void fill_f64(double* dst, double value, long long count) {
     fill(dst, value, count);
+}
+
+extern "C" __global__ void sum_rows_f32(float* dst, const float* a, const float* b, int aliveRows, int slotRows, int width) {
+    sum_rows(dst, a, b, aliveRows, slotRows, width);
+}
+
+extern "C" __global__ void sum_rows_f64(double* dst, const double* a, const double* b, int aliveRows, int slotRows,
+                                        int width) {
+    sum_rows(dst, a, b, aliveRows, slotRows, width);
 }

@@ -4,7 +4,7 @@
 // (sum_of_squares in training.cu: shared memory and __syncthreads; finite.cu: warp shuffles) cannot
 // run one thread at a time and are left out; EmulatedKernels follows their block structure instead. Grids are deliberately small (e.g. 2 blocks of 4 threads) so every
 // grid-stride loop goes round more than once. KernelHostHarnessTest compiles this with g++ and
-// holds every output against a Java reference written from the kernels' contracts.
+// holds every output against the same launch on the emulator (EmulatedKernels, the Java copy).
 //
 // Output, one case at a time:
 //   case <kernel> <name>=<int> ...
@@ -85,6 +85,7 @@ template <> struct Kernels<float> {
     static constexpr const char* backward = "rnn_backward_f32";
     static constexpr const char* gather = "gather_rows_f32";
     static constexpr const char* fill = "fill_f32";
+    static constexpr const char* sumRows = "sum_rows_f32";
     static constexpr const char* lstmForward = "lstm_forward_f32";
     static constexpr const char* lstmBackward = "lstm_backward_f32";
     static constexpr const char* gruForward = "gru_forward_f32";
@@ -100,6 +101,7 @@ template <> struct Kernels<double> {
     static constexpr const char* backward = "rnn_backward_f64";
     static constexpr const char* gather = "gather_rows_f64";
     static constexpr const char* fill = "fill_f64";
+    static constexpr const char* sumRows = "sum_rows_f64";
     static constexpr const char* lstmForward = "lstm_forward_f64";
     static constexpr const char* lstmBackward = "lstm_backward_f64";
     static constexpr const char* gruForward = "gru_forward_f64";
@@ -134,6 +136,14 @@ static void launch_gather(float* dst, const float* src, const int* idx, int rows
 static void launch_gather(double* dst, const double* src, const int* idx, int rows, int width, int ds, int dc, int ss,
                           int sc, int acc, unsigned grid, unsigned block) {
     LAUNCH(grid, block, gather_rows_f64(dst, src, idx, rows, width, ds, dc, ss, sc, acc));
+}
+static void launch_sum_rows(float* dst, const float* x, const float* y, int alive, int slot, int width, unsigned grid,
+                            unsigned block) {
+    LAUNCH(grid, block, sum_rows_f32(dst, x, y, alive, slot, width));
+}
+static void launch_sum_rows(double* dst, const double* x, const double* y, int alive, int slot, int width, unsigned grid,
+                            unsigned block) {
+    LAUNCH(grid, block, sum_rows_f64(dst, x, y, alive, slot, width));
 }
 static void launch_fill(float* dst, float value, long long count, unsigned grid, unsigned block) {
     LAUNCH(grid, block, fill_f32(dst, value, count));
@@ -249,6 +259,19 @@ static void fill_case() {
     std::printf("end\n");
 }
 
+template <typename T>
+static void sum_rows_case(int alive, int slot, int width) {
+    std::printf("case %s aliveRows=%d slotRows=%d width=%d\n", Kernels<T>::sumRows, alive, slot, width);
+    std::vector<T> a = random_vector<T>((std::size_t)slot * width, -2, 2), b = random_vector<T>((std::size_t)slot * width, -2, 2);
+    std::vector<T> dst = random_vector<T>((std::size_t)slot * width + 2, -2, 2);
+    print_array("a", a);
+    print_array("b", b);
+    print_array("dstIn", dst);
+    launch_sum_rows(dst.data(), a.data(), b.data(), alive, slot, width, 2, 2);
+    print_array("dstOut", dst);
+    std::printf("end\n");
+}
+
 // Gated cells. Backward inputs (activated gates) are drawn from (-1, 1): the contracts are
 // formulas over whatever the buffers hold.
 template <typename T>
@@ -271,19 +294,19 @@ static void lstm_forward_case(int rows, int hidden, int biases) {
 }
 
 template <typename T>
-static void lstm_backward_case(int alive, int slot, int hidden) {
-    std::printf("case %s aliveRows=%d slotRows=%d hiddenSize=%d\n", Kernels<T>::lstmBackward, alive, slot, hidden);
+static void lstm_backward_case(int alive, int slot, int hidden, int carry) {
+    std::printf("case %s aliveRows=%d slotRows=%d hiddenSize=%d carry=%d\n", Kernels<T>::lstmBackward, alive, slot, hidden, carry);
     const std::size_t n = (std::size_t)slot * hidden;
     std::vector<T> gates = random_vector<T>(4 * n, -1, 1), hiddenCarry = random_vector<T>(n, -1, 1),
                    cellCarry = random_vector<T>(n, -1, 1), cellPrev = random_vector<T>(n, -2, 2),
                    cell = random_vector<T>(n, -2, 2), outputGrad = random_vector<T>(n, -1, 1);
     print_array("gatesIn", gates);
-    print_array("hiddenGradCarry", hiddenCarry);
+    if (carry) print_array("hiddenGradCarry", hiddenCarry);
     print_array("cellCarryIn", cellCarry);
     print_array("cellPrev", cellPrev);
     print_array("cell", cell);
     print_array("outputGrad", outputGrad);
-    launch_lstm_backward(gates.data(), hiddenCarry.data(), cellCarry.data(), cellPrev.data(), cell.data(),
+    launch_lstm_backward(gates.data(), carry ? hiddenCarry.data() : nullptr, cellCarry.data(), cellPrev.data(), cell.data(),
                          outputGrad.data(), alive, slot, hidden, 2, 4);
     print_array("gatesOut", gates);
     print_array("cellCarryOut", cellCarry);
@@ -472,8 +495,12 @@ int main() {
         gru_forward_case<float>(3, 5, biases);
         gru_forward_case<double>(3, 5, biases);
     }
-    lstm_backward_case<float>(2, 4, 3);
-    lstm_backward_case<double>(3, 3, 5);
+    for (int carry = 0; carry <= 1; carry++) {
+        lstm_backward_case<float>(2, 4, 3, carry);
+        lstm_backward_case<double>(3, 3, 5, carry);
+    }
+    sum_rows_case<float>(3, 5, 3);
+    sum_rows_case<double>(2, 4, 5);
     for (int biases = 0; biases <= 2; biases += 2) {
         gru_backward_case<float>(2, 4, 3, biases);
         gru_backward_case<double>(3, 3, 5, biases);

@@ -27,6 +27,15 @@ public final class Packing {
             .pointer("dst", REAL, "count").real("value").int64("count")
             .grid("count").build();
 
+    /** {@code dst = a + b} over aliveRows × width, 0 over the rest of the slot's rows (dst may be a or b). */
+    public static final KernelSpec SUM_ROWS = KernelSpec.kernel("sum_rows", "packing")
+            .pointer("dst", REAL, "slotRows", "width")
+            .pointer("a", REAL, "aliveRows", "width")
+            .pointer("b", REAL, "aliveRows", "width")
+            .int32("aliveRows").int32("slotRows").int32("width")
+            .atMost("aliveRows", "slotRows")
+            .grid("slotRows", "width").build();
+
     /** Adds the number of NaN and ±Inf among {@code n} values to an unsigned long long the host zeroed. */
     public static final KernelSpec COUNT_NON_FINITE = KernelSpec.kernel("count_non_finite", "finite")
             .pointer("x", REAL, "n").int64("n").pointer("count", KernelSpec.Element.I64, 1)

@@ -66,7 +66,7 @@ public final class GradientFlow {
      */
     public static Report measure(Rnn rnn, Tensor x, States initial, Tensor dy) {
         int steps = x.dim(0), batch = x.dim(1);
-        int width = dy.size() / (steps * batch), top = rnn.config().numLayers() - 1, hidden = rnn.config().hiddenSize();
+        int width = dy.size() / (steps * batch), top = rnn.config().numLayers() - 1, hidden = rnn.cell().outputSize();
         double[][] norms = new double[steps][steps];
         for (double[] row : norms) java.util.Arrays.fill(row, Double.NaN);
         Map<String, Tensor> saved = rnn.gradients();

@@ -40,8 +40,9 @@ public final class ReferenceCase {
         Map<String, String> m = f.metadata();
         try {
             RnnMode mode = RnnMode.parse(required(m, "mode"));
+            int projSize = m.containsKey("proj_size") ? intValue(m, "proj_size") : 0;
             RnnConfig cfg = new RnnConfig(mode, intValue(m, "input_size"), intValue(m, "hidden_size"), intValue(m, "num_layers"),
-                    boolValue(m, "bidirectional"), boolValue(m, "bias"), DType.parseFloat(required(m, "dtype")), false);
+                    boolValue(m, "bidirectional"), boolValue(m, "bias"), DType.parseFloat(required(m, "dtype")), false, projSize);
             return new ReferenceCase(stripExtension(name), cfg, f);
         } catch (IllegalArgumentException e) {
             throw new SafeTensorsException(name + ": invalid case metadata: " + e.getMessage());

@@ -260,6 +260,7 @@ public final class Rnn implements AutoCloseable {
         meta.put("bias", Boolean.toString(config.bias()));
         meta.put("dtype", config.dtype().safetensorsName());
         if (config.residual()) meta.put("residual", "true");
+        if (config.projSize() > 0) meta.put("proj_size", Integer.toString(config.projSize()));
         dev.bptt4j.io.SafeTensors.write(path, stateDict(), meta);
     }
 

@@ -11,9 +11,10 @@ import java.util.List;
  * The shape of a recurrent stack, with {@code torch.nn.RNN}'s meaning for every field.
  *
  * @param residual the residual Elman cell {@code h_t = h_{t−1} + f(z_t)} (not a PyTorch option)
+ * @param projSize PyTorch's {@code proj_size} of an LSTM: h is projected to this width (0: no projection)
  */
 public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLayers, boolean bidirectional,
-                        boolean bias, DType dtype, boolean residual) {
+                        boolean bias, DType dtype, boolean residual, int projSize) {
 
     public RnnConfig {
         if (mode == null) throw new IllegalArgumentException("mode: must not be null");
@@ -21,35 +22,46 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
         if (inputSize < 1) throw new IllegalArgumentException("inputSize: expected >= 1, got " + inputSize);
         if (hiddenSize < 1) throw new IllegalArgumentException("hiddenSize: expected >= 1, got " + hiddenSize);
         if (numLayers < 1) throw new IllegalArgumentException("numLayers: expected >= 1, got " + numLayers);
-        Cell cell = mode.cell(hiddenSize, bias, residual);
+        Cell cell = mode.cell(hiddenSize, bias, residual, projSize);
         if ((long) cell.gateWidth() > Integer.MAX_VALUE / 4) {
             throw new IllegalArgumentException("hiddenSize: " + hiddenSize + " is too large for " + mode);
         }
     }
 
+    /** A stack without projection. */
+    public RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLayers, boolean bidirectional, boolean bias, DType dtype,
+                     boolean residual) {
+        this(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, 0);
+    }
+
     /** A one-layer, unidirectional, biased float64 stack; refine with the {@code with…} methods. */
     public static RnnConfig of(RnnMode mode, int inputSize, int hiddenSize) {
-        return new RnnConfig(mode, inputSize, hiddenSize, 1, false, true, DType.F64, false);
+        return new RnnConfig(mode, inputSize, hiddenSize, 1, false, true, DType.F64, false, 0);
+    }
+
+    /** An LSTM's h projected to {@code p} units ({@code proj_size}; 0 removes the projection). */
+    public RnnConfig withProjection(int p) {
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, p);
     }
 
     public RnnConfig withLayers(int layers) {
-        return new RnnConfig(mode, inputSize, hiddenSize, layers, bidirectional, bias, dtype, residual);
+        return new RnnConfig(mode, inputSize, hiddenSize, layers, bidirectional, bias, dtype, residual, projSize);
     }
 
     public RnnConfig withBidirectional(boolean bi) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bi, bias, dtype, residual);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bi, bias, dtype, residual, projSize);
     }
 
     public RnnConfig withBias(boolean b) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, b, dtype, residual);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, b, dtype, residual, projSize);
     }
 
     public RnnConfig withDType(DType d) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, d, residual);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, d, residual, projSize);
     }
 
     public RnnConfig withResidual(boolean r) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, r);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, r, projSize);
     }
 
     /** D: 2 when bidirectional. */
@@ -59,7 +71,7 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
 
     /** The cell of every layer and direction. */
     public Cell cell() {
-        return mode.cell(hiddenSize, bias, residual);
+        return mode.cell(hiddenSize, bias, residual, projSize);
     }
 
     /** The shape as the algorithm takes it. */

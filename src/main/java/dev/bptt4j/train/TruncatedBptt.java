@@ -36,9 +36,8 @@ public final class TruncatedBptt {
 
     public TruncatedBptt(Rnn rnn, SoftmaxHead head, int chunkSteps, Reduction reduction) {
         if (chunkSteps < 1) throw new IllegalArgumentException("chunkSteps k: expected >= 1, got " + chunkSteps);
-        if (head.hiddenSize() != rnn.config().directions() * rnn.config().hiddenSize()) {
-            throw new IllegalArgumentException("head: expects " + head.hiddenSize() + " inputs, the RNN gives "
-                    + rnn.config().directions() * rnn.config().hiddenSize());
+        if (head.hiddenSize() != rnn.config().outputSize()) {
+            throw new IllegalArgumentException("head: expects " + head.hiddenSize() + " inputs, the RNN gives " + rnn.config().outputSize());
         }
         this.rnn = rnn;
         this.head = head;

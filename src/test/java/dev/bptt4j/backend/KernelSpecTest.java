@@ -58,9 +58,9 @@ class KernelSpecTest {
                                 .pointer(null).int32(2).int32(2).int32(4).launch(),
                         "gru_backward hiddenPrev"));
                 m.add(rejects(IllegalArgumentException.class,
-                        () -> Lstm.BACKWARD.args(DType.F64).on(b).pointer(big).pointer(null).pointer(big).pointer(big).pointer(big)
+                        () -> Lstm.BACKWARD.args(DType.F64).on(b).pointer(big).pointer(big).pointer(null).pointer(big).pointer(big)
                                 .pointer(big).int32(1).int32(1).int32(4).launch(),
-                        "lstm_backward hiddenGradCarry", "null"));
+                        "lstm_backward cellGradCarry", "null"));
                 m.add(rejects(IllegalArgumentException.class,
                         () -> Elman.FORWARD.args(DType.F64).on(b).pointer(ints).pointer(big).pointer(null).pointer(null).pointer(null)
                                 .int32(2).int32(4).int32(0).int32(0).launch(),

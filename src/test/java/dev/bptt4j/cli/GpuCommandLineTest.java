@@ -23,7 +23,7 @@ class GpuCommandLineTest {
         CommandLineTest.Result r = run("check", "--device", "cuda-emulated");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("backend: cuda-emulated: emulated CUDA device"), r.out());
-        assertTrue(r.out().contains("9 passed, 0 failed"), r.out()); // LSTM and GRU included
+        assertTrue(r.out().contains("10 passed, 0 failed"), r.out()); // LSTM (with projection) and GRU included
         assertTrue(!r.out().contains("SKIP") && !r.out().contains("skipped"), r.out());
 
         Path out = dir.resolve("out.safetensors");

@@ -112,21 +112,24 @@ class SafeTensorsCasesTest {
         int dirs = Boolean.parseBoolean(m.get("bidirectional")) ? 2 : 1;
         boolean bias = Boolean.parseBoolean(m.get("bias"));
         DType dtype = DType.parseFloat(m.get("dtype"));
+        int proj = m.containsKey("proj_size") ? Integer.parseInt(m.get("proj_size")) : 0;
+        int width = proj > 0 ? proj : hidden; // h, y: projected to P where the LSTM has projections
 
         int[] xShape = f.get("x").shape();
         assertEquals(3, xShape.length, f.sourceName() + " x");
         int steps = xShape[0], batch = xShape[1];
         expectShape(f, "x", steps, batch, inputSize);
-        expectShape(f, "h0", layers * dirs, batch, hidden);
-        expectShape(f, "y", steps, batch, dirs * hidden);
-        expectShape(f, "dy", steps, batch, dirs * hidden);
-        expectShape(f, "hn", layers * dirs, batch, hidden);
+        expectShape(f, "h0", layers * dirs, batch, width);
+        expectShape(f, "y", steps, batch, dirs * width);
+        expectShape(f, "dy", steps, batch, dirs * width);
+        expectShape(f, "hn", layers * dirs, batch, width);
         if (mode.equals("LSTM")) expectShape(f, "c0", layers * dirs, batch, hidden);
         for (int layer = 0; layer < layers; layer++) {
             for (String suffix : dirs == 2 ? List.of("", "_reverse") : List.of("")) {
-                int in = layer == 0 ? inputSize : dirs * hidden;
+                int in = layer == 0 ? inputSize : dirs * width;
                 expectShape(f, "weight_ih_l" + layer + suffix, gates * hidden, in);
-                expectShape(f, "weight_hh_l" + layer + suffix, gates * hidden, hidden);
+                expectShape(f, "weight_hh_l" + layer + suffix, gates * hidden, width);
+                if (proj > 0) expectShape(f, "weight_hr_l" + layer + suffix, proj, hidden);
                 assertEquals(bias, f.contains("bias_ih_l" + layer + suffix), f.sourceName() + " bias presence");
                 if (bias) expectShape(f, "bias_hh_l" + layer + suffix, gates * hidden);
             }

@@ -89,6 +89,18 @@ class GradientCheckTest {
         check(seed, RnnMode.GRU, false);
     }
 
+    /** LSTM with projections: h (and y, h0, dhn, W_hh's columns) P wide, c H wide, weight_hr (P, H). */
+    @ParameterizedTest(name = "{0} LSTM with projection seed {1}")
+    @MethodSource("gatedSeeds")
+    void projectedLstmGradientsMatchCentralDifferences(String backendName, long seed) {
+        use(backendName);
+        RandomCases rc = new RandomCases(seed * 101 + 7);
+        int hidden = 2 + rc.nextInt(4), proj = 1 + rc.nextInt(hidden - 1);
+        int steps = 2 + rc.nextInt(4), batch = 1 + rc.nextInt(4), input = 1 + rc.nextInt(4);
+        RnnConfig cfg = new RnnConfig(RnnMode.LSTM, input, hidden, 1 + (int) (seed % 3), (seed / 2) % 2 == 1, seed % 5 != 0, DType.F64, false, proj);
+        check(seed, rc, cfg, steps, batch, (seed / 3) % 2 == 0 ? rc.lengths(batch, steps) : null);
+    }
+
     private static void check(long seed, RnnMode mode, boolean residual) {
         RandomCases rc = new RandomCases(mode.isElman() ? seed : seed * 31 + mode.ordinal());
         int layers = 1 + (int) (seed % 3);
@@ -159,13 +171,14 @@ class GradientCheckTest {
         boolean bidirectional = cfg.bidirectional(), bias = cfg.bias(), residual = cfg.residual();
         int states = layers * cfg.directions();
         boolean lstm = mode == RnnMode.LSTM;
-        Tensor dy = rc.uniform(DType.F64, 1, steps, batch, cfg.directions() * hidden);
+        int width = cfg.cell().outputSize(); // h: H, or P with projections
+        Tensor dy = rc.uniform(DType.F64, 1, steps, batch, cfg.directions() * width);
         RandomCases.maskPadding(dy, lengths);
-        Inputs in = new Inputs(rc.uniform(DType.F64, 1, steps, batch, input), rc.uniform(DType.F64, 0.5, states, batch, hidden),
+        Inputs in = new Inputs(rc.uniform(DType.F64, 1, steps, batch, input), rc.uniform(DType.F64, 0.5, states, batch, width),
                 lstm ? rc.uniform(DType.F64, 0.5, states, batch, hidden) : null, lengths, dy,
-                rc.uniform(DType.F64, 1, states, batch, hidden), lstm ? rc.uniform(DType.F64, 1, states, batch, hidden) : null);
-        System.out.printf("seed %d: %s T=%d B=%d I=%d H=%d L=%d bi=%b bias=%b residual=%b lengths=%s%n", seed, mode, steps,
-                batch, input, hidden, layers, bidirectional, bias, residual, java.util.Arrays.toString(lengths));
+                rc.uniform(DType.F64, 1, states, batch, width), lstm ? rc.uniform(DType.F64, 1, states, batch, hidden) : null);
+        System.out.printf("seed %d: %s T=%d B=%d I=%d H=%d P=%d L=%d bi=%b bias=%b residual=%b lengths=%s%n", seed, mode, steps,
+                batch, input, hidden, cfg.projSize(), layers, bidirectional, bias, residual, java.util.Arrays.toString(lengths));
 
         try (Rnn rnn = new Rnn(cfg, backend)) {
             rnn.initialize(seed);

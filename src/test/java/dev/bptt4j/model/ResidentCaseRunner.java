@@ -1,5 +1,7 @@
 package dev.bptt4j.model;
 
+import dev.bptt4j.cell.StateSpec;
+
 import dev.bptt4j.backend.Packing;
 import dev.bptt4j.cell.States;
 
@@ -26,7 +28,6 @@ final class ResidentCaseRunner {
      */
     static Map<String, Tensor> runResident(ReferenceCase c, Backend backend) throws SafeTensorsException {
         RnnConfig cfg = c.config();
-        boolean lstm = cfg.mode() == RnnMode.LSTM;
         Tensor x = c.tensor("x");
         Tensor dy = c.tensor("dy");
         int steps = x.dim(0), batch = x.dim(1);
@@ -39,15 +40,13 @@ final class ResidentCaseRunner {
             rnn.loadStateDict(c.weights(), false);
             rnn.zeroGrad();
             Map<String, Tensor> out = new LinkedHashMap<>();
-            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, guard), steps, batch, States.of("h", c.optional("h0"), "c", lstm ? c.optional("c0") : null), lengths)) {
+            try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, guard), steps, batch, CaseRunner.initialStates(c), lengths)) {
                 DeviceSlice y = pass.outputOnDevice();
-                out.put("y", backend.download(new DeviceSlice(y.buffer(), y.offset()), steps, batch, cfg.directions() * cfg.hiddenSize()));
-                out.put("hn", pass.finalStates().hidden());
-                if (lstm) out.put("cn", pass.finalStates().cell());
-                Rnn.InputGradients g = pass.backwardOnDevice(new DeviceSlice(dys, guard), States.of("h", c.optional("dhn"), "c", lstm ? c.optional("dcn") : null), new DeviceSlice(dxs, guard));
+                out.put("y", backend.download(y, steps, batch, cfg.outputSize()));
+                for (StateSpec s : rnn.states()) out.put(s.finalName(), pass.finalStates().get(s.name()));
+                Rnn.InputGradients g = pass.backwardOnDevice(new DeviceSlice(dys, guard), CaseRunner.finalStateGradients(c), new DeviceSlice(dxs, guard));
                 out.put("grad.x", backend.download(new DeviceSlice(dxs, guard), x.shape()));
-                out.put("grad.h0", g.initialHidden());
-                if (lstm) out.put("grad.c0", g.initialStates().cell());
+                for (StateSpec s : rnn.states()) out.put("grad." + s.initialName(), g.initialStates().get(s.name()));
             }
             for (String n : rnn.parameterNames()) out.put("grad." + n, rnn.gradient(n));
             requireUntouched(backend, xs, guard, x, "x");

@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Conformance, for every cell and every backend under test: all of a cell's states (h; h and c)
+ * Conformance, for every cell and every backend under test: all of a cell's states (h; h and c;
+ * h of width P and c of width H with projections)
  * are carried wherever a sequence is cut. A forward in chunks, each from the last chunk's final
  * states, equals the forward over the whole sequence; truncated BPTT with k ≥ T equals full BPTT;
  * and with k < T it equals a reference that runs each chunk through the plain host API from the
@@ -47,6 +48,7 @@ class StatesCarriedTest {
                 Arguments.of(b, "RNN_RELU", RnnConfig.of(RnnMode.RNN_RELU, I, H)),
                 Arguments.of(b, "residual RNN_TANH", RnnConfig.of(RnnMode.RNN_TANH, I, H).withResidual(true)),
                 Arguments.of(b, "LSTM", RnnConfig.of(RnnMode.LSTM, I, H)),
+                Arguments.of(b, "LSTM with projection", RnnConfig.of(RnnMode.LSTM, I, H).withProjection(3)),
                 Arguments.of(b, "GRU", RnnConfig.of(RnnMode.GRU, I, H))));
     }
 
@@ -110,7 +112,7 @@ class StatesCarriedTest {
         SplittableRandom r = new SplittableRandom(12);
         Tensor x = uniform(r, 1, T, B, I), targets = LossGradientCheckTest.targets(r, T, B, CLASSES);
         try (Rnn rnn = new Rnn(config.withLayers(LAYERS), backend);
-             SoftmaxHead head = new SoftmaxHead(backend, H, CLASSES, DType.F64)) {
+             SoftmaxHead head = new SoftmaxHead(backend, config.cell().outputSize(), CLASSES, DType.F64)) {
             rnn.initialize(3);
             head.initialize(4);
             States initial = randomStates(r, rnn);
@@ -127,7 +129,7 @@ class StatesCarriedTest {
         SplittableRandom r = new SplittableRandom(13);
         Tensor x = uniform(r, 1, T, B, I), targets = LossGradientCheckTest.targets(r, T, B, CLASSES);
         try (Rnn rnn = new Rnn(config.withLayers(LAYERS), backend);
-             SoftmaxHead head = new SoftmaxHead(backend, H, CLASSES, DType.F64)) {
+             SoftmaxHead head = new SoftmaxHead(backend, config.cell().outputSize(), CLASSES, DType.F64)) {
             rnn.initialize(5);
             head.initialize(6);
             States initial = randomStates(r, rnn);
@@ -183,6 +185,7 @@ class StatesCarriedTest {
      */
     private static Reference reference(Rnn rnn, SoftmaxHead head, Tensor x, Tensor targets, States initial, int k, Reduction reduction) {
         rnn.zeroGrad();
+        final int H = rnn.cell().outputSize(); // the width of y: the head's input
         double[] v = head.parameter("weight").f64(), c = head.parameter("bias").f64();
         double[] dV = new double[CLASSES * H];
         double loss = 0;

@@ -95,8 +95,10 @@ final class CpuGatedPointwise {
         cell.floats.get(cellOff, tc, 0, n);
         CpuMath.tanh(tc, 0, n);
         outputGrad.floats.get(outputGradOff, dh, 0, n);
-        hiddenCarry.floats.get(hiddenCarryOff, carry, 0, n);
-        for (int e = 0; e < n; e++) dh[e] = dh[e] + carry[e];
+        if (hiddenCarry != null) { // null: the whole of dL/dh is in outputGrad (a projected cell)
+            hiddenCarry.floats.get(hiddenCarryOff, carry, 0, n);
+            for (int e = 0; e < n; e++) dh[e] = dh[e] + carry[e];
+        }
         cellCarry.floats.get(cellCarryOff, dc, 0, n);
         for (int r = 0; r < alive; r++) {
             int gi = r * width, gf = gi + hidden, gg = gf + hidden, go = gg + hidden, e0 = r * hidden;
@@ -298,9 +300,11 @@ final class CpuGatedPointwise {
         load(cell, cellOff, c, n);
         load(outputGrad, outputGradOff, dh, n);
         load(cellCarry, cellCarryOff, dcCarry, n);
-        double[] carry = scratch(5, n);
-        load(hiddenCarry, hiddenCarryOff, carry, n);
-        for (int e = 0; e < n; e++) dh[e] = dh[e] + carry[e];
+        if (hiddenCarry != null) {
+            double[] carry = scratch(5, n);
+            load(hiddenCarry, hiddenCarryOff, carry, n);
+            for (int e = 0; e < n; e++) dh[e] = dh[e] + carry[e];
+        }
         for (int r = 0; r < alive; r++) {
             int row = r * width;
             for (int j = 0; j < hidden; j++) {

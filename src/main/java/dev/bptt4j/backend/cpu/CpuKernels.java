@@ -55,6 +55,8 @@ final class CpuKernels {
             // packing.cu: gather_rows(dst, src, rowIndex, rows, width, dstStride, dstColumn, srcStride, srcColumn, accumulate)
             Map.entry("gather_rows", (a, p, g, t) -> p.gatherRows(b(a, 0), o(a, 0), n(a, 5), n(a, 6), b(a, 1), a.offset(1), n(a, 7), n(a, 8),
                     b(a, 2), o(a, 2), n(a, 3), n(a, 4), n(a, 9) != 0)),
+            // sum_rows(dst, a, b, aliveRows, slotRows, width)
+            Map.entry("sum_rows", (a, p, g, t) -> p.sumRows(b(a, 0), o(a, 0), b(a, 1), o(a, 1), b(a, 2), o(a, 2), n(a, 3), n(a, 4), n(a, 5))),
             // fill(dst, value, count)
             Map.entry("fill", (a, p, g, t) -> p.fill(b(a, 0), o(a, 0), Math.toIntExact(a.integer(2)), a.realAt(1))),
             // training.cu: softmax_xent(logits, targets, rowLoss, rows, classes, gradScale)

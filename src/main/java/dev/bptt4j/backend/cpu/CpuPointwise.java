@@ -325,6 +325,26 @@ final class CpuPointwise {
         }
     }
 
+    /** packing.cu's sum_rows: dst = a + b over aliveRows × width, zero over the rest of slotRows. */
+    void sumRows(CpuBuffer dst, int dstOff, CpuBuffer a, int aOff, CpuBuffer b, int bOff, int alive, int slot, int width) {
+        int n = alive * width, dead = (slot - alive) * width;
+        if (dst.dtype == DType.F32) {
+            float[] x = floats0(n), y = floats1(n);
+            a.floats.get(aOff, x, 0, n);
+            b.floats.get(bOff, y, 0, n);
+            for (int i = 0; i < n; i++) x[i] = x[i] + y[i];
+            dst.floats.put(dstOff, x, 0, n);
+            if (dead > 0) dst.floats.put(dstOff + n, zeroFloats(dead), 0, dead);
+        } else {
+            double[] x = doubles0(n), y = doubles1(n);
+            a.doubles.get(aOff, x, 0, n);
+            b.doubles.get(bOff, y, 0, n);
+            for (int i = 0; i < n; i++) x[i] = x[i] + y[i];
+            dst.doubles.put(dstOff, x, 0, n);
+            if (dead > 0) dst.doubles.put(dstOff + n, zeroDoubles(dead), 0, dead);
+        }
+    }
+
     void fill(CpuBuffer dst, int off, int count, double value) {
         // Bulk puts of a block at a time: element-wise puts into a direct buffer are several times slower.
         final int block = 4096;

@@ -58,6 +58,9 @@ final class EmulatedKernels {
                 gatherRows(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Integer) a[3], (Integer) a[4],
                         (Integer) a[5], (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9]);
                 break;
+            case "sum_rows":
+                sumRows(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Integer) a[3], (Integer) a[4], (Integer) a[5]);
+                break;
             case "fill":
                 fill(k, t, ptr(k, a, 0), ((Number) a[1]).doubleValue(), (Long) a[2]);
                 break;
@@ -192,7 +195,7 @@ final class EmulatedKernels {
                 continue;
             }
             double i = gt.get(ci), f = gt.get(cf), g = gt.get(cg), o = gt.get(co);
-            double dh = round(f32, dy.get(e) + hc.get(e));
+            double dh = hc.isNull() ? dy.get(e) : round(f32, dy.get(e) + hc.get(e)); // NULL carry: zero
             double tc = tanh(f32, cl.get(e));
             double dc = round(f32, cc.get(e) + mul(f32, mul(f32, dh, o), tanhGrad(f32, tc)));
             gt.set(ci, mul(f32, mul(f32, dc, g), sigmoidGrad(f32, i)));
@@ -306,6 +309,14 @@ final class EmulatedKernels {
             double v = s.get((long) sourceRow * srcStride + srcColumn + c);
             d.set(target, accumulate != 0 ? round(f32, d.get(target) + v) : v);
         }
+    }
+
+    // packing.cu: sum_rows_{f32,f64}(dst, a, b, aliveRows, slotRows, width)
+    private void sumRows(CudaKernel k, DType t, DevicePointer dst, DevicePointer a, DevicePointer b, int aliveRows, int slotRows, int width) {
+        long alive = (long) aliveRows * width, n = (long) slotRows * width;
+        View d = view(k, "dst", dst, t), x = view(k, "a", a, t), y = view(k, "b", b, t);
+        boolean f32 = t == DType.F32;
+        for (long i = 0; i < n; i++) d.set(i, i < alive ? round(f32, x.get(i) + y.get(i)) : 0.0);
     }
 
     // packing.cu: fill_{f32,f64}(dst, value, count)
