@@ -5,7 +5,7 @@
 # median of the per-round ratios B/A.
 #
 #   benchmarks/compare-jars.sh OLD.jar NEW.jar            # ROUNDS=3, STEPS=30 (config 4: 12)
-#   ROUNDS=6 CONFIGS="100 64 256 256;200 32 128 128" STEPS=100 benchmarks/compare-jars.sh a.jar b.jar
+#   ROUNDS=6 CONFIGS="100 64 256 256;200 32 128 128" STEPS=100 WARMUP=40 benchmarks/compare-jars.sh a.jar b.jar
 #
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this command only (this environment may set
 # them; a user's machine does not).
@@ -18,7 +18,7 @@ log="$(mktemp)"
 for round in $(seq 1 "$rounds"); do
   for cfg in "${configs[@]}"; do
     read -r T B I H <<< "$cfg"
-    steps="${STEPS:-30}"; warmup=10
+    steps="${STEPS:-30}"; warmup="${WARMUP:-10}"
     if [[ -z "${STEPS:-}" && "$H" -ge 1024 ]]; then steps=12; warmup=4; fi
     for jar in "$a" "$b"; do
       ms=$(java -jar "$jar" bench --T "$T" --B "$B" --I "$I" --H "$H" --steps "$steps" --warmup "$warmup" --device cpu 2>/dev/null \

@@ -48,8 +48,13 @@ final class BenchCommand extends CliCommand {
     @Option(names = "--steps", paramLabel = "N", converter = Options.Size.class, description = "Timed steps (default: ${DEFAULT-VALUE}).")
     int timedSteps = 30;
     @Option(names = "--warmup", paramLabel = "N", converter = Options.Count.class,
-            description = "Untimed warm-up steps first (default: ${DEFAULT-VALUE}).")
+            description = "Untimed warm-up steps first, at least (default: ${DEFAULT-VALUE}).")
     int warmupSteps = 10;
+    // A 2-core machine compiles the hot code on the cores the steps run on: ten short steps can end
+    // before the JIT does, and the timed steps then include compilation.
+    @Option(names = "--warmup-seconds", paramLabel = "S", converter = Options.NonNegative.class,
+            description = "Warm up for at least this long as well, so the JIT has finished (default: ${DEFAULT-VALUE}).")
+    double warmupSeconds = 2;
     @Mixin
     Options.DeviceOption deviceOption;
     @Option(names = "--dtype", paramLabel = "DTYPE", converter = Options.FloatType.class, completionCandidates = Options.FloatType.class,
@@ -115,7 +120,7 @@ final class BenchCommand extends CliCommand {
             rnn.initialize(42);
             rnn.setReuseResults(reuse);
             out.println(backend.description());
-            out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: %d warm-up + %d timed steps%n", mode, steps, batch, input, hidden,
+            out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: at least %d warm-up steps, then %d timed steps%n", mode, steps, batch, input, hidden,
                     layers, dtype, (inputGrad ? "" : " no-input-grad") + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
                             + (lengths == null ? "" : String.format(" packed: lengths %d..%d, %d of %d time steps real (%.1f%%)",
                             minLength, steps, tokens, (long) steps * batch, 100.0 * tokens / ((double) steps * batch))), warmup, timed);
@@ -126,20 +131,30 @@ final class BenchCommand extends CliCommand {
                     backend.upload(x, DeviceSlice.of(xs));
                     backend.upload(dy, DeviceSlice.of(dys));
                 }
-                for (int i = 0; i < warmup + timed; i++) {
-                    long t0 = System.nanoTime();
+                final int[] stepLengths = lengths;
+                Runnable step = () -> {
                     if (resident) {
-                        try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, lengths)) {
+                        try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, stepLengths)) {
                             pass.outputOnDevice();
                             pass.backwardOnDevice(DeviceSlice.of(dys), States.ZEROS, dxs == null ? null : DeviceSlice.of(dxs));
                         }
                     } else {
-                        try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, lengths)) {
+                        try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, stepLengths)) {
                             pass.backward(dy, States.ZEROS, inputGrad);
                         }
                     }
-                    long t1 = System.nanoTime();
-                    if (i >= warmup) ms[i - warmup] = (t1 - t0) / 1e6;
+                };
+                long start = System.nanoTime(), warmupEnd = start + (long) (warmupSeconds * 1e9);
+                int warmed = 0;
+                while (warmed < warmup || System.nanoTime() < warmupEnd) {
+                    step.run();
+                    warmed++;
+                }
+                out.printf("warm-up: %d steps in %.1f s%n", warmed, (System.nanoTime() - start) / 1e9);
+                for (int i = 0; i < timed; i++) {
+                    long t0 = System.nanoTime();
+                    step.run();
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
                 }
             }
         }

@@ -144,6 +144,21 @@ final class Options {
         }
     }
 
+    /** A number >= 0 (seconds). */
+    static final class NonNegative implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String s) {
+            double v;
+            try {
+                v = Double.parseDouble(s.trim());
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("expected a number, got '" + s + "'");
+            }
+            if (!(v >= 0) || Double.isInfinite(v)) throw new TypeConversionException("expected a number >= 0, got " + s.trim());
+            return v;
+        }
+    }
+
     /** A positive number (seconds). */
     static final class Positive implements ITypeConverter<Double> {
         @Override

@@ -16,7 +16,7 @@ class BenchCommandTest {
     void tinyRunPrintsMillisecondsPerStepLast() {
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         int code = Main.run(new String[]{"bench", "--T", "3", "--B", "2", "--I", "4", "--H", "5", "--steps", "3",
-                        "--warmup", "1", "--device", "cpu", "--dtype", "f64", "--no-input-grad"},
+                        "--warmup", "1", "--warmup-seconds", "0", "--device", "cpu", "--dtype", "f64", "--no-input-grad"},
                 new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         String text = out.toString(StandardCharsets.UTF_8).trim();
         System.out.println(text);
@@ -29,7 +29,7 @@ class BenchCommandTest {
     void packedReusedRunReportsItsRealStepsAndBadMinLengthIsRefused() {
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         int code = Main.run(new String[]{"bench", "--T", "6", "--B", "4", "--I", "3", "--H", "5", "--steps", "2",
-                        "--warmup", "1", "--device", "cpu", "--min-length", "2", "--reuse-results"},
+                        "--warmup", "1", "--warmup-seconds", "0", "--device", "cpu", "--min-length", "2", "--reuse-results"},
                 new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         String text = out.toString(StandardCharsets.UTF_8);
         assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
@@ -49,7 +49,7 @@ class BenchCommandTest {
             for (String minLength : new String[]{"5", "2"}) {
                 ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
                 int code = Main.run(new String[]{"bench", "--T", "5", "--B", "3", "--I", "4", "--H", "6", "--L", "2", "--steps", "2",
-                                "--warmup", "1", "--device", device, "--min-length", minLength, "--resident"},
+                                "--warmup", "1", "--warmup-seconds", "0", "--device", device, "--min-length", minLength, "--resident"},
                         new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
                 String text = out.toString(StandardCharsets.UTF_8);
                 assertEquals(0, code, device + ": " + err.toString(StandardCharsets.UTF_8));
@@ -81,6 +81,8 @@ class BenchCommandTest {
                     "bench", option, "0");
         }
         CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--warmup': expected an integer >= 0, got -1", "bench", "--warmup", "-1");
+        CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--warmup-seconds': expected a number >= 0, got -1", "bench",
+                "--warmup-seconds", "-1");
     }
 
     @Test

@@ -14,7 +14,7 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /**
- * {@link Rnn.Pass#outputBuffer()} after a host forward holds y as {@link Rnn.Pass#output()}
+ * {@link Rnn.Pass#outputOnDevice()} after a host forward holds y as {@link Rnn.Pass#output()}
  * returns it, for the layouts whose host y never passes through the padded device copy (a full
  * one-direction batch, a packed one) and for two directions, after a second forward with other
  * inputs (so a copy left from the earlier pass would show).
