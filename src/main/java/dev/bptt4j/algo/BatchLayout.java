@@ -25,15 +25,18 @@ import java.util.stream.IntStream;
 final class BatchLayout {
     private final int steps;
     private final int batch;
+    /** Padded tensors are (B, T, ·): row b·T + t; else (T, B, ·): row t·B + b. */
+    private final boolean batchFirst;
     private final int[] sortedToOriginal;
     private final int[] sortedPosition;
     private final int[] sortedLengths;
     private final int[] alive;
     private final long[] slotOffset;
 
-    private BatchLayout(int steps, int batch, int[] lengths) {
+    private BatchLayout(int steps, int batch, int[] lengths, boolean batchFirst) {
         this.steps = steps;
         this.batch = batch;
+        this.batchFirst = batchFirst;
         Integer[] order = IntStream.range(0, batch).boxed().toArray(Integer[]::new);
         Arrays.sort(order, Comparator.comparingInt((Integer b) -> -lengths[b]).thenComparingInt(b -> b));
         sortedToOriginal = new int[batch];
@@ -60,6 +63,11 @@ final class BatchLayout {
      * @param lengths each sequence's length in 1..T, in batch order, or null for all T
      */
     public static BatchLayout of(int steps, int batch, int[] lengths) {
+        return of(steps, batch, lengths, false);
+    }
+
+    /** As {@link #of(int, int, int[])}, for padded tensors that are batch-first when {@code batchFirst}. */
+    public static BatchLayout of(int steps, int batch, int[] lengths, boolean batchFirst) {
         if (steps < 1) throw new IllegalArgumentException("sequence length T: expected >= 1, got " + steps);
         if (batch < 1) throw new IllegalArgumentException("batch size B: expected >= 1, got " + batch);
         int[] l = lengths == null ? filled(batch, steps) : lengths.clone();
@@ -71,7 +79,7 @@ final class BatchLayout {
                 throw new IllegalArgumentException("lengths[" + b + "]: expected 1.." + steps + ", got " + l[b]);
             }
         }
-        return new BatchLayout(steps, batch, l);
+        return new BatchLayout(steps, batch, l, batchFirst);
     }
 
     private static int[] filled(int n, int v) {
@@ -86,6 +94,15 @@ final class BatchLayout {
 
     public int batch() {
         return batch;
+    }
+
+    public boolean batchFirst() {
+        return batchFirst;
+    }
+
+    /** The row of step t of sequence b in a padded tensor. */
+    private int padded(int t, int b) {
+        return batchFirst ? b * steps + t : t * batch + b;
     }
 
     /** Sequences still running at processing step τ (the first alive(τ) sorted rows). */
@@ -126,7 +143,7 @@ final class BatchLayout {
 
     /** True when both layouts pack the same way (same T, B, lengths and order), so their index maps agree. */
     public boolean sameAs(BatchLayout other) {
-        return other == this || (other != null && steps == other.steps && batch == other.batch
+        return other == this || (other != null && steps == other.steps && batch == other.batch && batchFirst == other.batchFirst
                 && Arrays.equals(sortedLengths, other.sortedLengths) && Arrays.equals(sortedToOriginal, other.sortedToOriginal));
     }
 
@@ -162,24 +179,24 @@ final class BatchLayout {
         return idx;
     }
 
-    /** For each packed slot row (τ, j): the padded row t·B + b of the (T, B, ·) tensor, or −1 if dead. */
+    /** For each packed slot row (τ, j): its row in the padded tensor (t·B + b, or b·T + t batch-first), or −1 if dead. */
     public int[] paddedRowOfPacked(boolean reverse) {
         int[] idx = new int[checkedRow(packedRows())];
         for (int tau = 0; tau < steps; tau++) {
             int base = (int) slotOffset[tau];
             for (int j = 0; j < slotRows(tau); j++) {
-                idx[base + j] = j < alive[tau] ? tau(reverse, j, tau) * batch + sortedToOriginal[j] : -1;
+                idx[base + j] = j < alive[tau] ? padded(tau(reverse, j, tau), sortedToOriginal[j]) : -1;
             }
         }
         return idx;
     }
 
-    /** For each padded row t·B + b: the packed slot row of that step, or −1 past the sequence's end. */
+    /** For each padded row (t·B + b, or b·T + t batch-first): the packed slot row of that step, or −1 past the sequence's end. */
     public int[] packedRowOfPadded(boolean reverse) {
         return paddedToSlot(reverse, 0);
     }
 
-    /** For each padded row t·B + b: the hidden-storage row of h at that step, or −1 past the sequence's end. */
+    /** For each padded row: the hidden-storage row of h at that step, or −1 past the sequence's end. */
     public int[] hiddenRowOfPadded(boolean reverse) {
         return paddedToSlot(reverse, 1);
     }
@@ -189,7 +206,7 @@ final class BatchLayout {
         for (int t = 0; t < steps; t++) {
             for (int b = 0; b < batch; b++) {
                 int j = sortedPosition[b];
-                idx[t * batch + b] = t < sortedLengths[j]
+                idx[padded(t, b)] = t < sortedLengths[j]
                         ? checkedRow(slotOffset[tau(reverse, j, t) + slotShift] + j) : -1;
             }
         }

@@ -66,9 +66,13 @@ final class BatchPacking {
         return layout;
     }
 
-    /** True when the slot layout of the forward direction is the padded layout row for row: every sequence has length T. */
+    /**
+     * True when the slot layout of the forward direction is the caller's padded layout row for row:
+     * every sequence has length T and the tensors are time-major. Then x, dy, y and dL/dx move
+     * without a gather.
+     */
     boolean full() {
-        return layout.isFull();
+        return layout.isFull() && !layout.batchFirst();
     }
 
     private DeviceBuffer upload(String role, int[] values) {
@@ -164,14 +168,15 @@ final class BatchPacking {
      * Where layer 0 of direction d reads x from, given x on the host ({@code x}) or already on the
      * device ({@code padded}, (T, B, I) padded): a full forward direction reads the padded x in
      * place; otherwise its live rows are gathered into {@code own}. With x on the host, a full
-     * batch or two directions first upload it once ({@code own} for a full forward direction,
-     * else a shared padded copy); one partial direction takes its rows straight from the host.
+     * batch, two directions or a batch-first x first upload it once ({@code own} for a full
+     * forward direction, else a shared padded copy) and gather on the device; one partial
+     * time-major direction takes its rows straight from the host.
      */
     DeviceSlice[] firstLayerInputs(Tensor x, DeviceSlice padded, int directions, int width, java.util.function.IntFunction<DeviceBuffer> own,
                                    DType dtype) {
         DeviceSlice[] in = new DeviceSlice[directions];
         DeviceSlice source = padded;
-        if (source == null && (full() || directions > 1)) {
+        if (source == null && (full() || directions > 1 || layout.batchFirst())) {
             DeviceBuffer b = full() ? own.apply(0) : pool.get("input.padded", dtype, x.size());
             backend.upload(x, pool.whole(b));
             source = pool.whole(b);

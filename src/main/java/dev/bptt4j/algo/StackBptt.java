@@ -154,13 +154,22 @@ public final class StackBptt {
 
     /** Runs the stack over x (T, B, I) on the host and returns y and the final states as host tensors. */
     public Outputs forward(Tensor x, States initial, int[] lengths) {
-        run(x, null, x.dim(0), x.dim(1), initial, lengths);
+        run(x, null, steps(x), batch(x), initial, lengths);
         return outputs();
     }
 
     /** {@link #forward} without the downloads: y and the final states stay on the device. */
     public void forwardOnDevice(Tensor x, States initial, int[] lengths) {
-        run(x, null, x.dim(0), x.dim(1), initial, lengths);
+        run(x, null, steps(x), batch(x), initial, lengths);
+    }
+
+    /** T of a padded tensor: dim 0, or dim 1 batch-first. */
+    private int steps(Tensor padded) {
+        return padded.dim(shape.batchFirst() ? 1 : 0);
+    }
+
+    private int batch(Tensor padded) {
+        return padded.dim(shape.batchFirst() ? 0 : 1);
     }
 
     /**
@@ -180,12 +189,14 @@ public final class StackBptt {
         if (packing.full() && dirs == 1) {
             // The top layer's states are in padded order one slot after h0: y is one copy.
             y = results.download("y", top[0].plus((long) batch * width), steps, batch, width);
-        } else if (dirs == 1) {
+        } else if (dirs == 1 && !shape.batchFirst()) {
             y = results.tensor("y", steps, batch, width);
             packing.downloadOutput(y, top[0], width);
         } else {
-            // Two directions fill y's two column halves on the device, so y crosses to the host once.
-            y = results.download("y", paddedOutput(), steps, batch, dirs * width);
+            // Two directions fill y's two column halves on the device (or a batch-first y is gathered
+            // there), so y crosses to the host once.
+            y = shape.batchFirst() ? results.download("y", paddedOutput(), batch, steps, dirs * width)
+                    : results.download("y", paddedOutput(), steps, batch, dirs * width);
         }
         Tensor[] finals = new Tensor[states.size()];
         for (int i = 0; i < finals.length; i++) {
@@ -230,7 +241,7 @@ public final class StackBptt {
      * refused forward leaves the last pass differentiable.
      */
     private void run(Tensor x, DeviceSlice xOnDevice, int steps, int batch, States initial, int[] lengths) {
-        BatchLayout next = BatchLayout.of(steps, batch, lengths);
+        BatchLayout next = BatchLayout.of(steps, batch, lengths, shape.batchFirst());
         WorkspaceLimits.check(shape, next, backend);
         layout = next;
         packing.use(layout);
@@ -362,14 +373,14 @@ public final class StackBptt {
     public InputGradients backward(Tensor dy, States finalGrads, boolean inputGrad) {
         requirePending();
         final int dirs = shape.directions(), width = cell.outputSize();
-        if (dirs == 1) {
+        if (dirs == 1 && !shape.batchFirst()) {
             // One direction takes dy's rows straight into its slot layout.
             LayerStorage top = storage[shape.layers() - 1][0];
             DeviceSlice target = top.outputGrad(layout.packedRows());
             packing.uploadOutputGrad(dy, target, width);
             return sweep(null, target, finalGrads, inputGrad, null);
         }
-        // Both directions gather their columns from one padded copy of dy on the device.
+        // Both directions (or a batch-first dy) gather their rows from one padded copy of dy on the device.
         DeviceSlice padded = pool.whole(pool.get("dy.padded", dtype, dy.size()));
         backend.upload(dy, padded);
         return sweep(padded, null, finalGrads, inputGrad, null);
@@ -541,15 +552,16 @@ public final class StackBptt {
             // Slot order is padded order: layer 0's input buffer already holds dL/dx as (T, B, I).
             return results.download("dx", packed[0], steps, batch, width);
         }
-        if (dirs == 1) {
+        if (dirs == 1 && !shape.batchFirst()) {
             Tensor dx = results.tensor("dx", steps, batch, width);
             packing.downloadInputGrad(dx, packed[0], width);
             return dx;
         }
-        // The two directions' contributions are summed on the device, so dL/dx crosses to the host once.
+        // The two directions' contributions are summed (or a batch-first dL/dx gathered) on the device,
+        // so dL/dx crosses to the host once.
         DeviceSlice dx = pool.whole(pool.get("dx.padded", dtype, (long) steps * batch * width));
         packing.inputGrad(dx, packed, dirs, width);
-        return results.download("dx", dx, steps, batch, width);
+        return shape.batchFirst() ? results.download("dx", dx, batch, steps, width) : results.download("dx", dx, steps, batch, width);
     }
 
     private final LayerSweep sweep = new LayerSweep();

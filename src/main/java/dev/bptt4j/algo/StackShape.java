@@ -5,9 +5,10 @@ import dev.bptt4j.tensor.DType;
 
 /**
  * The shape of a recurrent stack as the algorithm needs it: the cell (every layer and direction
- * has one of the same kind), the input width, the layers, the directions and the dtype.
+ * has one of the same kind), the input width, the layers, the directions and the dtype; whether
+ * the caller's padded tensors are batch-first; and the dropout between layers.
  */
-public record StackShape(Cell cell, int inputSize, int layers, int directions, DType dtype) {
+public record StackShape(Cell cell, int inputSize, int layers, int directions, DType dtype, boolean batchFirst, double dropout) {
     public StackShape {
         if (cell == null) throw new IllegalArgumentException("cell: must not be null");
         if (directions != 1 && directions != 2) throw new IllegalArgumentException("directions: expected 1 or 2, got " + directions);

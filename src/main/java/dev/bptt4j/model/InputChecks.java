@@ -31,17 +31,17 @@ final class InputChecks {
 
     /**
      * The host side of the finite check: throws a {@link NonFiniteException} at the first NaN or
-     * ±Inf of a (T, B, W) or (L·D, B, H) tensor, naming its step (or state) and batch entry. With
+     * ±Inf of a (T, B, W) (or batch-first (B, T, W)) or (L·D, B, H) tensor, naming its step (or state) and batch entry. With
      * lengths, positions past a sequence's length are skipped (the algorithm ignores them).
      */
-    static void requireFinite(String name, Tensor t, int[] lengths) {
+    static void requireFinite(String name, Tensor t, int[] lengths, boolean batchFirst) {
         if (t == null) return;
-        int outer = t.dim(0), batch = t.dim(1), width = t.dim(2);
+        int outer = t.dim(batchFirst ? 1 : 0), batch = t.dim(batchFirst ? 0 : 1), width = t.dim(2);
         for (int s = 0; s < outer; s++) {
             for (int b = 0; b < batch; b++) {
                 if (lengths != null && s >= lengths[b]) continue;
                 for (int c = 0; c < width; c++) {
-                    double v = t.getDouble((s * batch + b) * width + c);
+                    double v = t.getDouble(((batchFirst ? b * outer + s : s * batch + b)) * width + c);
                     if (!Double.isFinite(v)) {
                         String where = (name.contains("state") ? "state " : "step ") + s;
                         throw new NonFiniteException("non-finite value in " + name + " at " + where + ", batch entry " + b

@@ -41,8 +41,10 @@ public final class ReferenceCase {
         try {
             RnnMode mode = RnnMode.parse(required(m, "mode"));
             int projSize = m.containsKey("proj_size") ? intValue(m, "proj_size") : 0;
+            boolean batchFirst = m.containsKey("batch_first") && boolValue(m, "batch_first");
             RnnConfig cfg = new RnnConfig(mode, intValue(m, "input_size"), intValue(m, "hidden_size"), intValue(m, "num_layers"),
-                    boolValue(m, "bidirectional"), boolValue(m, "bias"), DType.parseFloat(required(m, "dtype")), false, projSize);
+                    boolValue(m, "bidirectional"), boolValue(m, "bias"), DType.parseFloat(required(m, "dtype")), false, projSize,
+                    batchFirst, 0.0);
             return new ReferenceCase(stripExtension(name), cfg, f);
         } catch (IllegalArgumentException e) {
             throw new SafeTensorsException(name + ": invalid case metadata: " + e.getMessage());

@@ -261,6 +261,8 @@ public final class Rnn implements AutoCloseable {
         meta.put("dtype", config.dtype().safetensorsName());
         if (config.residual()) meta.put("residual", "true");
         if (config.projSize() > 0) meta.put("proj_size", Integer.toString(config.projSize()));
+        if (config.batchFirst()) meta.put("batch_first", "true");
+        if (config.dropout() > 0) meta.put("dropout", Double.toString(config.dropout()));
         dev.bptt4j.io.SafeTensors.write(path, stateDict(), meta);
     }
 
@@ -302,7 +304,7 @@ public final class Rnn implements AutoCloseable {
         checkOpen();
         int[] tb = checkInput(x);
         checkStates(initial, tb[1], true);
-        if (checkFinite) InputChecks.requireFinite("input x", x, null);
+        if (checkFinite) InputChecks.requireFinite("input x", x, null, config.batchFirst());
         StackBptt.Outputs out = algorithm.forward(x, initial, lengths);
         return new Pass(++generation, tb[0], tb[1], lengths, out, null);
     }
@@ -316,7 +318,7 @@ public final class Rnn implements AutoCloseable {
         checkOpen();
         int[] tb = checkInput(x);
         checkStates(initial, tb[1], true);
-        if (checkFinite) InputChecks.requireFinite("input x", x, null);
+        if (checkFinite) InputChecks.requireFinite("input x", x, null, config.batchFirst());
         algorithm.forwardOnDevice(x, initial, lengths);
         return new Pass(++generation, tb[0], tb[1], lengths, null, null);
     }
@@ -333,19 +335,29 @@ public final class Rnn implements AutoCloseable {
         if (x == null) throw new IllegalArgumentException("x: device slice is null");
         if (steps < 1) throw new IllegalArgumentException("x: sequence length T must be >= 1, got " + steps);
         if (batch < 1) throw new IllegalArgumentException("x: batch size B must be >= 1, got " + batch);
-        requireSlice("x", x, (long) steps * batch * config.inputSize(), "(" + steps + ", " + batch + ", " + config.inputSize() + ")");
+        requireSlice("x", x, (long) steps * batch * config.inputSize(), shape(padded(steps, batch, config.inputSize())));
         checkStates(initial, batch, true);
         algorithm.forwardOnDevice(x, steps, batch, initial, lengths);
         return new Pass(++generation, steps, batch, lengths, null, x);
     }
 
-    /** T and B of x (T, B, I) after checking its shape and dtype. */
+    /** T and B of x ((T, B, I), or (B, T, I) batch-first) after checking its shape and dtype. */
     private int[] checkInput(Tensor x) {
         InputChecks.requireShape("x", x, config.dtype(), -1, -1, config.inputSize());
-        int steps = x.dim(0), batch = x.dim(1);
-        if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim 0) must be >= 1, got " + steps);
-        if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim 1) must be >= 1, got " + batch);
+        int t = config.batchFirst() ? 1 : 0, b = 1 - t;
+        int steps = x.dim(t), batch = x.dim(b);
+        if (steps < 1) throw new IllegalArgumentException("x: sequence length T (dim " + t + ") must be >= 1, got " + steps);
+        if (batch < 1) throw new IllegalArgumentException("x: batch size B (dim " + b + ") must be >= 1, got " + batch);
         return new int[]{steps, batch};
+    }
+
+    /** The shape of a padded (T, B, width) tensor in this stack's layout: (B, T, width) batch-first. */
+    private int[] padded(int steps, int batch, int width) {
+        return config.batchFirst() ? new int[]{batch, steps, width} : new int[]{steps, batch, width};
+    }
+
+    private static String shape(int[] dims) {
+        return "(" + dims[0] + ", " + dims[1] + ", " + dims[2] + ")";
     }
 
     /**
@@ -368,7 +380,7 @@ public final class Rnn implements AutoCloseable {
             InputChecks.requireShape(label, t, config.dtype(), rows, batch, spec.width());
             if (checkFinite) {
                 InputChecks.requireFinite((initial ? "initial " : "final ") + (name.equals("c") ? "cell state" : name.equals("h") ? "hidden state" : "state")
-                        + (initial ? " " : " gradient ") + label, t, null);
+                        + (initial ? " " : " gradient ") + label, t, null, false);
             }
         }
     }
@@ -443,7 +455,7 @@ public final class Rnn implements AutoCloseable {
             return batch;
         }
 
-        /** y: (T, B, D·H), zero past each sequence's length. */
+        /** y: (T, B, D·H), or (B, T, D·H) batch-first; zero past each sequence's length. */
         public Tensor output() {
             return outputs().output();
         }
@@ -496,10 +508,10 @@ public final class Rnn implements AutoCloseable {
             checkBackward();
             if (dy == null) throw new IllegalArgumentException("dy: device slice is null");
             long dyElements = (long) steps * batch * config.outputSize();
-            requireSlice("dy", dy, dyElements, "(" + steps + ", " + batch + ", " + config.outputSize() + ")");
+            requireSlice("dy", dy, dyElements, shape(padded(steps, batch, config.outputSize())));
             long dxElements = (long) steps * batch * config.inputSize();
             if (inputGradient != null) {
-                requireSlice("dL/dx", inputGradient, dxElements, "(" + steps + ", " + batch + ", " + config.inputSize() + ")");
+                requireSlice("dL/dx", inputGradient, dxElements, shape(padded(steps, batch, config.inputSize())));
                 requireApart("dL/dx", inputGradient, dxElements, "dy", dy, dyElements);
                 if (deviceInput != null) requireApart("dL/dx", inputGradient, dxElements, "x", deviceInput, dxElements);
             }
@@ -517,7 +529,7 @@ public final class Rnn implements AutoCloseable {
         public InputGradients backwardOnDevice(DeviceSlice dy, States finalGrads, boolean inputGradient) {
             checkBackward();
             if (dy == null) throw new IllegalArgumentException("dy: device slice is null");
-            requireSlice("dy", dy, (long) steps * batch * config.outputSize(), "(" + steps + ", " + batch + ", " + config.outputSize() + ")");
+            requireSlice("dy", dy, (long) steps * batch * config.outputSize(), shape(padded(steps, batch, config.outputSize())));
             requireInputOpen();
             checkStates(finalGrads, batch, false);
             used = true;
@@ -551,9 +563,9 @@ public final class Rnn implements AutoCloseable {
          */
         public InputGradients backward(Tensor dy, States finalGrads, boolean inputGradient) {
             checkBackward();
-            InputChecks.requireShape("dy", dy, config.dtype(), steps, batch, config.outputSize());
+            InputChecks.requireShape("dy", dy, config.dtype(), padded(steps, batch, config.outputSize()));
             checkStates(finalGrads, batch, false);
-            if (checkFinite) InputChecks.requireFinite("output gradient dy", dy, lengths);
+            if (checkFinite) InputChecks.requireFinite("output gradient dy", dy, lengths, config.batchFirst());
             requireInputOpen();
             used = true;
             StackBptt.InputGradients g = algorithm.backward(dy, finalGrads, inputGradient);

@@ -12,9 +12,13 @@ import java.util.List;
  *
  * @param residual the residual Elman cell {@code h_t = h_{t−1} + f(z_t)} (not a PyTorch option)
  * @param projSize PyTorch's {@code proj_size} of an LSTM: h is projected to this width (0: no projection)
+ * @param batchFirst PyTorch's {@code batch_first}: x, y and their gradients are (B, T, ·) instead of
+ *                   (T, B, ·); states keep their (L·D, B, ·) layout
+ * @param dropout    PyTorch's {@code dropout}: applied to the output of every layer but the last, in
+ *                   training mode only, kept values scaled by 1/(1−p); 0 ≤ p &lt; 1
  */
 public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLayers, boolean bidirectional,
-                        boolean bias, DType dtype, boolean residual, int projSize) {
+                        boolean bias, DType dtype, boolean residual, int projSize, boolean batchFirst, double dropout) {
 
     public RnnConfig {
         if (mode == null) throw new IllegalArgumentException("mode: must not be null");
@@ -22,46 +26,63 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
         if (inputSize < 1) throw new IllegalArgumentException("inputSize: expected >= 1, got " + inputSize);
         if (hiddenSize < 1) throw new IllegalArgumentException("hiddenSize: expected >= 1, got " + hiddenSize);
         if (numLayers < 1) throw new IllegalArgumentException("numLayers: expected >= 1, got " + numLayers);
+        if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("dropout: expected 0 <= p < 1, got " + dropout);
         Cell cell = mode.cell(hiddenSize, bias, residual, projSize);
         if ((long) cell.gateWidth() > Integer.MAX_VALUE / 4) {
             throw new IllegalArgumentException("hiddenSize: " + hiddenSize + " is too large for " + mode);
         }
     }
 
-    /** A stack without projection. */
+    /** A time-major stack without projection or dropout. */
     public RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLayers, boolean bidirectional, boolean bias, DType dtype,
                      boolean residual) {
         this(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, 0);
     }
 
+    /** A time-major stack without dropout. */
+    public RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLayers, boolean bidirectional, boolean bias, DType dtype,
+                     boolean residual, int projSize) {
+        this(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, false, 0.0);
+    }
+
     /** A one-layer, unidirectional, biased float64 stack; refine with the {@code with…} methods. */
     public static RnnConfig of(RnnMode mode, int inputSize, int hiddenSize) {
-        return new RnnConfig(mode, inputSize, hiddenSize, 1, false, true, DType.F64, false, 0);
+        return new RnnConfig(mode, inputSize, hiddenSize, 1, false, true, DType.F64, false, 0, false, 0.0);
     }
 
     /** An LSTM's h projected to {@code p} units ({@code proj_size}; 0 removes the projection). */
     public RnnConfig withProjection(int p) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, p);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, p, batchFirst, dropout);
+    }
+
+    /** x, y and their gradients batch-first, (B, T, ·), as {@code batch_first=True}. */
+    public RnnConfig withBatchFirst(boolean b) {
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, b, dropout);
+    }
+
+    /** Dropout p on the output of every layer but the last, in training mode ({@code Rnn.train()}). */
+    public RnnConfig withDropout(double p) {
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, batchFirst, p);
     }
 
     public RnnConfig withLayers(int layers) {
-        return new RnnConfig(mode, inputSize, hiddenSize, layers, bidirectional, bias, dtype, residual, projSize);
+        return new RnnConfig(mode, inputSize, hiddenSize, layers, bidirectional, bias, dtype, residual, projSize, batchFirst, dropout);
     }
 
     public RnnConfig withBidirectional(boolean bi) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bi, bias, dtype, residual, projSize);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bi, bias, dtype, residual, projSize, batchFirst, dropout);
     }
 
     public RnnConfig withBias(boolean b) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, b, dtype, residual, projSize);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, b, dtype, residual, projSize, batchFirst, dropout);
     }
 
     public RnnConfig withDType(DType d) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, d, residual, projSize);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, d, residual, projSize, batchFirst, dropout);
     }
 
     public RnnConfig withResidual(boolean r) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, r, projSize);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, r, projSize, batchFirst, dropout);
     }
 
     /** D: 2 when bidirectional. */
@@ -76,7 +97,7 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
 
     /** The shape as the algorithm takes it. */
     public StackShape stackShape() {
-        return new StackShape(cell(), inputSize, numLayers, directions(), dtype);
+        return new StackShape(cell(), inputSize, numLayers, directions(), dtype, batchFirst, dropout);
     }
 
     /** Input width of layer {@code layer}: I for the first, D·(width of h) above it. */

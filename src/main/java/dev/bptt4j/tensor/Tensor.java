@@ -37,6 +37,12 @@ public final class Tensor {
         return (int) n;
     }
 
+    /** Copies {@code count} elements from {@code src} at {@code srcOffset} to {@code dst} at {@code dstOffset}; both of one dtype. */
+    public static void copy(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) {
+        if (src.dtype != dst.dtype) throw new IllegalArgumentException("copy: " + src.dtype + " into " + dst.dtype);
+        System.arraycopy(src.data, Math.toIntExact(srcOffset), dst.data, Math.toIntExact(dstOffset), Math.toIntExact(count));
+    }
+
     public static Tensor zeros(DType dtype, int... shape) {
         int n = checkedCount("zeros", shape);
         switch (dtype) {

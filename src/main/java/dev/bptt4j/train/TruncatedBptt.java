@@ -1,22 +1,33 @@
 package dev.bptt4j.train;
 
+import dev.bptt4j.cell.StateSpec;
 import dev.bptt4j.cell.States;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
 
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * Truncated BPTT over time-major batches: the T steps are walked in chunks of k; each chunk is
- * one forward over its k steps (starting from the previous chunk's final states, all of them,
- * detached: plain values, no gradient flows into them), the loss of its steps, and one backward, after which
+ * Truncated BPTT: the T steps are walked in chunks of k; each chunk is one forward over its k
+ * steps (starting from the previous chunk's final states, all of them, detached: plain values, no
+ * gradient flows into them), the loss of its steps, and one backward, after which
  * {@link AfterChunk} runs (typically clip, optimiser step, zeroGrad). With k ≥ T this is full
  * BPTT. The loss, its gradient and the head stay on the device; per chunk the host uploads x and
- * the targets and reads back the loss and the final state.
+ * the targets and reads back the loss and the final states.
  *
- * <p>All sequences of a batch have length T (for a language model, B streams cut from a text);
- * mask a step by giving it target −1.
+ * <p>x and the targets are time-major, (T, B, ·) and (T, B), or batch-first, (B, T, ·) and (B, T),
+ * as the RNN's configuration says. With lengths, each sequence is cut at its own length: a chunk
+ * runs only the sequences still going (its lengths are what is left of theirs, at most k), a
+ * finished sequence's states are no longer carried (its final states are those after its last
+ * step, as {@code hn} with lengths), and steps past a length count no loss. Without lengths every
+ * sequence has length T; mask a step by giving it target −1.
+ *
+ * <p>A bidirectional model needs k ≥ T: its reverse direction at step t reads the sequence's
+ * future, which a chunk would cut off.
  */
 public final class TruncatedBptt {
     private final Rnn rnn;
@@ -50,25 +61,48 @@ public final class TruncatedBptt {
     }
 
     /**
-     * Trains over x (T, B, I) with targets (T, B) of I32 class ids (−1 masked) from the initial
-     * states (all of the cell's, by name; null for zeros), accumulating gradients chunk by chunk.
+     * Trains over x with targets of I32 class ids (−1 masked) from the initial states (all of the
+     * cell's, by name; null for zeros), accumulating gradients chunk by chunk; every sequence T long.
      *
      * @param afterChunk null to only accumulate (then the gradients are those of all chunks)
      */
     public Result run(Tensor x, Tensor targets, States initial, AfterChunk afterChunk) {
-        return walk(x, targets, initial, afterChunk, true);
+        return walk(x, targets, initial, null, afterChunk, true);
+    }
+
+    /** {@link #run(Tensor, Tensor, States, AfterChunk)} with each sequence's length (1..T; null: all T). */
+    public Result run(Tensor x, Tensor targets, States initial, int[] lengths, AfterChunk afterChunk) {
+        return walk(x, targets, initial, lengths, afterChunk, true);
     }
 
     /** The loss of x against targets from the initial states, forward only (no gradients are touched). */
     public Result evaluate(Tensor x, Tensor targets, States initial) {
-        return walk(x, targets, initial, null, false);
+        return walk(x, targets, initial, null, null, false);
     }
 
-    private Result walk(Tensor x, Tensor targets, States initial, AfterChunk afterChunk, boolean train) {
-        if (x.rank() != 3) throw new IllegalArgumentException("x: expected (T, B, I), got " + Arrays.toString(x.shape()));
-        int steps = x.dim(0), batch = x.dim(1);
-        if (targets.dtype() != DType.I32 || !Arrays.equals(targets.shape(), new int[]{steps, batch})) {
-            throw new IllegalArgumentException("targets: expected I32 (" + steps + ", " + batch + "), got " + targets);
+    /** {@link #evaluate(Tensor, Tensor, States)} with each sequence's length (1..T; null: all T). */
+    public Result evaluate(Tensor x, Tensor targets, States initial, int[] lengths) {
+        return walk(x, targets, initial, lengths, null, false);
+    }
+
+    private Result walk(Tensor x, Tensor targets, States initial, int[] lengths, AfterChunk afterChunk, boolean train) {
+        boolean batchFirst = rnn.config().batchFirst();
+        String layout = batchFirst ? "(B, T" : "(T, B";
+        if (x.rank() != 3) throw new IllegalArgumentException("x: expected " + layout + ", I), got " + Arrays.toString(x.shape()));
+        int steps = x.dim(batchFirst ? 1 : 0), batch = x.dim(batchFirst ? 0 : 1);
+        int[] targetShape = batchFirst ? new int[]{batch, steps} : new int[]{steps, batch};
+        if (targets.dtype() != DType.I32 || !Arrays.equals(targets.shape(), targetShape)) {
+            throw new IllegalArgumentException("targets: expected I32 " + Arrays.toString(targetShape) + ", got " + targets);
+        }
+        if (lengths != null) {
+            if (lengths.length != batch) throw new IllegalArgumentException("lengths: expected " + batch + " entries, got " + lengths.length);
+            for (int b = 0; b < batch; b++) {
+                if (lengths[b] < 1 || lengths[b] > steps) throw new IllegalArgumentException("lengths[" + b + "]: expected 1.." + steps + ", got " + lengths[b]);
+            }
+        }
+        if (rnn.config().bidirectional() && chunkSteps < steps) {
+            throw new IllegalArgumentException("chunkSteps k: a bidirectional model needs k >= T (" + steps + "), got " + chunkSteps
+                    + ": its reverse direction reads each sequence's future, which a chunk would cut off");
         }
         double total = 0;
         long tokens = 0;
@@ -77,18 +111,114 @@ public final class TruncatedBptt {
         int chunk = 0;
         for (int from = 0; from < steps; from += chunkSteps, chunk++) {
             int to = Math.min(steps, from + chunkSteps);
-            Tensor xs = timeSlice(x, from, to), ts = timeSlice(targets, from, to);
+            int[] running = running(lengths, batch, from);
+            Chunk c = new Chunk(from, to, running, lengths);
+            Tensor xs = c.slice(x, batchFirst), ts = c.targets(targets, batchFirst);
             for (int v : ts.i32()) if (v >= 0) tokens++;
-            int rows = (to - from) * batch;
-            try (Rnn.Pass pass = rnn.forwardOnDevice(xs, state, null)) {
-                double loss = head.forward(pass.outputOnDevice(), rows, ts, batch, reduction);
+            States carried = running.length == batch ? state : rows(state, running);
+            try (Rnn.Pass pass = rnn.forwardOnDevice(xs, carried, c.lengths())) {
+                double loss = head.forward(pass.outputOnDevice(), (to - from) * running.length, ts, batch, reduction);
                 total += loss;
                 if (train) pass.backwardOnDevice(head.backward(), States.ZEROS, false);
-                state = pass.finalStates();
+                state = running.length == batch ? pass.finalStates() : withRows(state, running, pass.finalStates(), batch);
                 if (afterChunk != null) afterChunk.accept(chunk, loss);
             }
         }
         return new Result(total, tokens, state);
+    }
+
+    /** The sequences still running at step {@code from} (length > from), in batch order. */
+    private static int[] running(int[] lengths, int batch, int from) {
+        if (lengths == null) {
+            int[] all = new int[batch];
+            for (int b = 0; b < batch; b++) all[b] = b;
+            return all;
+        }
+        return java.util.stream.IntStream.range(0, batch).filter(b -> lengths[b] > from).toArray();
+    }
+
+    /** Steps [from, to) of the running sequences, each to its own length. */
+    private record Chunk(int from, int to, int[] running, int[] allLengths) {
+        /** The chunk's lengths, or null when every running sequence fills it. */
+        int[] lengths() {
+            if (allLengths == null) return null;
+            int[] l = new int[running.length];
+            boolean full = true;
+            for (int i = 0; i < l.length; i++) {
+                l[i] = Math.min(allLengths[running[i]], to) - from;
+                full &= l[i] == to - from;
+            }
+            return full ? null : l;
+        }
+
+        /** The chunk of a padded (T, B, W) tensor, or (B, T, W) batch-first, for the running rows. */
+        Tensor slice(Tensor t, boolean batchFirst) {
+            int steps = to - from, width = t.rank() == 3 ? t.dim(2) : 1;
+            int totalSteps = t.dim(batchFirst ? 1 : 0), batch = t.dim(batchFirst ? 0 : 1);
+            if (!batchFirst && running.length == batch) return timeSlice(t, from, to); // one contiguous block
+            int[] shape = t.rank() == 3 ? (batchFirst ? new int[]{running.length, steps, width} : new int[]{steps, running.length, width})
+                    : (batchFirst ? new int[]{running.length, steps} : new int[]{steps, running.length});
+            Tensor out = Tensor.zeros(t.dtype(), shape);
+            for (int s = 0; s < steps; s++) {
+                for (int i = 0; i < running.length; i++) {
+                    int b = running[i];
+                    long src = (batchFirst ? (long) b * totalSteps + from + s : (long) (from + s) * batch + b) * width;
+                    long dst = (batchFirst ? (long) i * steps + s : (long) s * running.length + i) * width;
+                    Tensor.copy(t, src, out, dst, width);
+                }
+            }
+            return out;
+        }
+
+        /** The chunk's targets, −1 past each running sequence's length (those steps count no loss). */
+        Tensor targets(Tensor t, boolean batchFirst) {
+            Tensor out = slice(t, batchFirst);
+            if (allLengths == null) return out;
+            int steps = to - from;
+            for (int s = 0; s < steps; s++) {
+                for (int i = 0; i < running.length; i++) {
+                    if (from + s >= allLengths[running[i]]) out.i32()[batchFirst ? i * steps + s : s * running.length + i] = -1;
+                }
+            }
+            return out;
+        }
+    }
+
+    /** The rows of the running sequences of every state (absent states stay absent: zeros). */
+    private States rows(States all, int[] running) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (StateSpec s : rnn.states()) {
+            Tensor t = all == null ? null : all.get(s.name());
+            if (t == null) continue;
+            int rows = t.dim(0), batch = t.dim(1), width = t.dim(2);
+            Tensor out = Tensor.zeros(t.dtype(), rows, running.length, width);
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < running.length; i++) {
+                    Tensor.copy(t, ((long) r * batch + running[i]) * width, out, ((long) r * running.length + i) * width, width);
+                }
+            }
+            m.put(s.name(), out);
+        }
+        return States.of(m);
+    }
+
+    /** {@code all} with the running sequences' rows replaced by {@code chunk}'s (zeros first where a state was absent). */
+    private States withRows(States all, int[] running, States chunk, int batch) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        List<StateSpec> specs = rnn.states();
+        for (StateSpec s : specs) {
+            Tensor c = chunk.get(s.name());
+            Tensor before = all == null ? null : all.get(s.name());
+            int rows = c.dim(0), width = c.dim(2);
+            Tensor out = before == null ? Tensor.zeros(c.dtype(), rows, batch, width) : before.copy();
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < running.length; i++) {
+                    Tensor.copy(c, ((long) r * running.length + i) * width, out, ((long) r * batch + running[i]) * width, width);
+                }
+            }
+            m.put(s.name(), out);
+        }
+        return States.of(m);
     }
 
     /** Steps [from, to) of a time-major tensor (dim 0 is time): a copy, as the layout is contiguous. */
@@ -97,15 +227,7 @@ public final class TruncatedBptt {
         int per = t.size() / shape[0];
         shape[0] = to - from;
         Tensor out = Tensor.zeros(t.dtype(), shape);
-        Object src, dst;
-        switch (t.dtype()) {
-            case F32: src = t.f32(); dst = out.f32(); break;
-            case F64: src = t.f64(); dst = out.f64(); break;
-            case I32: src = t.i32(); dst = out.i32(); break;
-            case I64: src = t.i64(); dst = out.i64(); break;
-            default: throw new AssertionError(t.dtype());
-        }
-        System.arraycopy(src, from * per, dst, 0, (to - from) * per);
+        Tensor.copy(t, (long) from * per, out, 0, (long) (to - from) * per);
         return out;
     }
 }

@@ -30,7 +30,7 @@ final class ResidentCaseRunner {
         RnnConfig cfg = c.config();
         Tensor x = c.tensor("x");
         Tensor dy = c.tensor("dy");
-        int steps = x.dim(0), batch = x.dim(1);
+        int steps = x.dim(cfg.batchFirst() ? 1 : 0), batch = x.dim(cfg.batchFirst() ? 0 : 1);
         int[] lengths = Rnn.lengthsFrom(c.optional("lengths"));
         final long guard = 5;
         try (Rnn rnn = new Rnn(cfg, backend);
@@ -42,7 +42,7 @@ final class ResidentCaseRunner {
             Map<String, Tensor> out = new LinkedHashMap<>();
             try (Rnn.Pass pass = rnn.forwardOnDevice(new DeviceSlice(xs, guard), steps, batch, CaseRunner.initialStates(c), lengths)) {
                 DeviceSlice y = pass.outputOnDevice();
-                out.put("y", backend.download(y, steps, batch, cfg.outputSize()));
+                out.put("y", cfg.batchFirst() ? backend.download(y, batch, steps, cfg.outputSize()) : backend.download(y, steps, batch, cfg.outputSize()));
                 for (StateSpec s : rnn.states()) out.put(s.finalName(), pass.finalStates().get(s.name()));
                 Rnn.InputGradients g = pass.backwardOnDevice(new DeviceSlice(dys, guard), CaseRunner.finalStateGradients(c), new DeviceSlice(dxs, guard));
                 out.put("grad.x", backend.download(new DeviceSlice(dxs, guard), x.shape()));

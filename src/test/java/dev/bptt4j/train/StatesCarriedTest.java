@@ -14,6 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -117,7 +118,7 @@ class StatesCarriedTest {
             head.initialize(4);
             States initial = randomStates(r, rnn);
             System.out.println(backendName + " " + cell + ": truncated BPTT with k = T and k = T + 5 against full BPTT on the host API");
-            Reference full = reference(rnn, head, x, targets, initial, T, Reduction.MEAN);
+            Reference full = reference(rnn, head, x, targets, initial, T, Reduction.MEAN, null);
             for (int k : new int[]{T, T + 5}) truncatedMatches(full, rnn, head, x, targets, initial, k, Reduction.MEAN);
         }
     }
@@ -135,7 +136,7 @@ class StatesCarriedTest {
             States initial = randomStates(r, rnn);
             for (int k : new int[]{1, 3}) {
                 System.out.println(backendName + " " + cell + ": truncated BPTT with k = " + k + " against chunks run from detached states");
-                truncatedMatches(reference(rnn, head, x, targets, initial, k, Reduction.SUM), rnn, head, x, targets, initial, k, Reduction.SUM);
+                truncatedMatches(reference(rnn, head, x, targets, initial, k, Reduction.SUM, null), rnn, head, x, targets, initial, k, Reduction.SUM);
                 // The forward alone does not depend on k: every state crosses every cut.
                 TruncatedBptt.Result whole = new TruncatedBptt(rnn, head, T, Reduction.SUM).evaluate(x, targets, initial);
                 assertEquals(whole.loss(), new TruncatedBptt(rnn, head, k, Reduction.SUM).evaluate(x, targets, initial).loss(),
@@ -147,13 +148,70 @@ class StatesCarriedTest {
     /** Truncated BPTT with chunks of k, from zero gradients, against a reference: loss, final states, every gradient. */
     private static void truncatedMatches(Reference expected, Rnn rnn, SoftmaxHead head, Tensor x, Tensor targets, States initial, int k,
                                          Reduction reduction) {
+        truncatedMatches(expected, rnn, head, x, targets, initial, k, reduction, null);
+    }
+
+    private static void truncatedMatches(Reference expected, Rnn rnn, SoftmaxHead head, Tensor x, Tensor targets, States initial, int k,
+                                         Reduction reduction, int[] lengths) {
         rnn.zeroGrad();
         head.zeroGrad();
-        TruncatedBptt.Result result = new TruncatedBptt(rnn, head, k, reduction).run(x, targets, initial, null);
+        TruncatedBptt.Result result = new TruncatedBptt(rnn, head, k, reduction).run(x, targets, initial, lengths, null);
         assertEquals(expected.loss, result.loss(), TOLERANCE * Math.abs(expected.loss), "loss with k = " + k);
         closeStates("k = " + k + ": final", expected.finalStates, result.finalStates(), rnn);
         for (String n : rnn.parameterNames()) close("k = " + k + ": grad." + n, expected.gradients.get(n), rnn.gradient(n));
         close("k = " + k + ": grad.head.weight", expected.headWeightGradient, head.gradient("weight"));
+    }
+
+    /**
+     * Variable lengths: each sequence is cut at its own length. Truncated BPTT equals chunks of the
+     * running sequences through the host API (k = 1, 3 and k ≥ T), its forward loss does not depend
+     * on k, and its final states are each sequence's state after its own last step, as the whole
+     * forward with lengths gives them.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndCells")
+    void truncatedBpttCutsEachSequenceAtItsLength(String backendName, String cell, RnnConfig config) {
+        Backend backend = backends.get(backendName);
+        SplittableRandom r = new SplittableRandom(14);
+        Tensor x = uniform(r, 1, T, B, I), targets = LossGradientCheckTest.targets(r, T, B, CLASSES);
+        int[] lengths = {T, 3, 6};
+        try (Rnn rnn = new Rnn(config.withLayers(LAYERS), backend);
+             SoftmaxHead head = new SoftmaxHead(backend, config.cell().outputSize(), CLASSES, DType.F64)) {
+            rnn.initialize(7);
+            head.initialize(8);
+            States initial = randomStates(r, rnn);
+            States whole;
+            try (Rnn.Pass pass = rnn.forward(x, initial, lengths)) {
+                whole = pass.finalStates();
+            }
+            double fullLoss = new TruncatedBptt(rnn, head, T, Reduction.SUM).evaluate(x, targets, initial, lengths).loss();
+            for (int k : new int[]{1, 3, T + 5}) {
+                System.out.println(backendName + " " + cell + ": lengths " + Arrays.toString(lengths) + ", k = " + k);
+                truncatedMatches(reference(rnn, head, x, targets, initial, Math.min(k, T), Reduction.SUM, lengths), rnn, head, x, targets,
+                        initial, k, Reduction.SUM, lengths);
+                TruncatedBptt.Result forward = new TruncatedBptt(rnn, head, k, Reduction.SUM).evaluate(x, targets, initial, lengths);
+                assertEquals(fullLoss, forward.loss(), TOLERANCE * Math.abs(fullLoss), "forward loss with k = " + k);
+                closeStates("k = " + k + ": against the whole forward's", whole, forward.finalStates(), rnn);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.bptt4j.BackendsUnderTest#names")
+    void bidirectionalModelsNeedTheWholeSequence(String backendName) {
+        Backend backend = backends.get(backendName);
+        SplittableRandom r = new SplittableRandom(15);
+        Tensor x = uniform(r, 1, T, B, I), targets = LossGradientCheckTest.targets(r, T, B, CLASSES);
+        try (Rnn rnn = new Rnn(RnnConfig.of(RnnMode.GRU, I, H).withBidirectional(true), backend);
+             SoftmaxHead head = new SoftmaxHead(backend, 2 * H, CLASSES, DType.F64)) {
+            rnn.initialize(1);
+            head.initialize(2);
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> new TruncatedBptt(rnn, head, T - 1, Reduction.SUM).run(x, targets, States.ZEROS, null));
+            System.out.println(e.getMessage());
+            assertTrue(e.getMessage().contains("bidirectional model needs k >= T"), e.getMessage());
+            new TruncatedBptt(rnn, head, T, Reduction.SUM).run(x, targets, States.ZEROS, null); // k = T is full BPTT
+        }
     }
 
     /** The reported case: a 1-layer LSTM's forward loss must not depend on the chunk length. */
@@ -181,22 +239,50 @@ class StatesCarriedTest {
     /**
      * Chunks of k steps through the host API: each chunk's forward from the previous chunk's final
      * states (every one of them, as plain tensors), the loss and its gradient on the host from the
-     * head's parameters, the chunk's backward with zero gradients into its final states.
+     * head's parameters, the chunk's backward with zero gradients into its final states. With
+     * lengths, a chunk runs the sequences still going (a sub-batch, each to its own length), and a
+     * finished sequence keeps the states after its last step.
      */
-    private static Reference reference(Rnn rnn, SoftmaxHead head, Tensor x, Tensor targets, States initial, int k, Reduction reduction) {
+    private static Reference reference(Rnn rnn, SoftmaxHead head, Tensor x, Tensor targets, States initial, int k, Reduction reduction,
+                                       int[] lengths) {
         rnn.zeroGrad();
         final int H = rnn.cell().outputSize(); // the width of y: the head's input
         double[] v = head.parameter("weight").f64(), c = head.parameter("bias").f64();
         double[] dV = new double[CLASSES * H];
         double loss = 0;
-        States state = initial;
+        Map<String, Tensor> state = new LinkedHashMap<>();
+        for (StateSpec s : rnn.states()) {
+            Tensor t = initial.get(s.name());
+            state.put(s.name(), t == null ? Tensor.zeros(DType.F64, LAYERS, B, s.width()) : t.copy());
+        }
         for (int from = 0; from < T; from += k) {
-            int to = Math.min(T, from + k), rows = (to - from) * B;
-            int[] t = TruncatedBptt.timeSlice(targets, from, to).i32();
-            try (Rnn.Pass pass = rnn.forward(TruncatedBptt.timeSlice(x, from, to), state, null)) {
+            int to = Math.min(T, from + k), steps = to - from;
+            final int start = from;
+            int[] run = java.util.stream.IntStream.range(0, B).filter(b -> lengths == null || lengths[b] > start).toArray();
+            int n = run.length;
+            Tensor xs = Tensor.zeros(DType.F64, steps, n, I);
+            int[] t = new int[steps * n], chunkLengths = new int[n];
+            for (int i = 0; i < n; i++) {
+                chunkLengths[i] = Math.min(lengths == null ? T : lengths[run[i]], to) - from;
+                for (int s = 0; s < steps; s++) {
+                    for (int e = 0; e < I; e++) xs.setDouble((s * n + i) * I + e, x.getDouble(((from + s) * B + run[i]) * I + e));
+                    t[s * n + i] = s < chunkLengths[i] ? targets.i32()[(from + s) * B + run[i]] : -1;
+                }
+            }
+            Map<String, Tensor> sub = new LinkedHashMap<>();
+            for (StateSpec sp : rnn.states()) {
+                Tensor all = state.get(sp.name()), part = Tensor.zeros(DType.F64, LAYERS, n, sp.width());
+                for (int r = 0; r < LAYERS; r++) {
+                    for (int i = 0; i < n; i++) {
+                        for (int e = 0; e < sp.width(); e++) part.setDouble((r * n + i) * sp.width() + e, all.getDouble((r * B + run[i]) * sp.width() + e));
+                    }
+                }
+                sub.put(sp.name(), part);
+            }
+            try (Rnn.Pass pass = rnn.forward(xs, States.of(sub), lengths == null ? null : chunkLengths)) {
                 double[] y = pass.output().f64();
-                Tensor dy = Tensor.zeros(DType.F64, to - from, B, H);
-                for (int row = 0; row < rows; row++) {
+                Tensor dy = Tensor.zeros(DType.F64, steps, n, H);
+                for (int row = 0; row < steps * n; row++) {
                     if (t[row] < 0) continue;
                     double[] z = new double[CLASSES];
                     double max = Double.NEGATIVE_INFINITY, sum = 0;
@@ -216,10 +302,18 @@ class StatesCarriedTest {
                         }
                     }
                 }
-                state = pass.finalStates();
+                States last = pass.finalStates();
+                for (StateSpec sp : rnn.states()) {
+                    Tensor all = state.get(sp.name()), part = last.get(sp.name());
+                    for (int r = 0; r < LAYERS; r++) {
+                        for (int i = 0; i < n; i++) {
+                            for (int e = 0; e < sp.width(); e++) all.setDouble((r * B + run[i]) * sp.width() + e, part.getDouble((r * n + i) * sp.width() + e));
+                        }
+                    }
+                }
                 pass.backward(dy, States.ZEROS, false);
             }
         }
-        return new Reference(loss, state, rnn.gradients(), Tensor.of(dV, CLASSES, H));
+        return new Reference(loss, States.of(state), rnn.gradients(), Tensor.of(dV, CLASSES, H));
     }
 }
