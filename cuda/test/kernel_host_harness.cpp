@@ -27,6 +27,7 @@ static Coordinates threadIdx, blockIdx, blockDim, gridDim;
 #include "../packing.cu"
 #include "../lstm_cell.cu"
 #include "../gru_cell.cu"
+#include "../dropout.cu"
 
 // What training.cu needs beyond that. sum_of_squares compiles against these stubs but is not run.
 #define __shared__ static
@@ -86,6 +87,8 @@ template <> struct Kernels<float> {
     static constexpr const char* gather = "gather_rows_f32";
     static constexpr const char* fill = "fill_f32";
     static constexpr const char* sumRows = "sum_rows_f32";
+    static constexpr const char* dropoutForward = "dropout_forward_f32";
+    static constexpr const char* dropoutBackward = "dropout_backward_f32";
     static constexpr const char* lstmForward = "lstm_forward_f32";
     static constexpr const char* lstmBackward = "lstm_backward_f32";
     static constexpr const char* gruForward = "gru_forward_f32";
@@ -102,6 +105,8 @@ template <> struct Kernels<double> {
     static constexpr const char* gather = "gather_rows_f64";
     static constexpr const char* fill = "fill_f64";
     static constexpr const char* sumRows = "sum_rows_f64";
+    static constexpr const char* dropoutForward = "dropout_forward_f64";
+    static constexpr const char* dropoutBackward = "dropout_backward_f64";
     static constexpr const char* lstmForward = "lstm_forward_f64";
     static constexpr const char* lstmBackward = "lstm_backward_f64";
     static constexpr const char* gruForward = "gru_forward_f64";
@@ -144,6 +149,20 @@ static void launch_sum_rows(float* dst, const float* x, const float* y, int aliv
 static void launch_sum_rows(double* dst, const double* x, const double* y, int alive, int slot, int width, unsigned grid,
                             unsigned block) {
     LAUNCH(grid, block, sum_rows_f64(dst, x, y, alive, slot, width));
+}
+static void launch_dropout_forward(float* x, float* mask, const int* rowOf, int rows, int width, int hidden, int layer,
+                                   long long seed, long long stream, double p, float scale, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, dropout_forward_f32(x, mask, rowOf, rows, width, hidden, layer, seed, stream, p, scale));
+}
+static void launch_dropout_forward(double* x, double* mask, const int* rowOf, int rows, int width, int hidden, int layer,
+                                   long long seed, long long stream, double p, double scale, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, dropout_forward_f64(x, mask, rowOf, rows, width, hidden, layer, seed, stream, p, scale));
+}
+static void launch_dropout_backward(float* g, const float* mask, long long count, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, dropout_backward_f32(g, mask, count));
+}
+static void launch_dropout_backward(double* g, const double* mask, long long count, unsigned grid, unsigned block) {
+    LAUNCH(grid, block, dropout_backward_f64(g, mask, count));
 }
 static void launch_fill(float* dst, float value, long long count, unsigned grid, unsigned block) {
     LAUNCH(grid, block, fill_f32(dst, value, count));
@@ -269,6 +288,32 @@ static void sum_rows_case(int alive, int slot, int width) {
     print_array("dstIn", dst);
     launch_sum_rows(dst.data(), a.data(), b.data(), alive, slot, width, 2, 2);
     print_array("dstOut", dst);
+    std::printf("end\n");
+}
+
+// Dropout: rows of a two-direction layer input (width 2·hidden, hidden not a multiple of 4), one
+// dead row; p and the scale printed as the scalars.
+template <typename T>
+static void dropout_case(int layer, long long seed, long long stream) {
+    const int rows = 5, hidden = 7, width = 2 * hidden;
+    std::printf("case %s rows=%d width=%d hidden=%d layer=%d seed=%lld stream=%lld\n", Kernels<T>::dropoutForward, rows, width, hidden,
+                layer, seed, stream);
+    const std::vector<double> scalars = {0.35, 1.0 / (1.0 - 0.35)};
+    std::vector<T> x = random_vector<T>((std::size_t)rows * width, -2, 2), mask((std::size_t)rows * width, (T)-77.0);
+    std::vector<int> timeRow = {3, 0, 17, -1, 9};
+    print_array("scalars", scalars);
+    print_array("xIn", x);
+    print_array("timeRow", timeRow);
+    launch_dropout_forward(x.data(), mask.data(), timeRow.data(), rows, width, hidden, layer, seed, stream, scalars[0], (T)scalars[1], 2, 4);
+    print_array("xOut", x);
+    print_array("maskOut", mask);
+    std::printf("end\n");
+    std::printf("case %s count=%d\n", Kernels<T>::dropoutBackward, rows * width);
+    std::vector<T> grad = random_vector<T>((std::size_t)rows * width, -2, 2);
+    print_array("gradIn", grad);
+    print_array("mask", mask);
+    launch_dropout_backward(grad.data(), mask.data(), (long long)rows * width, 2, 4);
+    print_array("gradOut", grad);
     std::printf("end\n");
 }
 
@@ -499,6 +544,8 @@ int main() {
         lstm_backward_case<float>(2, 4, 3, carry);
         lstm_backward_case<double>(3, 3, 5, carry);
     }
+    dropout_case<float>(0, 42, 0);
+    dropout_case<double>(1, 0x1234567890abcdefLL, 99);
     sum_rows_case<float>(3, 5, 3);
     sum_rows_case<double>(2, 4, 5);
     for (int biases = 0; biases <= 2; biases += 2) {

@@ -191,6 +191,21 @@ final class BatchLayout {
         return idx;
     }
 
+    /**
+     * For each packed slot row (τ, j): t·B + b of the sequence and real time it holds, whatever the
+     * padded tensors' layout (time-major index: what dropout's mask is keyed by), or −1 if dead.
+     */
+    public int[] timeRowOfPacked(boolean reverse) {
+        int[] idx = new int[checkedRow(packedRows())];
+        for (int tau = 0; tau < steps; tau++) {
+            int base = (int) slotOffset[tau];
+            for (int j = 0; j < slotRows(tau); j++) {
+                idx[base + j] = j < alive[tau] ? tau(reverse, j, tau) * batch + sortedToOriginal[j] : -1;
+            }
+        }
+        return idx;
+    }
+
     /** For each padded row (t·B + b, or b·T + t batch-first): the packed slot row of that step, or −1 past the sequence's end. */
     public int[] packedRowOfPadded(boolean reverse) {
         return paddedToSlot(reverse, 0);

@@ -32,6 +32,7 @@ final class BatchPacking {
     private final DeviceBuffer[] packedOfPadded = new DeviceBuffer[2];
     private final DeviceBuffer[] paddedOfPacked = new DeviceBuffer[2];
     private final DeviceBuffer[] outputOfPadded = new DeviceBuffer[2];
+    private final DeviceBuffer[] timeRowOfPacked = new DeviceBuffer[2];
     private final DeviceBuffer[][] hiddenAcross = new DeviceBuffer[2][2];
     private final DeviceBuffer[][] packedAcross = new DeviceBuffer[2][2];
     // Host maps, for row transfers straight between host tensors and the slot layout.
@@ -54,7 +55,7 @@ final class BatchPacking {
         if (layout == null || !layout.sameAs(next)) {
             originalOfSorted = sortedOfOriginal = finalOfOriginal = null;
             for (int d = 0; d < 2; d++) {
-                packedOfPadded[d] = paddedOfPacked[d] = outputOfPadded[d] = null;
+                packedOfPadded[d] = paddedOfPacked[d] = outputOfPadded[d] = timeRowOfPacked[d] = null;
                 packedOfPaddedHost[d] = paddedOfPackedHost[d] = outputOfPaddedHost[d] = null;
                 for (int e = 0; e < 2; e++) hiddenAcross[d][e] = packedAcross[d][e] = null;
             }
@@ -103,6 +104,11 @@ final class BatchPacking {
     /** For original b: the state-storage row of its final state. */
     DeviceBuffer finalOfOriginal() {
         return cached(finalOfOriginal, "finalOfOriginal", layout::finalHiddenRowOfOriginal, b -> finalOfOriginal = b);
+    }
+
+    /** For each packed row of direction d: t·B + b of its sequence and real time, −1 if dead (dropout's mask index). */
+    DeviceBuffer timeRowOfPacked(int d) {
+        return cached(timeRowOfPacked[d], "timeRowOfPacked" + d, () -> layout.timeRowOfPacked(d == 1), b -> timeRowOfPacked[d] = b);
     }
 
     /** For each packed row of direction d: its padded row, −1 if dead (x and dy into the slot layout). */

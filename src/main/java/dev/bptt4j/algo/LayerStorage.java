@@ -20,7 +20,7 @@ final class LayerStorage {
     private final Cell cell;
     private final DType dtype;
     private final int inputWidth;
-    private final String inputRole, gatesRole, recurrentRole, outputGradRole;
+    private final String inputRole, gatesRole, recurrentRole, outputGradRole, dropoutRole;
     private final String[] stateRoles, workspaceRoles;
 
     DeviceBuffer input, gates, recurrentGates, outputGrad;
@@ -37,6 +37,7 @@ final class LayerStorage {
         gatesRole = prefix + "gates";
         recurrentRole = prefix + "recurrentGates";
         outputGradRole = prefix + "outputGrad";
+        dropoutRole = prefix + "dropoutMask";
         List<StateSpec> stateSpecs = cell.states();
         stateRoles = new String[stateSpecs.size()];
         for (int i = 0; i < stateRoles.length; i++) stateRoles[i] = prefix + "state." + stateSpecs.get(i).name();
@@ -65,6 +66,11 @@ final class LayerStorage {
         for (int i = 0; i < states.length; i++) states[i] = pool.get(stateRoles[i], dtype, stateRows * stateSpecs.get(i).width());
         List<StepTensor> tensors = cell.stepTensors();
         for (int i = 0; i < workspace.length; i++) workspace[i] = pool.get(workspaceRoles[i], dtype, packedRows * tensors.get(i).width());
+    }
+
+    /** The dropout mask on this layer's input (packed rows × input width), kept from the forward for the backward. */
+    DeviceSlice dropoutMask(long packedRows) {
+        return pool.whole(pool.get(dropoutRole, dtype, packedRows * inputWidth));
     }
 
     /** The workspace's own copy of dL/dh for this layer (packed rows × width of h). */

@@ -86,6 +86,13 @@ public final class StackBptt {
     /** The opt-in NaN/Inf check after every step ({@link FiniteChecks}); off by default. */
     private boolean checkFinite;
     private DeviceBuffer ones;
+    /** Dropout: training mode, the mask seed, and the count of training forwards (the masks' stream). */
+    private boolean training = true;
+    private long dropoutSeed, dropoutStream;
+    /** Whether the last forward dropped (its backward must apply the same masks), and its stream. */
+    private boolean passDropped;
+    private long passStream;
+    private final KernelArgs dropoutArgs, dropoutBackArgs;
     /** One argument block for the fills of a pass (zero states, the ones row), which run one after another. */
     private final KernelArgs fillArgs;
 
@@ -104,6 +111,8 @@ public final class StackBptt {
         this.packing = new BatchPacking(backend, pool, dtype);
         this.results = new HostResults(backend, dtype);
         this.fillArgs = Packing.FILL.args(dtype);
+        this.dropoutArgs = Dropout.FORWARD.args(dtype);
+        this.dropoutBackArgs = Dropout.BACKWARD.args(dtype);
         int n = states.size();
         initialRoles = new String[n];
         finalRoles = new String[n];
@@ -128,6 +137,38 @@ public final class StackBptt {
     /** Checks activations and gradients for NaN/Inf after every step (a host sync per step). */
     public void setCheckFinite(boolean on) {
         checkFinite = on;
+    }
+
+    /** Training mode (dropout between layers applies) or evaluation mode (it does not). */
+    public void setTraining(boolean on) {
+        training = on;
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** The seed of the dropout masks. */
+    public void setDropoutSeed(long seed) {
+        dropoutSeed = seed;
+    }
+
+    public long dropoutSeed() {
+        return dropoutSeed;
+    }
+
+    /** How many forwards have dropped so far: the next one draws its masks from this stream. */
+    public long dropoutStream() {
+        return dropoutStream;
+    }
+
+    /** Sets the stream of the next dropping forward (to replay one, or to resume a run). */
+    public void setDropoutStream(long stream) {
+        dropoutStream = stream;
+    }
+
+    private boolean dropping() {
+        return training && shape.dropout() > 0 && shape.layers() > 1;
     }
 
     /** See {@link HostResults}: the host tensors of y, the states and dL/dx reused call after call. */
@@ -247,6 +288,8 @@ public final class StackBptt {
         packing.use(layout);
         outputGathered = false;
         backwardPending = false;
+        passDropped = dropping();
+        if (passDropped) passStream = dropoutStream++;
         final int dirs = shape.directions(), layers = shape.layers();
         final long packedRows = layout.packedRows(), stateRows = layout.hiddenRows();
 
@@ -268,6 +311,7 @@ public final class StackBptt {
                 } else {
                     in = pool.whole(s.input(packedRows));
                     packing.nextLayerInput(in, dirs, d, below, cell.outputSize());
+                    if (passDropped) dropout(l, d, s, in, packedRows);
                 }
                 for (int i = 0; i < states.size(); i++) {
                     packing.initialState(pool.whole(s.states[i]), initialStates[i], l * dirs + d, states.get(i).width());
@@ -283,6 +327,15 @@ public final class StackBptt {
             }
         }
         backwardPending = true;
+    }
+
+    /** Layer l−1's output as layer l reads it (direction d's slot layout), dropped in place; the mask kept for the backward. */
+    private void dropout(int l, int d, LayerStorage s, DeviceSlice in, long packedRows) {
+        double p = shape.dropout();
+        dropoutArgs.on(backend).pointer(in).pointer(s.dropoutMask(packedRows)).pointer(pool.whole(packing.timeRowOfPacked(d)))
+                .int32(Math.toIntExact(packedRows)).int32(s.inputWidth()).int32(cell.outputSize()).int32(l - 1)
+                .int64(dropoutSeed).int64(passStream).float64(p).real(1.0 / (1.0 - p))
+                .launch();
     }
 
     /** Uploads each state given (zeros for the rest) into its (L·D, B, width) buffer. */
@@ -427,7 +480,17 @@ public final class StackBptt {
 
         for (int l = layers - 1; l >= 0; l--) {
             DeviceSlice[] inputGradsAbove = l == layers - 1 ? null : new DeviceSlice[dirs];
-            if (inputGradsAbove != null) for (int d = 0; d < dirs; d++) inputGradsAbove[d] = pool.whole(storage[l + 1][d].input);
+            if (inputGradsAbove != null) {
+                for (int d = 0; d < dirs; d++) {
+                    inputGradsAbove[d] = pool.whole(storage[l + 1][d].input);
+                    if (passDropped) {
+                        // Through layer l+1's input dropout: the gradient of a dropped value is zero, a kept one's scaled.
+                        long count = (long) packedRows * storage[l + 1][d].inputWidth();
+                        dropoutBackArgs.on(backend).pointer(inputGradsAbove[d]).pointer(storage[l + 1][d].dropoutMask(packedRows)).int64(count)
+                                .launch();
+                    }
+                }
+            }
             for (int d = 0; d < dirs; d++) {
                 LayerStorage s = storage[l][d];
                 // dL/dh of this layer's output: dy (in place, or the workspace's copy), or what the layer above gave its input.

@@ -66,6 +66,7 @@ public final class Rnn implements AutoCloseable {
     private final BufferPool workspace;
     private final StackBptt algorithm;
     private long generation;
+    private static final java.util.concurrent.atomic.AtomicBoolean ONE_LAYER_DROPOUT_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
     private boolean checkFinite;
     private boolean closed;
 
@@ -105,6 +106,11 @@ public final class Rnn implements AutoCloseable {
             }
             this.algorithm = new StackBptt(config.stackShape(), backend, layers, workspace);
             setCheckFinite(Boolean.getBoolean("bptt4j.checkFinite"));
+            if (config.dropout() > 0 && config.numLayers() == 1 && ONE_LAYER_DROPOUT_WARNED.compareAndSet(false, true)) {
+                // PyTorch's own warning, once per process.
+                System.err.println("bptt4j: dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
+                        + "num_layers greater than 1, but got dropout=" + config.dropout() + " and num_layers=1");
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -121,6 +127,55 @@ public final class Rnn implements AutoCloseable {
     public void setReuseResults(boolean on) {
         checkOpen();
         algorithm.setReuseResults(on);
+    }
+
+    /** Whether the one-layer dropout warning has been printed in this process (for tests). */
+    static boolean oneLayerDropoutWarned() {
+        return ONE_LAYER_DROPOUT_WARNED.get();
+    }
+
+    /**
+     * Training mode (the default, as a new {@code torch.nn.Module}): dropout between layers applies.
+     * Returns this.
+     */
+    public Rnn train() {
+        checkOpen();
+        algorithm.setTraining(true);
+        return this;
+    }
+
+    /** Evaluation mode, as {@code module.eval()}: no dropout. Returns this. */
+    public Rnn eval() {
+        checkOpen();
+        algorithm.setTraining(false);
+        return this;
+    }
+
+    public boolean isTraining() {
+        return algorithm.isTraining();
+    }
+
+    /**
+     * The seed of the dropout masks ({@link #initialize} sets it to its own seed). A mask is drawn
+     * from Philox by (seed, forward count, layer, direction, step, sequence, unit), so it is the
+     * same on every backend and a run with dropout repeats bit for bit.
+     */
+    public void setDropoutSeed(long seed) {
+        algorithm.setDropoutSeed(seed);
+    }
+
+    public long dropoutSeed() {
+        return algorithm.dropoutSeed();
+    }
+
+    /** Training forwards with dropout so far: the next one's masks come from this stream (part of a run's RNG state). */
+    public long dropoutStream() {
+        return algorithm.dropoutStream();
+    }
+
+    /** Sets the stream of the next dropping forward: to resume a run, or to replay a forward's masks. */
+    public void setDropoutStream(long stream) {
+        algorithm.setDropoutStream(stream);
     }
 
     /** Turns the NaN/Inf check of inputs, activations and gradients on or off (see the class comment). */
@@ -173,9 +228,10 @@ public final class Rnn implements AutoCloseable {
         if (backend.isClosed()) throw new IllegalStateException("the Rnn's " + backend.name() + " backend has been closed");
     }
 
-    /** PyTorch's default initialisation distribution, U(−1/√H, 1/√H), from a seeded generator. */
+    /** PyTorch's default initialisation distribution, U(−1/√H, 1/√H), from a seeded generator; the dropout seed too. */
     public void initialize(long seed) {
         checkOpen();
+        setDropoutSeed(seed);
         SplittableRandom random = new SplittableRandom(seed);
         double bound = 1.0 / Math.sqrt(config.hiddenSize());
         for (ParameterSpec s : specs) {

@@ -21,6 +21,9 @@ final class CpuKernels {
         void run(KernelArgs a, CpuPointwise pointwise, CpuGatedPointwise gated, CpuTraining training);
     }
 
+    /** Dropout's Philox scratch; dropout runs between layers, never in a lane, so one instance serves. */
+    private static final ThreadLocal<CpuDropout> DROPOUT = ThreadLocal.withInitial(CpuDropout::new);
+
     private static CpuBuffer b(KernelArgs a, int i) {
         return a.buffer(i) == null ? null : CpuBackend.cpu(a.buffer(i));
     }
@@ -55,6 +58,12 @@ final class CpuKernels {
             // packing.cu: gather_rows(dst, src, rowIndex, rows, width, dstStride, dstColumn, srcStride, srcColumn, accumulate)
             Map.entry("gather_rows", (a, p, g, t) -> p.gatherRows(b(a, 0), o(a, 0), n(a, 5), n(a, 6), b(a, 1), a.offset(1), n(a, 7), n(a, 8),
                     b(a, 2), o(a, 2), n(a, 3), n(a, 4), n(a, 9) != 0)),
+            // dropout.cu: dropout_forward(x, mask, timeRow, rows, width, hidden, layer, seed, stream, p, scale)
+            Map.entry("dropout_forward", (a, p, g, t) -> DROPOUT.get().forward(b(a, 0), o(a, 0), b(a, 1), o(a, 1), b(a, 2), o(a, 2),
+                    n(a, 3), n(a, 4), n(a, 5), n(a, 6), a.integer(7), a.integer(8), a.realAt(9), a.realAt(10))),
+            // dropout_backward(grad, mask, count)
+            Map.entry("dropout_backward", (a, p, g, t) -> DROPOUT.get().backward(b(a, 0), o(a, 0), b(a, 1), o(a, 1),
+                    Math.toIntExact(a.integer(2)))),
             // sum_rows(dst, a, b, aliveRows, slotRows, width)
             Map.entry("sum_rows", (a, p, g, t) -> p.sumRows(b(a, 0), o(a, 0), b(a, 1), o(a, 1), b(a, 2), o(a, 2), n(a, 3), n(a, 4), n(a, 5))),
             // fill(dst, value, count)

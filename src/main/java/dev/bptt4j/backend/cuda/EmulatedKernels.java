@@ -1,6 +1,7 @@
 package dev.bptt4j.backend.cuda;
 
 import dev.bptt4j.backend.ElementMath;
+import dev.bptt4j.backend.Philox;
 import dev.bptt4j.tensor.DType;
 
 /**
@@ -57,6 +58,13 @@ final class EmulatedKernels {
             case "gather_rows":
                 gatherRows(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Integer) a[3], (Integer) a[4],
                         (Integer) a[5], (Integer) a[6], (Integer) a[7], (Integer) a[8], (Integer) a[9]);
+                break;
+            case "dropout_forward":
+                dropoutForward(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Integer) a[3], (Integer) a[4], (Integer) a[5], (Integer) a[6],
+                        (Long) a[7], (Long) a[8], (Double) a[9], ((Number) a[10]).doubleValue());
+                break;
+            case "dropout_backward":
+                dropoutBackward(k, t, ptr(k, a, 0), ptr(k, a, 1), (Long) a[2]);
                 break;
             case "sum_rows":
                 sumRows(k, t, ptr(k, a, 0), ptr(k, a, 1), ptr(k, a, 2), (Integer) a[3], (Integer) a[4], (Integer) a[5]);
@@ -309,6 +317,36 @@ final class EmulatedKernels {
             double v = s.get((long) sourceRow * srcStride + srcColumn + c);
             d.set(target, accumulate != 0 ? round(f32, d.get(target) + v) : v);
         }
+    }
+
+    // dropout.cu: dropout_forward_{f32,f64}(x, mask, timeRow, rows, width, hidden, layer, seed, stream, p, scale)
+    private void dropoutForward(CudaKernel k, DType t, DevicePointer x, DevicePointer mask, DevicePointer timeRow, int rows, int width,
+                                int hidden, int layer, long seed, long stream, double p, double scale) {
+        long n = (long) rows * width;
+        View xs = view(k, "x", x, t), m = view(k, "mask", mask, t), time = view(k, "timeRow", timeRow, DType.I32);
+        boolean f32 = t == DType.F32;
+        int k0 = (int) seed, k1 = (int) (seed >>> 32);
+        for (long i = 0; i < n; i++) {
+            long r = i / width;
+            int c = (int) (i - r * width);
+            int row = (int) time.get(r);
+            if (row < 0) {
+                m.set(i, 0.0);
+                continue;
+            }
+            int direction = c / hidden, e = c - direction * hidden;
+            int word = Philox.word(e >> 2, row, 2 * layer + direction, (int) stream, k0, k1, e & 3);
+            double keep = Philox.uniform(word) >= p ? scale : 0.0;
+            m.set(i, keep);
+            xs.set(i, mul(f32, xs.get(i), keep));
+        }
+    }
+
+    // dropout.cu: dropout_backward_{f32,f64}(grad, mask, count)
+    private void dropoutBackward(CudaKernel k, DType t, DevicePointer grad, DevicePointer mask, long count) {
+        View g = view(k, "grad", grad, t), m = view(k, "mask", mask, t);
+        boolean f32 = t == DType.F32;
+        for (long i = 0; i < count; i++) g.set(i, mul(f32, g.get(i), m.get(i)));
     }
 
     // packing.cu: sum_rows_{f32,f64}(dst, a, b, aliveRows, slotRows, width)

@@ -20,7 +20,8 @@ public enum KernelModule {
     GRU_CELL("gru_cell", List.of("bptt4j_math.cuh")),
     PACKING("packing", List.of()),
     TRAINING("training", List.of()),
-    FINITE("finite", List.of());
+    FINITE("finite", List.of()),
+    DROPOUT("dropout", List.of("bptt4j_math.cuh", "philox.cuh"));
 
     /** Classpath folder holding every bundled PTX, .cu and .cuh file. */
     public static final String RESOURCE_DIRECTORY = "/dev/bptt4j/cuda/";

@@ -39,6 +39,8 @@ class KernelHostHarnessTest {
     static final class Case {
         final String kernel;
         final Map<String, Integer> ints = new LinkedHashMap<>();
+        /** Settings too large for an int (seeds). */
+        final Map<String, Long> longs = new LinkedHashMap<>();
         final Map<String, double[]> arrays = new HashMap<>();
         boolean isFloat;
 
@@ -71,7 +73,9 @@ class KernelHostHarnessTest {
                     current.isFloat = f[1].endsWith("_f32");
                     for (int k = 2; k < f.length; k++) {
                         String[] kv = f[k].split("=");
-                        current.ints.put(kv[0], Integer.parseInt(kv[1]));
+                        long v = Long.parseLong(kv[1]);
+                        if (v == (int) v) current.ints.put(kv[0], (int) v);
+                        else current.longs.put(kv[0], v);
                     }
                     break;
                 case "array": {
@@ -107,7 +111,7 @@ class KernelHostHarnessTest {
             Map.entry("hiddenGatesInDeltaOut", "hiddenGatesIn"), Map.entry("cellGradCarry", "cellCarryIn"),
             Map.entry("gates", "gatesIn"), Map.entry("dst", "dstIn"), Map.entry("logits", "logitsIn"), Map.entry("param", "paramIn"),
             Map.entry("momentumBuffer", "bufferIn"), Map.entry("expAvg", "expAvgIn"), Map.entry("expAvgSq", "expAvgSqIn"),
-            Map.entry("x", "xIn"));
+            Map.entry("x", "xIn"), Map.entry("grad", "gradIn"));
     /** The harness's output arrays and the parameter whose buffer holds each after the launch. */
     private static final Map<String, String> OUTPUT_OF = Map.ofEntries(
             Map.entry("hiddenOut", "hiddenOut"), Map.entry("cellOut", "cellOut"), Map.entry("deltaOut", "deltaInOut"),
@@ -115,7 +119,7 @@ class KernelHostHarnessTest {
             Map.entry("hiddenGatesOut", "hiddenGatesInDeltaOut"), Map.entry("hiddenGatesAfter", "hiddenGates"),
             Map.entry("dstOut", "dst"), Map.entry("logitsOut", "logits"), Map.entry("rowLossOut", "rowLoss"),
             Map.entry("paramOut", "param"), Map.entry("bufferOut", "momentumBuffer"), Map.entry("expAvgOut", "expAvg"),
-            Map.entry("expAvgSqOut", "expAvgSq"), Map.entry("xOut", "x"));
+            Map.entry("expAvgSqOut", "expAvgSq"), Map.entry("xOut", "x"), Map.entry("maskOut", "mask"), Map.entry("gradOut", "grad"));
 
     /**
      * Runs the case's kernel on {@link EmulatedCudaApi} (the one Java copy of every kernel) with the
@@ -157,7 +161,7 @@ class KernelHostHarnessTest {
                         break;
                     }
                     case INT32: args[i] = c.i(p.name()); break;
-                    case INT64: args[i] = (long) c.i(p.name()); break;
+                    case INT64: args[i] = c.longs.containsKey(p.name()) ? (long) c.longs.get(p.name()) : (long) c.i(p.name()); break;
                     case FLOAT32: args[i] = kernel.family().equals("fill") ? 0.25f : (float) scalars[scalar++]; break;
                     case FLOAT64: args[i] = kernel.family().equals("fill") ? 0.25 : scalars[scalar++]; break;
                     default: throw new AssertionError(p);

@@ -23,6 +23,7 @@ final class KernelRegistry {
         Set<KernelSpec> out = new LinkedHashSet<>();
         for (RnnMode mode : RnnMode.values()) out.addAll(mode.cell(8, true, false).kernels());
         out.addAll(List.of(Packing.GATHER_ROWS, Packing.FILL, Packing.SUM_ROWS, Packing.COUNT_NON_FINITE));
+        out.addAll(List.of(dev.bptt4j.algo.Dropout.FORWARD, dev.bptt4j.algo.Dropout.BACKWARD));
         out.addAll(List.of(KernelTrainingOps.SOFTMAX_XENT, KernelTrainingOps.SGD_STEP, KernelTrainingOps.ADAM_STEP,
                 KernelTrainingOps.SUM_OF_SQUARES, KernelTrainingOps.SCALE, KernelTrainingOps.CLAMP));
         return new ArrayList<>(out);
