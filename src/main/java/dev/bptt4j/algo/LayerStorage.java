@@ -28,11 +28,15 @@ final class LayerStorage {
     final DeviceBuffer[] workspace;
 
     LayerStorage(BufferPool pool, Cell cell, DType dtype, int layer, int direction, int inputWidth) {
+        this(pool, cell, dtype, "l" + layer + "d" + direction + ".", inputWidth);
+    }
+
+    /** A storage whose pool roles start with {@code prefix} (inference keeps its own, apart from the training pass's). */
+    LayerStorage(BufferPool pool, Cell cell, DType dtype, String prefix, int inputWidth) {
         this.pool = pool;
         this.cell = cell;
         this.dtype = dtype;
         this.inputWidth = inputWidth;
-        String prefix = "l" + layer + "d" + direction + ".";
         inputRole = prefix + "input";
         gatesRole = prefix + "gates";
         recurrentRole = prefix + "recurrentGates";

@@ -70,20 +70,28 @@ final class StepContext implements Step {
 
     /** Moves every slice to the step whose slot starts at row {@code slot} (the states after it at row {@code nextSlot}). */
     void moveTo(long slot, long nextSlot, int rows, int slotRows) {
-        this.rows = rows;
-        this.slotRows = slotRows;
-        gates = point(gates, storage.gates, slot * gateWidth);
-        recurrentGates = storage.recurrentGates == storage.gates ? gates : point(recurrentGates, storage.recurrentGates, slot * gateWidth);
         // A step with no live rows reads no state after it, whose slot may hold fewer rows than the
         // lane starts at: its cursors stay at this step's slot.
-        long after = rows == 0 ? slot : nextSlot;
+        moveTo(slot, slot, rows == 0 ? slot : nextSlot, rows, slotRows);
+    }
+
+    /**
+     * Moves the per-step slices (gates, the cell's tensors, dL/dh) to row {@code stepRow}, the
+     * states before the step to row {@code previousRow} and after it to row {@code nextRow}: the
+     * time loops keep every step in its slot, the step-wise inference two state rows it alternates.
+     */
+    void moveTo(long stepRow, long previousRow, long nextRow, int rows, int slotRows) {
+        this.rows = rows;
+        this.slotRows = slotRows;
+        gates = point(gates, storage.gates, stepRow * gateWidth);
+        recurrentGates = storage.recurrentGates == storage.gates ? gates : point(recurrentGates, storage.recurrentGates, stepRow * gateWidth);
         for (int i = 0; i < stateWidths.length; i++) {
-            previous[i] = point(previous[i], storage.states[i], slot * stateWidths[i]);
-            next[i] = point(next[i], storage.states[i], after * stateWidths[i]);
+            previous[i] = point(previous[i], storage.states[i], previousRow * stateWidths[i]);
+            next[i] = point(next[i], storage.states[i], nextRow * stateWidths[i]);
         }
-        for (int i = 0; i < workspaceWidths.length; i++) workspace[i] = point(workspace[i], storage.workspace[i], slot * workspaceWidths[i]);
+        for (int i = 0; i < workspaceWidths.length; i++) workspace[i] = point(workspace[i], storage.workspace[i], stepRow * workspaceWidths[i]);
         if (outputGradBase != null) {
-            outputGrad = point(outputGrad, outputGradBase.buffer(), outputGradBase.offset() + slot * stateWidths[Cell.H]);
+            outputGrad = point(outputGrad, outputGradBase.buffer(), outputGradBase.offset() + stepRow * stateWidths[Cell.H]);
         }
     }
 

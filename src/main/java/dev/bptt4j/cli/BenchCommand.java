@@ -28,9 +28,9 @@ import java.util.SplittableRandom;
  * width): forward 2·T·B·G·(I_l + H); backward dW_ih, dW_hh and dh each 2·T·B·G·(I_l or H); dL/dx
  * 2·T·B·G·I_l (counted only when it is formed). With dL/dx this is the usual 6·T·B·G·(I_l + H).
  */
-@Command(name = "bench", description = {"Time training steps on random data.",
+@Command(name = "bench", description = {"Time training steps (or forward passes, or inference) on random data.",
         "Each step is a forward pass, then the backward pass of sum(y·dy) (with dL/dx unless --no-input-grad); after the warm-up"
-                + " steps it prints the median ms/step and GFLOP/s, and last a line ms_per_step=M."})
+                + " steps it prints the median ms/step and GFLOP/s, the workspace held, and last a line ms_per_step=M."})
 final class BenchCommand extends CliCommand {
     @Option(names = "--mode", paramLabel = "MODE", converter = Options.Mode.class,
             description = "Cell: ${COMPLETION-CANDIDATES} (any case; default: ${DEFAULT-VALUE}).")
@@ -66,18 +66,40 @@ final class BenchCommand extends CliCommand {
     boolean reuseResults;
     @Option(names = "--resident", description = "Keep x, dy and dL/dx in device buffers, uploaded once (no host copies per step).")
     boolean residentTensors;
+    @Option(names = "--pass", paramLabel = "KIND", converter = PassKind.Converter.class,
+            description = "What a step runs: train (forward and backward), forward (the training forward alone, activations kept"
+                    + " for a backward), infer (Rnn.infer: no activations kept) (default: train).")
+    PassKind passKind = PassKind.TRAIN;
     @Option(names = "--min-length", paramLabel = "N", converter = Options.Size.class,
             description = "A packed batch: sequence lengths uniform in [N, T], the first T long (default: T, every sequence full).")
     Integer minimumLength;
 
+    /** What one timed step runs. */
+    enum PassKind {
+        TRAIN, FORWARD, INFER;
+
+        static final class Converter implements picocli.CommandLine.ITypeConverter<PassKind> {
+            @Override
+            public PassKind convert(String value) {
+                for (PassKind k : values()) if (k.name().equalsIgnoreCase(value)) return k;
+                throw new picocli.CommandLine.TypeConversionException("expected train, forward or infer, got '" + value + "'");
+            }
+        }
+    }
+
     /** FLOP of one training step; see the class comment. */
     static double flopPerStep(RnnConfig c, int steps, int batch, boolean inputGrad) {
+        return flopPerStep(c, steps, batch, inputGrad, true);
+    }
+
+    /** FLOP of one step, the forward's alone unless {@code backward}; see the class comment. */
+    static double flopPerStep(RnnConfig c, int steps, int batch, boolean inputGrad, boolean backward) {
         double flop = 0;
         double g = c.gateRows(), h = c.hiddenSize();
         for (int l = 0; l < c.numLayers(); l++) {
             double in = c.layerInputSize(l);
             boolean dx = l > 0 || inputGrad;
-            double perRow = 2 * g * (in + h) + 2 * g * in + 2 * g * h + 2 * g * h + (dx ? 2 * g * in : 0);
+            double perRow = 2 * g * (in + h) + (backward ? 2 * g * in + 2 * g * h + 2 * g * h + (dx ? 2 * g * in : 0) : 0);
             flop += c.directions() * (double) steps * batch * perRow;
         }
         return flop;
@@ -95,6 +117,9 @@ final class BenchCommand extends CliCommand {
         boolean reuse = reuseResults;
         boolean resident = residentTensors;
         int minLength = minimumLength == null ? steps : minimumLength;
+        PassKind kind = passKind;
+        if (kind == PassKind.INFER && resident) throw new UsageException("--resident: not with --pass infer (Rnn.infer takes host tensors)");
+        if (kind != PassKind.TRAIN && noInputGrad) throw new UsageException("--no-input-grad: only with --pass train");
         if (minLength < 1 || minLength > steps) throw new UsageException("--min-length: expected 1.." + steps + " (T), got " + minLength);
 
         RnnConfig config = RnnConfig.of(mode, input, hidden).withLayers(layers).withDType(dtype);
@@ -114,14 +139,16 @@ final class BenchCommand extends CliCommand {
                 tokens += lengths[b];
             }
         }
-        double flop = flopPerStep(config, steps, batch, inputGrad) * tokens / ((double) steps * batch);
+        double flop = flopPerStep(config, steps, batch, inputGrad, kind == PassKind.TRAIN) * tokens / ((double) steps * batch);
         double[] ms = new double[timed];
+        long workspace;
         try (Backend backend = Backends.create(device); Rnn rnn = new Rnn(config, backend)) {
             rnn.initialize(42);
             rnn.setReuseResults(reuse);
             out.println(backend.description());
             out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: at least %d warm-up steps, then %d timed steps%n", mode, steps, batch, input, hidden,
-                    layers, dtype, (inputGrad ? "" : " no-input-grad") + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
+                    layers, dtype, (kind == PassKind.TRAIN ? "" : " pass=" + kind.name().toLowerCase(java.util.Locale.ROOT))
+                            + (inputGrad || kind != PassKind.TRAIN ? "" : " no-input-grad") + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
                             + (lengths == null ? "" : String.format(" packed: lengths %d..%d, %d of %d time steps real (%.1f%%)",
                             minLength, steps, tokens, (long) steps * batch, 100.0 * tokens / ((double) steps * batch))), warmup, timed);
             try (DeviceBuffer xs = resident ? backend.allocate(dtype, x.size()) : null;
@@ -133,7 +160,19 @@ final class BenchCommand extends CliCommand {
                 }
                 final int[] stepLengths = lengths;
                 Runnable step = () -> {
-                    if (resident) {
+                    if (kind == PassKind.INFER) {
+                        rnn.infer(x, States.ZEROS, stepLengths);
+                    } else if (kind == PassKind.FORWARD) {
+                        if (resident) {
+                            try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, stepLengths)) {
+                                pass.outputOnDevice();
+                            }
+                        } else {
+                            try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, stepLengths)) {
+                                pass.output();
+                            }
+                        }
+                    } else if (resident) {
                         try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, stepLengths)) {
                             pass.outputOnDevice();
                             pass.backwardOnDevice(DeviceSlice.of(dys), States.ZEROS, dxs == null ? null : DeviceSlice.of(dxs));
@@ -157,13 +196,17 @@ final class BenchCommand extends CliCommand {
                     ms[i] = (System.nanoTime() - t0) / 1e6;
                 }
             }
+            workspace = rnn.workspaceBytes();
         }
         double[] sorted = ms.clone();
         Arrays.sort(sorted);
         double median = timed % 2 == 1 ? sorted[timed / 2] : 0.5 * (sorted[timed / 2 - 1] + sorted[timed / 2]);
         out.printf("ms/step: median %.3f, min %.3f, max %.3f%n", median, sorted[0], sorted[timed - 1]);
-        out.printf("GFLOP/s at the median: %.1f (%.3g FLOP/step; forward 2·T·B·G·(I+H) + backward 2·T·B·G·(I+2H)"
-                + " + dL/dx 2·T·B·G·I when formed, G = gates·H, per layer and direction)%n", flop / (median * 1e6), flop);
+        out.printf("GFLOP/s at the median: %.1f (%.3g FLOP/step; forward 2·T·B·G·(I+H)%s, G = gates·H, per layer and direction)%n",
+                flop / (median * 1e6), flop, kind == PassKind.TRAIN ? " + backward 2·T·B·G·(I+2H) + dL/dx 2·T·B·G·I when formed" : "");
+        // The workspace grows to the largest pass and is kept for the next: what it holds after
+        // the steps is their peak device memory beyond parameters, gradients and caller tensors.
+        out.printf("workspace held: %d bytes (%.1f MiB)%n", workspace, workspace / 1048576.0);
         out.printf("ms_per_step=%.4f%n", median);
         return 0;
     }

@@ -3,6 +3,7 @@ package dev.bptt4j.model;
 import dev.bptt4j.algo.BufferPool;
 import dev.bptt4j.algo.LayerParameters;
 import dev.bptt4j.algo.StackBptt;
+import dev.bptt4j.algo.StepwiseForward;
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
 import dev.bptt4j.backend.DeviceSlice;
@@ -65,6 +66,12 @@ public final class Rnn implements AutoCloseable {
     private final Map<String, DeviceBuffer> gradients = new LinkedHashMap<>();
     private final BufferPool workspace;
     private final StackBptt algorithm;
+    private final LayerParameters[][] layerParameters;
+    /** The step-wise forward of {@link #infer} and {@link Stream}, made on first use. */
+    private StepwiseForward stepwise;
+    private Stream openStream;
+    /** Steps {@link #infer} moves to and from the device at a time: its memory is bounded by this, not by T. */
+    static final int INFER_CHUNK = 256;
     private long generation;
     private static final java.util.concurrent.atomic.AtomicBoolean ONE_LAYER_DROPOUT_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
     private boolean checkFinite;
@@ -104,6 +111,7 @@ public final class Rnn implements AutoCloseable {
                 layers[s.layer()][s.direction()].values()[s.slot()] = DeviceSlice.of(value);
                 layers[s.layer()][s.direction()].gradients()[s.slot()] = DeviceSlice.of(grad);
             }
+            this.layerParameters = layers;
             this.algorithm = new StackBptt(config.stackShape(), backend, layers, workspace);
             setCheckFinite(Boolean.getBoolean("bptt4j.checkFinite"));
             if (config.dropout() > 0 && config.numLayers() == 1 && ONE_LAYER_DROPOUT_WARNED.compareAndSet(false, true)) {
@@ -472,6 +480,139 @@ public final class Rnn implements AutoCloseable {
             out[i] = (int) v;
         }
         return out;
+    }
+
+    /** What {@link #infer} gives: y, and every state after each sequence's last step. */
+    public record Inference(Tensor output, States finalStates) {
+    }
+
+    /**
+     * The forward for inference: y ((T, B, D·H), or batch-first) and the final states of x from
+     * the initial states (null: zeros), with no activations kept for a backward and no dropout.
+     * A unidirectional stack runs one step at a time through every layer keeping only the running
+     * states, so its device memory is O(B·H) per layer plus a chunk of x and y, whatever T is (see
+     * {@link Stream}, which gives the same bits fed in pieces). A bidirectional stack needs each
+     * sequence's end first: it runs the training forward in evaluation mode.
+     */
+    public Inference infer(Tensor x, States initial, int[] lengths) {
+        checkOpen();
+        int[] tb = checkInput(x);
+        int steps = tb[0], batch = tb[1];
+        checkStates(initial, batch, true);
+        if (checkFinite) InputChecks.requireFinite("input x", x, null, config.batchFirst());
+        if (config.bidirectional()) {
+            boolean training = isTraining();
+            eval();
+            try (Pass pass = forward(x, initial, lengths)) {
+                return new Inference(pass.output(), pass.finalStates());
+            } finally {
+                algorithm.setTraining(training);
+            }
+        }
+        if (openStream != null) throw new IllegalStateException("infer: a Stream is open on this Rnn; close it first");
+        StepwiseForward f = stepwise();
+        f.begin(batch, steps, lengths, initial);
+        Tensor y = Tensor.zeros(config.dtype(), padded(steps, batch, config.outputSize()));
+        for (int from = 0; from < steps; from += INFER_CHUNK) {
+            int to = Math.min(steps, from + INFER_CHUNK);
+            copySteps(f.next(slice(x, from, to)), y, from);
+        }
+        return new Inference(y, f.states());
+    }
+
+    private StepwiseForward stepwise() {
+        if (stepwise == null) stepwise = new StepwiseForward(config.stackShape(), backend, layerParameters, workspace);
+        return stepwise;
+    }
+
+    /** Steps [from, to) of a padded tensor in this stack's layout. */
+    private Tensor slice(Tensor t, int from, int to) {
+        if (!config.batchFirst()) return t.slice(from, to);
+        int batch = t.dim(0), steps = t.dim(1), width = t.dim(2), n = to - from;
+        Tensor out = Tensor.zeros(t.dtype(), batch, n, width);
+        for (int b = 0; b < batch; b++) Tensor.copy(t, ((long) b * steps + from) * width, out, (long) b * n * width, (long) n * width);
+        return out;
+    }
+
+    /** A chunk of steps (in this stack's layout) into {@code whole} from step {@code from}. */
+    private void copySteps(Tensor chunk, Tensor whole, int from) {
+        if (!config.batchFirst()) {
+            Tensor.copy(chunk, 0, whole, (long) from * whole.dim(1) * whole.dim(2), chunk.size());
+            return;
+        }
+        int batch = whole.dim(0), steps = whole.dim(1), width = whole.dim(2), n = chunk.dim(1);
+        for (int b = 0; b < batch; b++) Tensor.copy(chunk, (long) b * n * width, whole, ((long) b * steps + from) * width, (long) n * width);
+    }
+
+    /**
+     * Opens a stream of B sequences from the initial states (null: zeros), fed one step or one
+     * chunk at a time with its states carried, as DL4J's {@code rnnTimeStep}: the outputs equal
+     * {@link #infer} of the whole sequence bit for bit. No dropout; unidirectional stacks only. One
+     * stream at a time per Rnn; training passes may run in between.
+     */
+    public Stream stream(int batch, States initial) {
+        checkOpen();
+        if (config.bidirectional()) {
+            throw new IllegalArgumentException("stream: a bidirectional stack's reverse direction needs each sequence's end first");
+        }
+        if (batch < 1) throw new IllegalArgumentException("batch: expected >= 1, got " + batch);
+        if (openStream != null) throw new IllegalStateException("stream: one is already open on this Rnn; close it first");
+        checkStates(initial, batch, true);
+        StepwiseForward f = stepwise();
+        f.begin(batch, Integer.MAX_VALUE, null, initial);
+        openStream = new Stream(f, batch);
+        return openStream;
+    }
+
+    /** B sequences fed a step or a chunk at a time, their states carried on the device between calls. */
+    public final class Stream implements AutoCloseable {
+        private final StepwiseForward forward;
+        private final int batch;
+        private boolean closed;
+
+        private Stream(StepwiseForward forward, int batch) {
+            this.forward = forward;
+            this.batch = batch;
+        }
+
+        private void checkStreamOpen() {
+            checkOpen();
+            if (closed) throw new IllegalStateException("stream: closed");
+        }
+
+        /** One step: x_t (B, I) in, y_t (B, H·D) out. */
+        public Tensor step(Tensor x) {
+            checkStreamOpen();
+            InputChecks.requireShape("x", x, config.dtype(), batch, config.inputSize());
+            Tensor y = next(x.reshape(config.batchFirst() ? new int[]{batch, 1, config.inputSize()} : new int[]{1, batch, config.inputSize()}));
+            return y.reshape(batch, config.outputSize());
+        }
+
+        /** A chunk of steps: x ((C, B, I), or (B, C, I) batch-first) in, y of the same layout out. */
+        public Tensor next(Tensor x) {
+            checkStreamOpen();
+            int[] tb = checkInput(x);
+            if (tb[1] != batch) throw new IllegalArgumentException("x: this stream runs " + batch + " sequences, got a batch of " + tb[1]);
+            return forward.next(x);
+        }
+
+        /** Every state now (after the last step fed), (L, B, width) by name. */
+        public States states() {
+            checkStreamOpen();
+            return forward.states();
+        }
+
+        /** Steps fed so far. */
+        public int steps() {
+            return forward.stepsDone();
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            if (openStream == this) openStream = null;
+        }
     }
 
     /** Gradients of a pass's inputs: dL/dx (null unless asked for, or when written to the device) and of every initial state. */

@@ -37,6 +37,17 @@ public final class Tensor {
         return (int) n;
     }
 
+    /** Entries [from, to) along dim 0 (time, for a time-major tensor): a copy, as the layout is contiguous. */
+    public Tensor slice(int from, int to) {
+        if (from < 0 || to > shape[0] || from > to) throw new IllegalArgumentException("slice [" + from + ", " + to + ") of dim 0 of " + shape[0]);
+        int[] out = shape.clone();
+        int per = shape[0] == 0 ? 0 : size() / shape[0];
+        out[0] = to - from;
+        Tensor t = zeros(dtype, out);
+        copy(this, (long) from * per, t, 0, (long) (to - from) * per);
+        return t;
+    }
+
     /** Copies {@code count} elements from {@code src} at {@code srcOffset} to {@code dst} at {@code dstOffset}; both of one dtype. */
     public static void copy(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) {
         if (src.dtype != dst.dtype) throw new IllegalArgumentException("copy: " + src.dtype + " into " + dst.dtype);
