@@ -196,7 +196,9 @@ public final class CharLanguageModelDemo {
             out.printf(Locale.ROOT, "validation loss %.3f -> %.3f nats/char (uniform guess %.3f) after %,d steps, %,d characters, %.1f s%n",
                     initial, fin, Math.log(v), step, characters, seconds);
             out.println("initial " + flowBefore.summary());
+            for (String line : flowBefore.layerSummaries()) out.println("  " + line);
             out.println("trained " + flowAfter.summary());
+            for (String line : flowAfter.layerSummaries()) out.println("  " + line);
             out.println("sample (temperature 0.7):");
             out.println(sample);
             out.println("wrote " + outDir.resolve("loss.png") + ", loss.csv, gradient-flow.png, gradient-flow.csv, rnn.safetensors, head.safetensors, sample.txt");

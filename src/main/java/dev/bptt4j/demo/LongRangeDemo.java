@@ -101,8 +101,8 @@ public final class LongRangeDemo {
             }
         }
         double share = seconds / (runnable.size() * lags.length);
-        out.printf(Locale.ROOT, "remember the first of %d symbols over a lag (chance %.0f%%): hidden %d, batch %d, full BPTT, Adam, clip 1; %.1f s per cell and lag%n",
-                SYMBOLS, 100.0 / SYMBOLS, hidden, batch, share);
+        out.printf(Locale.ROOT, "remember the first of %d symbols over a lag (chance %.0f%%): hidden %d, batch %d, full BPTT, Adam, clip 1; %s s per cell and lag%n",
+                SYMBOLS, 100.0 / SYMBOLS, hidden, batch, seconds(share));
         double[][] accuracy = new double[runnable.size()][lags.length];
         Map<String, GradientFlow.Report> flows = new LinkedHashMap<>();
         for (int ci = 0; ci < runnable.size(); ci++) {
@@ -131,14 +131,26 @@ public final class LongRangeDemo {
             series.put(runnable.get(ci).name(), new double[][]{lagAxis, acc});
         }
         series.put("chance", new double[][]{lagAxis, java.util.stream.DoubleStream.generate(() -> 100.0 / SYMBOLS).limit(lags.length).toArray()});
-        Plots.lines(outDir.resolve("long-range.png"), "remember the first symbol: accuracy after " + String.format(Locale.ROOT, "%.0f", share) + " s of training",
-                "lag (steps)", "accuracy (%)", series, true, false);
-        for (Map.Entry<String, GradientFlow.Report> e : flows.entrySet()) out.println(e.getKey() + ": " + e.getValue().summary());
+        Plots.lines(outDir.resolve("long-range.png"), accuracyTitle(share), "lag (steps)", "accuracy (%)", series, true, false);
+        for (Map.Entry<String, GradientFlow.Report> e : flows.entrySet()) {
+            out.println(e.getKey() + ": " + e.getValue().summary());
+            for (String line : e.getValue().layerSummaries()) out.println("  " + line);
+        }
         Plots.gradientFlow(outDir.resolve("long-range-gradient-flow.png"), flows);
         out.println("wrote " + outDir.resolve("long-range.png") + ", long-range.txt, long-range-gradient-flow.png");
         List<String> names = new ArrayList<>();
         for (Contender c : runnable) names.add(c.name());
         return new Outcome(names, lags.clone(), accuracy);
+    }
+
+    /** The accuracy figure's title: the training time per cell and lag, as precise as it is (1.5 s, not 2 s). */
+    static String accuracyTitle(double secondsPerCellAndLag) {
+        return "remember the first symbol: accuracy after " + seconds(secondsPerCellAndLag) + " s of training per cell and lag";
+    }
+
+    /** Seconds to two decimals at most, without trailing zeros: 1.5, 0.25, 12. */
+    static String seconds(double s) {
+        return java.math.BigDecimal.valueOf(s).setScale(2, java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
     }
 
     private double train(Backend backend, Contender c, int lag, double seconds, long seed, Map<String, GradientFlow.Report> flows) {

@@ -30,6 +30,9 @@ class DemoTest {
         for (String f : new String[]{"loss.png", "loss.csv", "gradient-flow.png", "gradient-flow.csv", "rnn.safetensors", "head.safetensors", "sample.txt"}) {
             assertTrue(Files.size(dir.resolve(f)) > 0, f);
         }
+        java.util.List<String> csv = Files.readAllLines(dir.resolve("gradient-flow.csv"));
+        assertEquals("layer,direction,t,k,lag,norm", csv.get(0));
+        assertEquals(1 + 24 * 25 / 2, csv.size(), "one layer, one direction, 24 steps: k <= t");
         assertTrue(SafeTensors.read(dir.resolve("rnn.safetensors")).tensors().containsKey("weight_hh_l0"), "PyTorch names");
         assertTrue(o.sample().startsWith("And God said") && o.sample().length() > 100, "sample");
         assertTrue(log.toString(StandardCharsets.UTF_8).contains("% train step"), "plain-text progress");
@@ -46,5 +49,15 @@ class DemoTest {
         assertTrue(o.contenders().size() >= 2, "tanh and residual at least");
         assertEquals(2, o.accuracy()[0].length);
         for (String f : new String[]{"long-range.png", "long-range.txt", "long-range-gradient-flow.png"}) assertTrue(Files.size(dir.resolve(f)) > 0, f);
+    }
+
+    /** The accuracy figure's title gives the training time per cell and lag as it is: 1.5 s, not "2 s". */
+    @Test
+    void accuracyTitleKeepsTheTime() {
+        assertEquals("remember the first symbol: accuracy after 1.5 s of training per cell and lag", LongRangeDemo.accuracyTitle(1.5));
+        assertEquals("0.25", LongRangeDemo.seconds(0.25));
+        assertEquals("0.1", LongRangeDemo.seconds(2.0 / 20));
+        assertEquals("12", LongRangeDemo.seconds(12));
+        assertEquals("0.33", LongRangeDemo.seconds(1.0 / 3));
     }
 }

@@ -10,11 +10,16 @@ import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.model.Rnn;
 import dev.bptt4j.model.RnnConfig;
 import dev.bptt4j.model.RnnMode;
+import dev.bptt4j.model.SequenceBatch;
 import dev.bptt4j.tensor.DType;
 import dev.bptt4j.tensor.Tensor;
+import dev.bptt4j.train.Reduction;
+import dev.bptt4j.train.SoftmaxHead;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,6 +92,55 @@ class ReadmeExampleTest {
                 double err = rnn.gradient(n).relativeError(host.gradient(n));
                 assertTrue(err < 1e-6, n + ": " + err);
             }
+        }
+    }
+
+    /**
+     * The README's variable-length example: sentences of different lengths padded into one batch,
+     * tagged through a bidirectional GRU and a softmax head. Its loss is checked against each
+     * sentence run alone (padding contributes nothing), and its outputs against their shapes.
+     */
+    @Test
+    void readmeSequencesExample() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(8);
+        List<Tensor> sentences = new ArrayList<>();   // each (T_b, 16)
+        List<int[]> tagLists = new ArrayList<>();     // each T_b tags in 0..4
+        for (int length : new int[]{7, 3, 12, 1}) {
+            Tensor s = Tensor.zeros(DType.F32, length, 16);
+            for (int i = 0; i < s.size(); i++) s.f32()[i] = (float) (r.nextDouble() * 2 - 1);
+            sentences.add(s);
+            tagLists.add(r.ints(length, 0, 5).toArray());
+        }
+        try (Backend backend = Backends.create("cpu");
+             Rnn rnn = new Rnn(RnnConfig.of(RnnMode.GRU, 16, 32).withBidirectional(true).withDType(DType.F32), backend);
+             SoftmaxHead head = new SoftmaxHead(backend, 64, 5, DType.F32)) {
+            rnn.initialize(42);
+            head.initialize(43);
+            // --- README sequences example begins ---
+            SequenceBatch batch = SequenceBatch.of(sentences);       // x (T, B, 16), T = the longest, zeros past each length
+            SequenceBatch tags = SequenceBatch.ofTargets(tagLists);  // (T, B) I32, -1 past each length: masked by the head
+            List<Tensor> ys;                                         // one (T_b, 64) per sentence
+            double loss;
+            try (Rnn.Pass pass = rnn.forwardOnDevice(batch.padded(), States.ZEROS, batch.lengths())) {
+                ys = batch.split(pass.output());
+                loss = head.forward(pass.outputOnDevice(), batch.steps() * batch.batchSize(), tags.padded(), batch.batchSize(),
+                        Reduction.MEAN);
+                pass.backwardOnDevice(head.backward(), States.ZEROS, false);
+            }
+            // --- README sequences example ends ---
+            List<Tensor> outputs = ys;
+            double batchLoss = loss;
+            double sum = 0;
+            for (int b = 0; b < sentences.size(); b++) {
+                Tensor s = sentences.get(b);
+                int len = s.dim(0);
+                assertEquals(List.of(len, 64), List.of(outputs.get(b).dim(0), outputs.get(b).dim(1)));
+                try (Rnn.Pass alone = rnn.forwardOnDevice(s.reshape(len, 1, 16), States.ZEROS, null)) {
+                    sum += head.forward(alone.outputOnDevice(), len, Tensor.ofInts(tagLists.get(b), len, 1), 1, Reduction.SUM);
+                    assertTrue(outputs.get(b).relativeError(alone.output().reshape(len, 64)) < 1e-6, "sentence " + b + "'s outputs");
+                }
+            }
+            assertEquals(sum / sentences.size(), batchLoss, 1e-5 * sum, "the batch's mean loss is the sentences' losses over B");
         }
     }
 
