@@ -174,11 +174,19 @@ public final class GradientFlow {
     /**
      * The gradient flow of every layer and direction for a loss whose gradient with respect to the
      * top layer's output is {@code dy} (T, B, D·H), e.g. from {@link #lossGradient}. x is (T, B, I),
-     * all lengths T; {@code initial} as for {@link Rnn#forward} (null for zeros).
+     * all lengths T; {@code initial} as for {@link Rnn#forward} (null for zeros). For a batch-first
+     * stack x and dy are (B, T, ·), as its forward takes them. No dropout: the flow of the
+     * evaluation-mode model.
      */
     public static Report measure(Rnn rnn, Tensor x, States initial, Tensor dy) {
         RnnConfig config = rnn.config();
-        if (x == null || x.rank() != 3) throw new IllegalArgumentException("x: expected (T, B, I), got " + (x == null ? null : Arrays.toString(x.shape())));
+        String layout = config.batchFirst() ? "(B, T, I)" : "(T, B, I)";
+        if (x == null || x.rank() != 3) throw new IllegalArgumentException("x: expected " + layout + ", got " + (x == null ? null : Arrays.toString(x.shape())));
+        if (config.batchFirst()) {
+            // The single-layer copies run time-major.
+            x = x.swapLeadingDims();
+            if (dy != null && dy.rank() == 3) dy = dy.swapLeadingDims();
+        }
         int steps = x.dim(0), batch = x.dim(1), layers = config.numLayers(), dirs = config.directions();
         int hidden = rnn.cell().outputSize(), width = dirs * hidden;
         if (dy == null || !Arrays.equals(dy.shape(), new int[]{steps, batch, width}) || dy.dtype() != config.dtype()) {
@@ -272,12 +280,13 @@ public final class GradientFlow {
 
     /** dL/dy (T, B, H) of the head's loss for x and targets, without touching any gradient. */
     public static Tensor lossGradient(Rnn rnn, SoftmaxHead head, Tensor x, States initial, Tensor targets) {
-        int steps = x.dim(0), batch = x.dim(1), width = head.hiddenSize();
+        boolean batchFirst = rnn.config().batchFirst();
+        int steps = x.dim(batchFirst ? 1 : 0), batch = x.dim(batchFirst ? 0 : 1), width = head.hiddenSize();
         Backend backend = rnn.backend();
         Map<String, Tensor> savedHead = Map.of("weight", head.gradient("weight"), "bias", head.gradient("bias"));
         try (Rnn.Pass pass = rnn.forwardOnDevice(x, initial, null)) {
             head.forward(pass.outputOnDevice(), steps * batch, targets, batch, dev.bptt4j.train.Reduction.MEAN);
-            return backend.download(head.backward(), steps, batch, width);
+            return batchFirst ? backend.download(head.backward(), batch, steps, width) : backend.download(head.backward(), steps, batch, width);
         } finally {
             for (Map.Entry<String, Tensor> e : savedHead.entrySet()) backend.upload(e.getValue(), DeviceSlice.of(head.gradientBuffers().get(e.getKey())));
         }

@@ -63,7 +63,7 @@ public final class SequenceBatch {
         int steps = max(lengths), batch = lengths.length, width = first.dim(1);
         Tensor x = Tensor.zeros(first.dtype(), steps, batch, width);
         for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < lengths[b]; t++) copy(sequences.get(b), t * width, x, (t * batch + b) * width, width);
+            for (int t = 0; t < lengths[b]; t++) Tensor.copy(sequences.get(b), (long) t * width, x, ((long) t * batch + b) * width, width);
         }
         return new SequenceBatch(x, lengths);
     }
@@ -133,15 +133,7 @@ public final class SequenceBatch {
 
     /** The padded batch batch-first: {@code (B, T, I)} or, for targets, {@code (B, T)}. A copy. */
     public Tensor paddedBatchFirst() {
-        int steps = padded.dim(0), batch = padded.dim(1), row = padded.size() / (steps * batch);
-        int[] shape = padded.shape();
-        shape[0] = batch;
-        shape[1] = steps;
-        Tensor out = Tensor.zeros(padded.dtype(), shape);
-        for (int t = 0; t < steps; t++) {
-            for (int b = 0; b < batch; b++) copy(padded, (t * batch + b) * row, out, (b * steps + t) * row, row);
-        }
-        return out;
+        return padded.swapLeadingDims();
     }
 
     /** Each sequence's length T_b, in the order given (a copy; what {@link Rnn#forward} takes as {@code lengths}). */
@@ -200,21 +192,10 @@ public final class SequenceBatch {
             int[] own = Arrays.copyOfRange(shape, 1, shape.length);
             own[0] = lengths[b];
             Tensor s = Tensor.zeros(y.dtype(), own);
-            for (int t = 0; t < lengths[b]; t++) copy(y, (batchFirst ? b * steps + t : t * batch + b) * row, s, t * row, row);
+            for (int t = 0; t < lengths[b]; t++) Tensor.copy(y, (batchFirst ? (long) b * steps + t : (long) t * batch + b) * row, s, (long) t * row, row);
             out.add(s);
         }
         return out;
-    }
-
-    /** n elements from src at srcPos to dst at dstPos (same dtype). */
-    private static void copy(Tensor src, int srcPos, Tensor dst, int dstPos, int n) {
-        switch (src.dtype()) {
-            case F32: System.arraycopy(src.f32(), srcPos, dst.f32(), dstPos, n); break;
-            case F64: System.arraycopy(src.f64(), srcPos, dst.f64(), dstPos, n); break;
-            case I32: System.arraycopy(src.i32(), srcPos, dst.i32(), dstPos, n); break;
-            case I64: System.arraycopy(src.i64(), srcPos, dst.i64(), dstPos, n); break;
-            default: throw new AssertionError(src.dtype());
-        }
     }
 
     @Override

@@ -48,6 +48,21 @@ public final class Tensor {
         return t;
     }
 
+    /** A copy with dims 0 and 1 swapped: (T, B, ...) to (B, T, ...) and back. */
+    public Tensor swapLeadingDims() {
+        if (rank() < 2) throw new IllegalArgumentException("swapLeadingDims: expected rank >= 2, got shape " + java.util.Arrays.toString(shape));
+        int first = shape[0], second = shape[1];
+        int row = first == 0 || second == 0 ? 0 : size() / (first * second);
+        int[] out = shape.clone();
+        out[0] = second;
+        out[1] = first;
+        Tensor t = zeros(dtype, out);
+        for (int i = 0; i < first; i++) {
+            for (int j = 0; j < second; j++) copy(this, ((long) i * second + j) * row, t, ((long) j * first + i) * row, row);
+        }
+        return t;
+    }
+
     /** Copies {@code count} elements from {@code src} at {@code srcOffset} to {@code dst} at {@code dstOffset}; both of one dtype. */
     public static void copy(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) {
         if (src.dtype != dst.dtype) throw new IllegalArgumentException("copy: " + src.dtype + " into " + dst.dtype);

@@ -205,6 +205,40 @@ class GradientFlowTest {
         }
     }
 
+    /**
+     * A batch-first stack takes x, targets and dy as (B, T, ·), as its forward does: the flow equals
+     * the time-major stack's with the same parameters fed the same sequences.
+     */
+    @Test
+    void batchFirstStacksAreMeasuredInTheirOwnLayout() {
+        int steps = 6, batch = 3, input = 2, hidden = 4, classes = 3;
+        SplittableRandom r = new SplittableRandom(11);
+        Tensor x = random(r, steps, batch, input);
+        int[] y = new int[steps * batch];
+        for (int i = 0; i < y.length; i++) y[i] = r.nextInt(classes);
+        Tensor targets = Tensor.ofInts(y, steps, batch);
+        RnnConfig config = RnnConfig.of(RnnMode.LSTM, input, hidden).withLayers(2);
+        try (CpuBackend backend = new CpuBackend(1);
+             Rnn timeMajor = new Rnn(config, backend);
+             Rnn batchFirst = new Rnn(config.withBatchFirst(true), backend);
+             SoftmaxHead head = new SoftmaxHead(backend, hidden, classes, DType.F64)) {
+            timeMajor.initialize(3);
+            head.initialize(4);
+            for (String name : timeMajor.parameterNames()) batchFirst.setParameter(name, timeMajor.parameter(name));
+            Tensor dy = GradientFlow.lossGradient(timeMajor, head, x, null, targets);
+            Tensor dyBatchFirst = GradientFlow.lossGradient(batchFirst, head, x.swapLeadingDims(), null, targets.swapLeadingDims());
+            assertEquals(0.0, dyBatchFirst.relativeError(dy.swapLeadingDims()), "dL/dy in the batch-first layout");
+            GradientFlow.Report expected = GradientFlow.measure(timeMajor, x, null, dy);
+            GradientFlow.Report actual = GradientFlow.measure(batchFirst, x.swapLeadingDims(), null, dyBatchFirst);
+            for (GradientFlow.Flow f : expected.flows()) {
+                double[][] a = actual.flow(f.layer(), f.direction()).norms();
+                for (int t = 0; t < steps; t++) {
+                    for (int k = 0; k <= t; k++) assertEquals(f.norms()[t][k], a[t][k], 1e-13 * f.norms()[t][k], f.name() + " [" + t + "][" + k + "]");
+                }
+            }
+        }
+    }
+
     /** Two layers, two directions: four matrices, lower triangles all measured, the CSV's rows and columns. */
     @Test
     void twoLayersTwoDirectionsCsv() throws Exception {
