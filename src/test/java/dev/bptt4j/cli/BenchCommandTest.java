@@ -59,6 +59,29 @@ class BenchCommandTest {
         }
     }
 
+    private static long workspaceOf(String pass) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(new String[]{"bench", "--mode", "lstm", "--T", "40", "--B", "3", "--I", "4", "--H", "6", "--L", "2", "--steps", "2",
+                        "--warmup", "1", "--warmup-seconds", "0", "--device", "cpu", "--pass", pass},
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, pass + ": " + err.toString(StandardCharsets.UTF_8));
+        assertTrue(text.matches("(?s).*ms_per_step=[0-9.]+\\s*"), text);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("workspace held: (\\d+) bytes").matcher(text);
+        assertTrue(m.find(), text);
+        return Long.parseLong(m.group(1));
+    }
+
+    /** --pass forward and infer run; infer holds less than the forward, which holds less than training. */
+    @Test
+    void forwardAndInferPassesReportTheirWorkspace() {
+        long train = workspaceOf("train"), forward = workspaceOf("forward"), infer = workspaceOf("INFER");
+        assertTrue(forward <= train && infer * 2 < forward, "train " + train + ", forward " + forward + ", infer " + infer);
+        CommandLineTest.assertUsageError("bptt4j bench", "--resident: not with --pass infer", "bench", "--pass", "infer", "--resident");
+        CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--pass': expected train, forward or infer, got 'backward'",
+                "bench", "--pass", "backward");
+    }
+
     @Test
     void badOptionsAreUsageErrorsNamingTheOption() {
         // A trailing unknown flag is unknown (it used to "need a value").

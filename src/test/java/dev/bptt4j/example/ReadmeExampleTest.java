@@ -60,6 +60,39 @@ class ReadmeExampleTest {
         }
     }
 
+    /** The README's inference example: a stream fed a step at a time gives infer's bits, and its final states. */
+    @Test
+    void readmeInferenceExample() {
+        Tensor x = Tensor.zeros(DType.F32, 1000, 8, 16);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+        for (int i = 0; i < x.size(); i++) x.f32()[i] = (float) (r.nextDouble() * 2 - 1);
+        List<Tensor> streamed = new ArrayList<>();
+        Rnn.Inference[] whole = new Rnn.Inference[1];
+        States[] after = new States[1];
+        // --- README inference example begins ---
+        try (Backend backend = Backends.create("cpu");
+             Rnn rnn = new Rnn(RnnConfig.of(RnnMode.LSTM, 16, 32).withLayers(2).withDType(DType.F32), backend)) {
+            rnn.initialize(42);
+            Rnn.Inference out = rnn.infer(x, States.ZEROS, null);   // y (1000, 8, 32), hn and cn; nothing kept
+            try (Rnn.Stream stream = rnn.stream(8, States.ZEROS)) {  // 8 sequences, h0 = c0 = zeros
+                for (int t = 0; t < 1000; t++) {
+                    Tensor yt = stream.step(x.slice(t, t + 1).reshape(8, 16));  // x_t (8, 16) in, y_t (8, 32) out
+                    streamed.add(yt);                                           // = out.output()'s step t, bit for bit
+                }
+                States now = stream.states();                        // hn, cn after the steps fed
+                after[0] = now;
+            }
+            whole[0] = out;
+        }
+        // --- README inference example ends ---
+        assertEquals(1000, streamed.size());
+        for (int t = 0; t < 1000; t++) {
+            assertTrue(java.util.Arrays.equals(whole[0].output().slice(t, t + 1).reshape(8, 32).f32(), streamed.get(t).f32()), "step " + t);
+        }
+        assertTrue(java.util.Arrays.equals(whole[0].finalStates().get("c").f32(), after[0].get("c").f32()), "cn");
+        assertTrue(whole[0].output().norm() > 0);
+    }
+
     /** The README's resident-tensor example; its loss is L = Σ y·y / 2 (dy = y), checked against the host API. */
     @Test
     void readmeResidentExample() {
