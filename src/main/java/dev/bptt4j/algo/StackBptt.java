@@ -78,6 +78,8 @@ public final class StackBptt {
     private final String[] initialRoles, finalRoles, initialGradRoles, finalGradRoles, carryRoles;
 
     private BatchLayout layout;
+    /** Step boundaries of the blocks the whole-sequence GEMMs run over ({@link TimeBlocks}). */
+    private int[] blocks;
     private boolean backwardPending;
     private boolean outputGathered;
     /** Per direction, where the last forward's layer 0 read its input: its own buffer, or a caller's x in place. */
@@ -285,6 +287,7 @@ public final class StackBptt {
         BatchLayout next = BatchLayout.of(steps, batch, lengths, shape.batchFirst());
         WorkspaceLimits.check(shape, next, backend);
         layout = next;
+        blocks = TimeBlocks.of(steps, batch);
         packing.use(layout);
         outputGathered = false;
         backwardPending = false;
@@ -351,12 +354,18 @@ public final class StackBptt {
         return out;
     }
 
-    /** One layer-direction's forward: the input projection for all steps, then the time loop (as lanes). */
+    /** One layer-direction's forward: the input projection for all steps (a GEMM per block), then the time loop (as lanes). */
     private void forwardLayer(int l, int d, LayerStorage s, DeviceSlice in) {
         final int gates = cell.gateWidth(), width = s.inputWidth();
-        final int packedRows = Math.toIntExact(layout.packedRows());
         LayerParameters w = parameters[l][d];
-        backend.gemm(false, true, packedRows, gates, width, 1.0, in, width, w.value(Cell.WEIGHT_IH), width, 0.0, pool.whole(s.gates), gates);
+        DeviceSlice preActivations = pool.whole(s.gates);
+        for (int b = 0; b + 1 < blocks.length; b++) {
+            long first = layout.slotOffset(blocks[b]);
+            int rows = Math.toIntExact(layout.slotOffset(blocks[b + 1]) - first);
+            if (rows == 0) continue;
+            backend.gemm(false, true, rows, gates, width, 1.0, in.plus(first * width), width, w.value(Cell.WEIGHT_IH), width, 0.0,
+                    preActivations.plus(first * gates), gates);
+        }
         acrossLanes(l, d, s, true, null, null, this::forwardSteps);
     }
 
@@ -562,35 +571,48 @@ public final class StackBptt {
     /**
      * After a layer-direction's sweep: {@code dW_hh += δ_hhᵀ·H}, {@code dW_ih += δ_ihᵀ·X}, the bias
      * column sums, the cell's own gradients, and {@code dX = δ_ih·W_ih} into {@code inputGradient}
-     * (skipped when null). One GEMM each over all steps.
+     * (skipped when null). One GEMM each per block, the last block first (the order a checkpointed
+     * sweep reaches them in); dX may overwrite the input, as each block reads its own rows first.
      */
     private void parameterGradients(int l, int d, LayerStorage s, DeviceSlice input, DeviceSlice inputGradient) {
-        final int gates = cell.gateWidth(), width = s.inputWidth(), hidden = cell.outputSize();
-        final int packedRows = Math.toIntExact(layout.packedRows());
         LayerParameters w = parameters[l][d];
-        DeviceSlice delta = pool.whole(s.gates), recurrentDelta = pool.whole(s.recurrentGates);
-        backend.gemm(true, false, gates, hidden, packedRows, 1.0, recurrentDelta, gates, pool.whole(s.states[Cell.H]), hidden, 1.0,
+        DeviceSlice ones = cell.hasBias() ? ones(layout.packedRows()) : null;
+        for (int b = blocks.length - 2; b >= 0; b--) {
+            long first = layout.slotOffset(blocks[b]);
+            int rows = Math.toIntExact(layout.slotOffset(blocks[b + 1]) - first);
+            // Steps past every length have empty slots: a block of them adds nothing.
+            if (rows > 0) blockGradients(s, w, first, rows, input, inputGradient, ones);
+        }
+        if (checkFinite) checkParameterGradients(w, l, d);
+    }
+
+    /** {@link #parameterGradients} over the {@code rows} slot rows from row {@code first}. */
+    private void blockGradients(LayerStorage s, LayerParameters w, long first, int rows, DeviceSlice input, DeviceSlice inputGradient,
+                                DeviceSlice ones) {
+        final int gates = cell.gateWidth(), width = s.inputWidth(), hidden = cell.outputSize();
+        DeviceSlice delta = pool.whole(s.gates).plus(first * gates);
+        DeviceSlice recurrentDelta = s.gates == s.recurrentGates ? delta : pool.whole(s.recurrentGates).plus(first * gates);
+        DeviceSlice blockInput = input.plus(first * width);
+        backend.gemm(true, false, gates, hidden, rows, 1.0, recurrentDelta, gates, pool.whole(s.states[Cell.H]).plus(first * hidden), hidden, 1.0,
                 w.gradient(Cell.WEIGHT_HH), hidden);
-        backend.gemm(true, false, gates, width, packedRows, 1.0, delta, gates, input, width, 1.0, w.gradient(Cell.WEIGHT_IH), width);
-        if (cell.hasBias()) {
-            DeviceSlice ones = ones(packedRows);
+        backend.gemm(true, false, gates, width, rows, 1.0, delta, gates, blockInput, width, 1.0, w.gradient(Cell.WEIGHT_IH), width);
+        if (ones != null) {
             if (s.gates == s.recurrentGates) {
                 // db_ih = db_hh = Σ_rows δ: one pass over δ (a memory-bound 1×N·N×G product), then two
                 // 1×1·1×G products to accumulate it into both gradients.
                 DeviceSlice columnSum = pool.whole(pool.get("biasGradSum", dtype, gates));
-                backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, packedRows, delta, gates, 0.0, columnSum, gates);
+                backend.gemm(false, false, 1, gates, rows, 1.0, ones, rows, delta, gates, 0.0, columnSum, gates);
                 backend.gemm(false, false, 1, gates, 1, 1.0, ones, 1, columnSum, gates, 1.0, w.gradient(Cell.BIAS_IH), gates);
                 backend.gemm(false, false, 1, gates, 1, 1.0, ones, 1, columnSum, gates, 1.0, w.gradient(Cell.BIAS_HH), gates);
             } else {
-                backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, packedRows, delta, gates, 1.0, w.gradient(Cell.BIAS_IH), gates);
-                backend.gemm(false, false, 1, gates, packedRows, 1.0, ones, packedRows, recurrentDelta, gates, 1.0, w.gradient(Cell.BIAS_HH), gates);
+                backend.gemm(false, false, 1, gates, rows, 1.0, ones, rows, delta, gates, 1.0, w.gradient(Cell.BIAS_IH), gates);
+                backend.gemm(false, false, 1, gates, rows, 1.0, ones, rows, recurrentDelta, gates, 1.0, w.gradient(Cell.BIAS_HH), gates);
             }
         }
-        cell.accumulateGradients(sweep.of(s, w, packedRows));
+        cell.accumulateGradients(sweep.of(s, w, first, rows));
         if (inputGradient != null) {
-            backend.gemm(false, false, packedRows, width, gates, 1.0, delta, gates, w.value(Cell.WEIGHT_IH), width, 0.0, inputGradient, width);
+            backend.gemm(false, false, rows, width, gates, 1.0, delta, gates, w.value(Cell.WEIGHT_IH), width, 0.0, inputGradient.plus(first * width), width);
         }
-        if (checkFinite) checkParameterGradients(w, l, d);
     }
 
     /** dL/dx of the last sweep as the caller wants it: written to its device slice already, or as a host tensor. */
@@ -629,16 +651,18 @@ public final class StackBptt {
 
     private final LayerSweep sweep = new LayerSweep();
 
-    /** The {@link Sweep} a cell sees for its own parameter gradients: one object, pointed at each layer-direction in turn. */
+    /** The {@link Sweep} a cell sees for its own parameter gradients: one object, pointed at each layer-direction's blocks in turn. */
     private final class LayerSweep implements Sweep {
         private LayerStorage s;
         private LayerParameters w;
+        private long first;
         private int rows;
 
-        LayerSweep of(LayerStorage storage, LayerParameters parameters, int packedRows) {
+        LayerSweep of(LayerStorage storage, LayerParameters parameters, long firstRow, int blockRows) {
             this.s = storage;
             this.w = parameters;
-            this.rows = packedRows;
+            this.first = firstRow;
+            this.rows = blockRows;
             return this;
         }
 
@@ -654,12 +678,12 @@ public final class StackBptt {
 
         @Override
         public DeviceSlice workspace(int index) {
-            return pool.whole(s.workspace[index]);
+            return pool.whole(s.workspace[index]).plus(first * cell.stepTensors().get(index).width());
         }
 
         @Override
         public DeviceSlice states(int state) {
-            return pool.whole(s.states[state]);
+            return pool.whole(s.states[state]).plus(first * states.get(state).width());
         }
 
         @Override
