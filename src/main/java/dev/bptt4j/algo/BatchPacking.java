@@ -163,7 +163,12 @@ final class BatchPacking {
 
     private void gather(DeviceSlice dst, int dstStride, int dstColumn, DeviceSlice src, int srcStride, int srcColumn,
                         DeviceBuffer index, int rows, int width, boolean accumulate) {
-        gatherArgs.on(backend).pointer(dst).pointer(src).pointer(pool.whole(index))
+        gather(dst, dstStride, dstColumn, src, srcStride, srcColumn, pool.whole(index), rows, width, accumulate);
+    }
+
+    private void gather(DeviceSlice dst, int dstStride, int dstColumn, DeviceSlice src, int srcStride, int srcColumn,
+                        DeviceSlice index, int rows, int width, boolean accumulate) {
+        gatherArgs.on(backend).pointer(dst).pointer(src).pointer(index)
                 .int32(rows).int32(width).int32(dstStride).int32(dstColumn).int32(srcStride).int32(srcColumn).int32(accumulate ? 1 : 0)
                 .launch();
     }
@@ -286,5 +291,95 @@ final class BatchPacking {
     /** dL/dx of one partial direction straight from its slot layout into a host tensor (T, B, I). */
     void downloadInputGrad(Tensor dx, DeviceSlice packedGrad, int width) {
         backend.downloadRows(dx, width, 0, packedGrad, packedRowOfPaddedHost(0), paddedRows(), width);
+    }
+
+    // ---- checkpointed passes: one segment of packed rows [first, end) at a time ----
+
+    /** An index 0, 1, 2, … of at least {@code rows} entries: a gather through it copies rows. */
+    private DeviceBuffer identity;
+
+    /** Copies {@code rows} dense rows of {@code width} from {@code src} to {@code dst} (regions apart). */
+    void copyRows(DeviceSlice dst, DeviceSlice src, int rows, int width) {
+        if (rows == 0) return;
+        if (identity == null || identity.elements() < rows) {
+            int[] values = new int[Math.max(rows, identity == null ? 0 : (int) Math.min(Integer.MAX_VALUE, 2 * identity.elements()))];
+            for (int i = 0; i < values.length; i++) values[i] = i;
+            identity = upload("identity", values);
+        }
+        gather(dst, width, 0, src, width, 0, identity, rows, width, false);
+    }
+
+    /** Packed rows [first, end) of direction d from a host x (padded) into dense rows of {@code dst}. */
+    void uploadInputRows(DeviceSlice dst, Tensor x, int d, long first, long end, int width) {
+        int[] rows = java.util.Arrays.copyOfRange(paddedRowOfPackedHost(d), Math.toIntExact(first), Math.toIntExact(end));
+        backend.uploadRows(dst, x, width, 0, rows, rows.length, width);
+    }
+
+    /** Packed rows [first, end) of direction d gathered from a padded x on the device into dense rows of {@code dst}. */
+    void gatherInputRows(DeviceSlice dst, DeviceSlice paddedX, int d, long first, long end, int width) {
+        gather(dst, width, 0, paddedX, width, 0, pool.whole(paddedRowOfPacked(d)).plus(first), Math.toIntExact(end - first), width, false);
+    }
+
+    /** Direction d's columns of dy (padded, on the host) for packed rows [first, end) into dense rows of {@code dst}. */
+    void uploadOutputGradRows(DeviceSlice dst, Tensor dy, int directions, int d, long first, long end, int width) {
+        int[] rows = java.util.Arrays.copyOfRange(paddedRowOfPackedHost(d), Math.toIntExact(first), Math.toIntExact(end));
+        backend.uploadRows(dst, dy, directions * width, d * width, rows, rows.length, width);
+    }
+
+    /** Direction d's columns of dy (padded, on the device) for packed rows [first, end) into dense rows of {@code dst}. */
+    void gatherOutputGradRows(DeviceSlice dst, DeviceSlice paddedDy, int directions, int d, long first, long end, int width) {
+        gather(dst, width, 0, paddedDy, directions * width, d * width, pool.whole(paddedRowOfPacked(d)).plus(first),
+                Math.toIntExact(end - first), width, false);
+    }
+
+    /**
+     * dL/dx of packed rows [first, end) of direction d, downloaded as the dense rows of
+     * {@code segment}, into the padded host dx (rows of {@code width}): written for the first
+     * direction, added for the second (the sum the device forms in {@link #inputGrad}).
+     */
+    void scatterInputGradToHost(Tensor dx, Tensor segment, int d, long first, long end, int width) {
+        int[] padded = paddedRowOfPackedHost(d);
+        for (long r = first; r < end; r++) {
+            int p = padded[Math.toIntExact(r)];
+            if (p >= 0) copyRow(dx, (long) p * width, segment, (r - first) * width, width, d > 0);
+        }
+    }
+
+    /**
+     * y of steps [a, b) of direction d into the padded host y (rows of D·W): {@code segment} holds
+     * the state rows from slot a+1 (h after step a) on, dense.
+     */
+    void scatterOutputToHost(Tensor y, int directions, int d, Tensor segment, int a, int b, int width) {
+        int[] padded = paddedRowOfPackedHost(d);
+        long firstState = layout.slotOffset(a + 1);
+        for (int tau = a; tau < b; tau++) {
+            long slot = layout.slotOffset(tau), next = layout.slotOffset(tau + 1);
+            for (int j = 0; j < layout.alive(tau); j++) {
+                int p = padded[Math.toIntExact(slot + j)];
+                copyRow(y, (long) p * directions * width + (long) d * width, segment, (next + j - firstState) * width, width, false);
+            }
+        }
+    }
+
+    private static void copyRow(Tensor target, long to, Tensor source, long from, int width, boolean accumulate) {
+        int t0 = Math.toIntExact(to), s0 = Math.toIntExact(from);
+        switch (target.dtype()) {
+            case F32 -> {
+                float[] t = target.f32(), v = source.f32();
+                if (accumulate) for (int k = 0; k < width; k++) t[t0 + k] += v[s0 + k];
+                else System.arraycopy(v, s0, t, t0, width);
+            }
+            case F64 -> {
+                double[] t = target.f64(), v = source.f64();
+                if (accumulate) for (int k = 0; k < width; k++) t[t0 + k] += v[s0 + k];
+                else System.arraycopy(v, s0, t, t0, width);
+            }
+            default -> throw new AssertionError(target.dtype());
+        }
+    }
+
+    /** Sorted rows of {@code sorted} into row stateRow of a (L·D, B, W) tensor, batch order (final states gathered per segment). */
+    void sortedToBatch(DeviceSlice states, int stateRow, DeviceSlice sorted, int width) {
+        initialStateGrad(states, stateRow, sorted, width);
     }
 }

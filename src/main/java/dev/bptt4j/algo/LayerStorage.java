@@ -20,8 +20,8 @@ final class LayerStorage {
     private final Cell cell;
     private final DType dtype;
     private final int inputWidth;
-    private final String inputRole, gatesRole, recurrentRole, outputGradRole, dropoutRole;
-    private final String[] stateRoles, workspaceRoles;
+    private final String inputRole, gatesRole, recurrentRole, outputGradRole, dropoutRole, outputRole;
+    private final String[] stateRoles, workspaceRoles, checkpointRoles, finalRoles;
 
     DeviceBuffer input, gates, recurrentGates, outputGrad;
     final DeviceBuffer[] states;
@@ -42,9 +42,16 @@ final class LayerStorage {
         recurrentRole = prefix + "recurrentGates";
         outputGradRole = prefix + "outputGrad";
         dropoutRole = prefix + "dropoutMask";
+        outputRole = prefix + "output";
         List<StateSpec> stateSpecs = cell.states();
         stateRoles = new String[stateSpecs.size()];
-        for (int i = 0; i < stateRoles.length; i++) stateRoles[i] = prefix + "state." + stateSpecs.get(i).name();
+        checkpointRoles = new String[stateSpecs.size()];
+        finalRoles = new String[stateSpecs.size()];
+        for (int i = 0; i < stateRoles.length; i++) {
+            stateRoles[i] = prefix + "state." + stateSpecs.get(i).name();
+            checkpointRoles[i] = prefix + "checkpoints." + stateSpecs.get(i).name();
+            finalRoles[i] = prefix + "finalSorted." + stateSpecs.get(i).name();
+        }
         List<StepTensor> tensors = cell.stepTensors();
         workspaceRoles = new String[tensors.size()];
         for (int i = 0; i < workspaceRoles.length; i++) workspaceRoles[i] = prefix + "step." + tensors.get(i).name();
@@ -81,5 +88,27 @@ final class LayerStorage {
     DeviceSlice outputGrad(long packedRows) {
         outputGrad = pool.get(outputGradRole, dtype, packedRows * cell.outputSize());
         return pool.whole(outputGrad);
+    }
+
+    // ---- checkpointed passes: the per-step buffers above hold one segment; these span the pass ----
+
+    /** h of every step in the slot layout of the whole pass (B + packed rows × width of h): the layer's output. */
+    DeviceSlice output(long hiddenRows) {
+        return pool.whole(pool.get(outputRole, dtype, hiddenRows * cell.outputSize()));
+    }
+
+    /** Layer 0's input for one segment (its rows × input width), apart from {@link #input} (which may hold dL/dx of the whole pass). */
+    DeviceSlice segmentInput(long rows) {
+        return pool.whole(pool.get(inputRole + ".segment", dtype, rows * inputWidth));
+    }
+
+    /** State {@code i} at the start of each of {@code segments} segments, B rows apiece. */
+    DeviceSlice checkpoints(int i, int segments, int batch) {
+        return pool.whole(pool.get(checkpointRoles[i], dtype, (long) segments * batch * cell.states().get(i).width()));
+    }
+
+    /** State {@code i} after each sequence's last step, in sorted row order (B rows), gathered segment by segment. */
+    DeviceSlice finalSorted(int i, int batch) {
+        return pool.whole(pool.get(finalRoles[i], dtype, (long) batch * cell.states().get(i).width()));
     }
 }

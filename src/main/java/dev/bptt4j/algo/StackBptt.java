@@ -80,6 +80,19 @@ public final class StackBptt {
     private BatchLayout layout;
     /** Step boundaries of the blocks the whole-sequence GEMMs run over ({@link TimeBlocks}). */
     private int[] blocks;
+    /**
+     * With activation checkpointing, the step boundaries of the segments (whole blocks) between
+     * which states are kept; null when every step's activations are kept.
+     */
+    private int[] segments;
+    /** The steps [loopFrom, loopTo) the next time loop runs, and the slot row its per-step storage starts at (0 for a whole pass). */
+    private int loopFrom, loopTo;
+    private long loopBase;
+    /** A checkpointed pass's x, read again by its backward (on the host, or on the device). */
+    private Tensor passInput;
+    private DeviceSlice passInputOnDevice;
+    /** A checkpointed host forward's y, written segment by segment (null otherwise). */
+    private Tensor streamedOutput;
     private boolean backwardPending;
     private boolean outputGathered;
     /** Per direction, where the last forward's layer 0 read its input: its own buffer, or a caller's x in place. */
@@ -197,13 +210,13 @@ public final class StackBptt {
 
     /** Runs the stack over x (T, B, I) on the host and returns y and the final states as host tensors. */
     public Outputs forward(Tensor x, States initial, int[] lengths) {
-        run(x, null, steps(x), batch(x), initial, lengths);
+        run(x, null, steps(x), batch(x), initial, lengths, true);
         return outputs();
     }
 
     /** {@link #forward} without the downloads: y and the final states stay on the device. */
     public void forwardOnDevice(Tensor x, States initial, int[] lengths) {
-        run(x, null, steps(x), batch(x), initial, lengths);
+        run(x, null, steps(x), batch(x), initial, lengths, false);
     }
 
     /** T of a padded tensor: dim 0, or dim 1 batch-first. */
@@ -221,15 +234,17 @@ public final class StackBptt {
      * backward) read it directly, so it must stay unchanged until the backward.
      */
     public void forwardOnDevice(DeviceSlice x, int steps, int batch, States initial, int[] lengths) {
-        run(null, x, steps, batch, initial, lengths);
+        run(null, x, steps, batch, initial, lengths, false);
     }
 
     /** y and the final states of the last forward, downloaded (into reused tensors when reuse is on). */
     public Outputs outputs() {
         final int steps = layout.steps(), batch = layout.batch(), dirs = shape.directions(), width = cell.outputSize();
         Tensor y;
-        DeviceSlice[] top = topStates();
-        if (packing.full() && dirs == 1) {
+        DeviceSlice[] top = streamedOutput == null ? topStates() : null;
+        if (streamedOutput != null) {
+            y = streamedOutput;
+        } else if (packing.full() && dirs == 1) {
             // The top layer's states are in padded order one slot after h0: y is one copy.
             y = results.download("y", top[0].plus((long) batch * width), steps, batch, width);
         } else if (dirs == 1 && !shape.batchFirst()) {
@@ -248,18 +263,25 @@ public final class StackBptt {
         return new Outputs(y, results.states("final", states, finals));
     }
 
+    /** The top layer's h of every step in its slot layout: its state storage, or a checkpointed pass's kept output. */
     private DeviceSlice[] topStates() {
         int top = shape.layers() - 1;
         DeviceSlice[] s = new DeviceSlice[shape.directions()];
-        for (int d = 0; d < s.length; d++) s[d] = pool.whole(storage[top][d].states[Cell.H]);
+        for (int d = 0; d < s.length; d++) s[d] = hiddenOfPass(top, d);
         return s;
+    }
+
+    private DeviceSlice hiddenOfPass(int l, int d) {
+        return segments == null ? pool.whole(storage[l][d].states[Cell.H]) : storage[l][d].output(layout.hiddenRows());
     }
 
     /** y of the last forward on the device: (T, B, D·W) padded, zero past each length; gathered on first use after each forward. */
     public DeviceSlice paddedOutput() {
         DeviceSlice y = pool.whole(pool.get("y", dtype, (long) layout.steps() * layout.batch() * shape.outputWidth()));
         if (!outputGathered) {
-            packing.output(y, topStates(), shape.directions(), cell.outputSize());
+            // A checkpointed host forward kept no h on the device: its y crosses back.
+            if (streamedOutput != null) backend.upload(streamedOutput, y);
+            else packing.output(y, topStates(), shape.directions(), cell.outputSize());
             outputGathered = true;
         }
         return y;
@@ -275,7 +297,7 @@ public final class StackBptt {
      * one-direction batch's top-layer states are y row for row. Read-only; valid until the next forward.
      */
     public DeviceSlice outputInPlace() {
-        if (packing.full() && shape.directions() == 1) return topStates()[0].plus((long) layout.batch() * cell.outputSize());
+        if (packing.full() && shape.directions() == 1 && streamedOutput == null) return topStates()[0].plus((long) layout.batch() * cell.outputSize());
         return paddedOutput();
     }
 
@@ -283,11 +305,18 @@ public final class StackBptt {
      * The forward. Lengths and the workspace's size are checked before anything changes, so a
      * refused forward leaves the last pass differentiable.
      */
-    private void run(Tensor x, DeviceSlice xOnDevice, int steps, int batch, States initial, int[] lengths) {
+    private void run(Tensor x, DeviceSlice xOnDevice, int steps, int batch, States initial, int[] lengths, boolean hostOutput) {
         BatchLayout next = BatchLayout.of(steps, batch, lengths, shape.batchFirst());
-        WorkspaceLimits.check(shape, next, backend);
+        int[] nextBlocks = TimeBlocks.of(steps, batch);
+        int interval = shape.checkpointInterval(steps);
+        int[] nextSegments = interval == 0 ? null : TimeBlocks.segments(nextBlocks, interval);
+        WorkspaceLimits.check(shape, next, backend, nextSegments);
         layout = next;
-        blocks = TimeBlocks.of(steps, batch);
+        blocks = nextBlocks;
+        segments = nextSegments;
+        streamedOutput = null;
+        passInput = null;
+        passInputOnDevice = null;
         packing.use(layout);
         outputGathered = false;
         backwardPending = false;
@@ -298,6 +327,13 @@ public final class StackBptt {
 
         if (xOnDevice != null && checkFinite) {
             FiniteChecks.require(backend, xOnDevice, (long) steps * batch * shape.inputSize(), "input x");
+        }
+        if (segments != null) {
+            passInput = x;
+            passInputOnDevice = xOnDevice;
+            forwardCheckpointed(uploadStates(initial, initialRoles), hostOutput);
+            backwardPending = true;
+            return;
         }
         firstLayerInput = packing.firstLayerInputs(x, xOnDevice, dirs, shape.inputSize(), d -> storage[0][d].input(packedRows), dtype);
         DeviceSlice[] initialStates = uploadStates(initial, initialRoles);
@@ -341,6 +377,119 @@ public final class StackBptt {
                 .launch();
     }
 
+    // ---- activation checkpointing: the forward ----
+
+
+    /**
+     * The forward of a checkpointed pass, layer by layer: each layer-direction runs segment by
+     * segment through per-step storage for one segment, keeping every state at each segment's start
+     * (its checkpoints), the final states, and h of every step where something reads it later (the
+     * next layer's input; y on the device). A host forward's y goes to the host segment by segment.
+     */
+    private void forwardCheckpointed(DeviceSlice[] initialStates, boolean hostOutput) {
+        final int dirs = shape.directions(), layers = shape.layers(), batch = layout.batch(), hidden = cell.outputSize();
+        final long packedRows = layout.packedRows(), segmentRows = TimeBlocks.segmentRows(layout, segments, false);
+        final long segmentStateRows = TimeBlocks.segmentRows(layout, segments, true);
+        final int count = segments.length - 1;
+        if (hostOutput) {
+            streamedOutput = shape.batchFirst() ? results.tensor("y", batch, layout.steps(), shape.outputWidth())
+                    : results.tensor("y", layout.steps(), batch, shape.outputWidth());
+            zero(streamedOutput);
+        }
+        for (int l = 0; l < layers; l++) {
+            for (int d = 0; d < dirs; d++) {
+                LayerStorage s = storage[l][d];
+                s.take(segmentRows, segmentStateRows);
+                DeviceSlice in = null;
+                if (l > 0) {
+                    in = pool.whole(s.input(packedRows));
+                    DeviceSlice[] below = new DeviceSlice[dirs];
+                    for (int e = 0; e < dirs; e++) below[e] = storage[l - 1][e].output(layout.hiddenRows());
+                    packing.nextLayerInput(in, dirs, d, below, hidden);
+                    if (passDropped) dropout(l, d, s, in, packedRows);
+                }
+                boolean keepOutput = l < layers - 1 || !hostOutput;
+                DeviceSlice output = keepOutput ? s.output(layout.hiddenRows()) : null;
+                for (int i = 0; i < count; i++) {
+                    int a = segments[i], b = segments[i + 1];
+                    long base = layout.slotOffset(a);
+                    for (int k = 0; k < states.size(); k++) {
+                        int width = states.get(k).width();
+                        DeviceSlice stored = pool.whole(s.states[k]);
+                        if (i == 0) {
+                            packing.initialState(stored, initialStates[k], l * dirs + d, width);
+                        } else {
+                            // The state after the last segment's last step, from its slot into slot 0.
+                            long previousBase = layout.slotOffset(segments[i - 1]);
+                            packing.copyRows(stored, stored.plus((base - previousBase) * width), layout.slotRows(a), width);
+                        }
+                        packing.copyRows(s.checkpoints(k, count, batch).plus((long) i * batch * width), stored, layout.slotRows(a), width);
+                    }
+                    long inBase = 0;
+                    if (l == 0) {
+                        in = segmentInput(s, d, a, b);
+                        inBase = in == passInputOnDevice ? 0 : base;
+                    }
+                    forwardSteps(l, d, s, in, inBase, a, b, base);
+                    keepFinalStates(s, a, b, base);
+                    // h after each step of the segment: slots a+1 .. b.
+                    long firstState = layout.slotOffset(a + 1);
+                    int stateRows = Math.toIntExact(layout.slotOffset(b + 1) - firstState);
+                    DeviceSlice h = pool.whole(s.states[Cell.H]).plus((firstState - base) * hidden);
+                    if (output != null) packing.copyRows(output.plus(firstState * hidden), h, stateRows, hidden);
+                    if (streamedOutput != null && l == layers - 1) {
+                        Tensor rows = backend.download(h, stateRows, hidden);
+                        packing.scatterOutputToHost(streamedOutput, dirs, d, rows, a, b, hidden);
+                    }
+                }
+                for (int k = 0; k < states.size(); k++) {
+                    packing.sortedToBatch(finalStates(k), l * dirs + d, s.finalSorted(k, batch), states.get(k).width());
+                }
+            }
+        }
+    }
+
+    private static void zero(Tensor t) {
+        switch (t.dtype()) {
+            case F32 -> java.util.Arrays.fill(t.f32(), 0f);
+            case F64 -> java.util.Arrays.fill(t.f64(), 0.0);
+            default -> throw new AssertionError(t.dtype());
+        }
+    }
+
+    /**
+     * Layer 0's input for steps [a, b) of direction d: the caller's x on the device read in place
+     * (a full forward direction), else its rows gathered (from the device) or uploaded (from the
+     * host) into dense rows starting at slot row slotOffset(a).
+     */
+    private DeviceSlice segmentInput(LayerStorage s, int d, int a, int b) {
+        final int width = shape.inputSize();
+        if (passInputOnDevice != null && packing.full() && d == 0) return passInputOnDevice;
+        long first = layout.slotOffset(a), end = layout.slotOffset(b);
+        DeviceSlice dst = s.segmentInput(TimeBlocks.segmentRows(layout, segments, false));
+        if (passInputOnDevice != null) packing.gatherInputRows(dst, passInputOnDevice, d, first, end, width);
+        else packing.uploadInputRows(dst, passInput, d, first, end, width);
+        return dst;
+    }
+
+    /** The states of the sequences whose last step falls in [a, b), into their sorted rows of each state's final storage. */
+    private void keepFinalStates(LayerStorage s, int a, int b, long base) {
+        int batch = layout.batch();
+        // Sorted longest first: the sequences ending in the segment are rows [j0, j1), grouped by length.
+        int j = 0;
+        while (j < batch && layout.lengthOfSorted(j) > b) j++;
+        while (j < batch && layout.lengthOfSorted(j) > a) {
+            int length = layout.lengthOfSorted(j), end = j;
+            while (end < batch && layout.lengthOfSorted(end) == length) end++;
+            for (int k = 0; k < states.size(); k++) {
+                int width = states.get(k).width();
+                DeviceSlice from = pool.whole(s.states[k]).plus((layout.slotOffset(length) - base + j) * width);
+                packing.copyRows(s.finalSorted(k, batch).plus((long) j * width), from, end - j, width);
+            }
+            j = end;
+        }
+    }
+
     /** Uploads each state given (zeros for the rest) into its (L·D, B, width) buffer. */
     private DeviceSlice[] uploadStates(States given, String[] roles) {
         given = States.orZeros(given);
@@ -356,16 +505,29 @@ public final class StackBptt {
 
     /** One layer-direction's forward: the input projection for all steps (a GEMM per block), then the time loop (as lanes). */
     private void forwardLayer(int l, int d, LayerStorage s, DeviceSlice in) {
+        forwardSteps(l, d, s, in, 0, 0, layout.steps(), 0);
+    }
+
+    /**
+     * Steps [a, b) of a layer-direction's forward: their input projection (a GEMM per block; row 0
+     * of {@code in} is slot row {@code inBase}), then their time loop, from the states in the slot
+     * of step a; the per-step storage starts at slot row {@code base}.
+     */
+    private void forwardSteps(int l, int d, LayerStorage s, DeviceSlice in, long inBase, int a, int b, long base) {
         final int gates = cell.gateWidth(), width = s.inputWidth();
         LayerParameters w = parameters[l][d];
         DeviceSlice preActivations = pool.whole(s.gates);
-        for (int b = 0; b + 1 < blocks.length; b++) {
-            long first = layout.slotOffset(blocks[b]);
-            int rows = Math.toIntExact(layout.slotOffset(blocks[b + 1]) - first);
+        for (int k = 0; k + 1 < blocks.length; k++) {
+            if (blocks[k] < a || blocks[k + 1] > b) continue;
+            long first = layout.slotOffset(blocks[k]);
+            int rows = Math.toIntExact(layout.slotOffset(blocks[k + 1]) - first);
             if (rows == 0) continue;
-            backend.gemm(false, true, rows, gates, width, 1.0, in.plus(first * width), width, w.value(Cell.WEIGHT_IH), width, 0.0,
-                    preActivations.plus(first * gates), gates);
+            backend.gemm(false, true, rows, gates, width, 1.0, in.plus((first - inBase) * width), width, w.value(Cell.WEIGHT_IH), width, 0.0,
+                    preActivations.plus((first - base) * gates), gates);
         }
+        loopFrom = a;
+        loopTo = b;
+        loopBase = base;
         acrossLanes(l, d, s, true, null, null, this::forwardSteps);
     }
 
@@ -402,10 +564,10 @@ public final class StackBptt {
     private void forwardSteps(int l, int d, StepContext step, LayerParameters w, PackedOperand packed, int hi) {
         final int lo = step.lo(), gates = cell.gateWidth(), width = cell.outputSize();
         final double recurrentBeta = cell.separateRecurrentGates() ? 0.0 : 1.0;
-        for (int tau = 0; tau < layout.steps(); tau++) {
+        for (int tau = loopFrom; tau < loopTo; tau++) {
             int alive = Math.min(layout.alive(tau), hi) - lo;
             if (alive <= 0) break;
-            step.moveTo(layout.slotOffset(tau) + lo, layout.slotOffset(tau + 1) + lo, alive, alive);
+            step.moveTo(layout.slotOffset(tau) - loopBase + lo, layout.slotOffset(tau + 1) - loopBase + lo, alive, alive);
             recurrentProduct(packed, true, alive, gates, width, step.previous(Cell.H), w.value(Cell.WEIGHT_HH), recurrentBeta, step.recurrentGates());
             cell.forward(step);
             if (checkFinite) {
@@ -435,6 +597,7 @@ public final class StackBptt {
     public InputGradients backward(Tensor dy, States finalGrads, boolean inputGrad) {
         requirePending();
         final int dirs = shape.directions(), width = cell.outputSize();
+        if (segments != null) return sweepCheckpointed(dy, null, finalGrads, inputGrad, null);
         if (dirs == 1 && !shape.batchFirst()) {
             // One direction takes dy's rows straight into its slot layout.
             LayerStorage top = storage[shape.layers() - 1][0];
@@ -451,6 +614,7 @@ public final class StackBptt {
     /** {@link #backward} with dy (T, B, D·W) padded on the device (read only); dL/dx comes back as a host tensor. */
     public InputGradients backwardOnDevice(DeviceSlice dy, States finalGrads, boolean inputGrad) {
         requirePending();
+        if (segments != null) return sweepCheckpointed(null, dy, finalGrads, inputGrad, null);
         return sweep(dy, null, finalGrads, inputGrad, null);
     }
 
@@ -461,6 +625,7 @@ public final class StackBptt {
      */
     public InputGradients backwardOnDevice(DeviceSlice dy, States finalGrads, DeviceSlice inputGrad) {
         requirePending();
+        if (segments != null) return sweepCheckpointed(null, dy, finalGrads, inputGrad != null, inputGrad);
         return sweep(dy, null, finalGrads, inputGrad != null, inputGrad);
     }
 
@@ -542,18 +707,149 @@ public final class StackBptt {
         return new InputGradients(dx, results.states("initialGrads", states, initialGrads));
     }
 
+    // ---- activation checkpointing: the backward ----
+
+    /**
+     * The backward of a checkpointed pass, top layer first as {@link #sweep}: each layer-direction
+     * goes through its segments from the last (the first for nothing: the reverse direction's
+     * segments are in its own processing time), recomputing each from its checkpoint with the
+     * forward's GEMMs and kernels (so the same bits), then running its backward steps and the
+     * gradients of its blocks. dy (the top layer's) arrives and dL/dx leaves a segment at a time;
+     * between layers the gradient is whole, as in a plain sweep.
+     */
+    private InputGradients sweepCheckpointed(Tensor hostDy, DeviceSlice paddedDy, States finalGrads, boolean inputGrad, DeviceSlice inputGradTarget) {
+        backwardPending = false;
+        final int dirs = shape.directions(), layers = shape.layers(), hidden = cell.outputSize(), inputWidth = shape.inputSize();
+        final int batch = layout.batch(), count = segments.length - 1;
+        final long packedRows = layout.packedRows(), segmentRows = TimeBlocks.segmentRows(layout, segments, false);
+        final boolean full = packing.full() && dirs == 1;
+        // dL/dx: to the host a segment at a time, straight into the caller's buffer (a full forward
+        // direction), or into each direction's packed buffer, gathered into the caller's at the end.
+        Tensor hostDx = null;
+        if (inputGrad && inputGradTarget == null) {
+            hostDx = shape.batchFirst() ? results.tensor("dx", batch, layout.steps(), inputWidth) : results.tensor("dx", layout.steps(), batch, inputWidth);
+            zero(hostDx);
+        }
+        DeviceSlice[] packedDx = new DeviceSlice[dirs];
+
+        DeviceSlice[] finalStateGrads = uploadStates(finalGrads, finalGradRoles);
+        DeviceSlice[] initialStateGrads = new DeviceSlice[states.size()];
+        DeviceBuffer[] carries = new DeviceBuffer[states.size()];
+        for (int i = 0; i < states.size(); i++) {
+            initialStateGrads[i] = pool.whole(pool.get(initialGradRoles[i], dtype, stateElements(i)));
+            carries[i] = pool.get(carryRoles[i], dtype, (long) batch * states.get(i).width());
+        }
+        for (int l = layers - 1; l >= 0; l--) {
+            DeviceSlice[] inputGradsAbove = l == layers - 1 ? null : new DeviceSlice[dirs];
+            if (inputGradsAbove != null) {
+                for (int d = 0; d < dirs; d++) {
+                    inputGradsAbove[d] = pool.whole(storage[l + 1][d].input);
+                    if (passDropped) {
+                        long n = packedRows * storage[l + 1][d].inputWidth();
+                        dropoutBackArgs.on(backend).pointer(inputGradsAbove[d]).pointer(storage[l + 1][d].dropoutMask(packedRows)).int64(n).launch();
+                    }
+                }
+            }
+            for (int d = 0; d < dirs; d++) {
+                LayerStorage s = storage[l][d];
+                DeviceSlice wholeOutputGrad = null;
+                if (l < layers - 1) {
+                    wholeOutputGrad = s.outputGrad(packedRows);
+                    packing.outputGradFromAbove(wholeOutputGrad, inputGradsAbove, dirs, d, hidden);
+                } else if (full && paddedDy != null) {
+                    wholeOutputGrad = paddedDy;
+                }
+                for (int i = 0; i < states.size(); i++) {
+                    packing.finalStateGrad(pool.whole(carries[i]), finalStateGrads[i], l * dirs + d, states.get(i).width());
+                }
+                if (l == 0 && inputGrad && hostDx == null && !full) packedDx[d] = pool.whole(s.input(packedRows));
+                for (int i = count - 1; i >= 0; i--) {
+                    int a = segments[i], b = segments[i + 1];
+                    long base = layout.slotOffset(a), end = layout.slotOffset(b);
+                    // The segment again, from its checkpoint.
+                    for (int k = 0; k < states.size(); k++) {
+                        int width = states.get(k).width();
+                        packing.copyRows(pool.whole(s.states[k]), s.checkpoints(k, count, batch).plus((long) i * batch * width), layout.slotRows(a), width);
+                    }
+                    DeviceSlice in;
+                    long inBase = 0;
+                    if (l == 0) {
+                        in = segmentInput(s, d, a, b);
+                        inBase = in == passInputOnDevice ? 0 : base;
+                    } else {
+                        in = pool.whole(s.input);
+                    }
+                    forwardSteps(l, d, s, in, inBase, a, b, base);
+                    // dL/dh of the segment's steps, row 0 at slot row base.
+                    DeviceSlice outputGrad;
+                    if (wholeOutputGrad != null) {
+                        outputGrad = wholeOutputGrad.plus(base * hidden);
+                    } else {
+                        outputGrad = pool.whole(pool.get("outputGrad.segment", dtype, segmentRows * hidden));
+                        if (hostDy != null) packing.uploadOutputGradRows(outputGrad, hostDy, dirs, d, base, end, hidden);
+                        else packing.gatherOutputGradRows(outputGrad, paddedDy, dirs, d, base, end, hidden);
+                    }
+                    if (checkFinite && l == layers - 1) {
+                        FiniteChecks.require(backend, outputGrad, (end - base) * hidden, "output gradient dy (direction " + d + ")");
+                    }
+                    loopFrom = a;
+                    loopTo = b;
+                    loopBase = base;
+                    acrossLanes(l, d, s, false, carries, outputGrad, this::backwardSteps);
+                    // dL/d(input) of the segment: into the input's own rows (layer l > 0: read by no earlier
+                    // segment), the caller's dL/dx, a packed dL/dx, or a segment buffer bound for the host.
+                    DeviceSlice inputGradient = null;
+                    long gradientBase = 0;
+                    if (l > 0) {
+                        inputGradient = in;
+                    } else if (inputGrad && full && inputGradTarget != null) {
+                        inputGradient = inputGradTarget;
+                    } else if (packedDx[d] != null) {
+                        inputGradient = packedDx[d];
+                    } else if (hostDx != null) {
+                        inputGradient = pool.whole(pool.get("dx.segment", dtype, segmentRows * inputWidth));
+                        gradientBase = base;
+                    }
+                    gradientsOfSteps(l, d, s, a, b, base, in, inBase, inputGradient, gradientBase);
+                    if (hostDx != null && l == 0) {
+                        Tensor rows = backend.download(inputGradient, Math.toIntExact(end - base), inputWidth);
+                        packing.scatterInputGradToHost(hostDx, rows, d, base, end, inputWidth);
+                    }
+                }
+                if (checkFinite) checkParameterGradients(parameters[l][d], l, d);
+                for (int i = 0; i < states.size(); i++) {
+                    packing.initialStateGrad(initialStateGrads[i], l * dirs + d, pool.whole(carries[i]), states.get(i).width());
+                }
+            }
+        }
+        if (inputGrad && inputGradTarget != null && !full) packing.inputGrad(inputGradTarget, packedDx, dirs, inputWidth);
+        if (checkFinite && inputGrad && hostDx != null) {
+            for (double v : hostDx.toDoubleArray()) {
+                if (!Double.isFinite(v)) throw new NonFiniteException("gradient of input x: not finite");
+            }
+        }
+        Tensor[] initialGrads = new Tensor[states.size()];
+        for (int i = 0; i < initialGrads.length; i++) {
+            initialGrads[i] = results.download(initialGradRoles[i], initialStateGrads[i], shape.stateRows(), batch, states.get(i).width());
+        }
+        return new InputGradients(hostDx, results.states("initialGrads", states, initialGrads));
+    }
+
     /** The time loop of one layer-direction's backward, as lanes. */
     private void backwardLayer(int l, int d, LayerStorage s, DeviceSlice outputGrad, DeviceBuffer[] carries) {
+        loopFrom = 0;
+        loopTo = layout.steps();
+        loopBase = 0;
         acrossLanes(l, d, s, false, carries, outputGrad, this::backwardSteps);
     }
 
     /** The backward time loop over rows [lo, hi) of every slot, their carries at rows [lo, hi) of the carry buffers. */
     private void backwardSteps(int l, int d, StepContext step, LayerParameters w, PackedOperand packed, int hi) {
         final int lo = step.lo(), gates = cell.gateWidth(), width = cell.outputSize();
-        for (int tau = layout.steps() - 1; tau >= 0; tau--) {
+        for (int tau = loopTo - 1; tau >= loopFrom; tau--) {
             int alive = Math.max(0, Math.min(layout.alive(tau), hi) - lo), slotRows = Math.min(layout.slotRows(tau), hi) - lo;
             if (slotRows <= 0) continue;
-            step.moveTo(layout.slotOffset(tau) + lo, layout.slotOffset(tau + 1) + lo, alive, slotRows);
+            step.moveTo(layout.slotOffset(tau) - loopBase + lo, layout.slotOffset(tau + 1) - loopBase + lo, alive, slotRows);
             // With no live rows (every sequence of this lane has ended) the cell only zeroes the slot's deltas.
             cell.backward(step);
             if (alive == 0) continue;
@@ -575,24 +871,37 @@ public final class StackBptt {
      * sweep reaches them in); dX may overwrite the input, as each block reads its own rows first.
      */
     private void parameterGradients(int l, int d, LayerStorage s, DeviceSlice input, DeviceSlice inputGradient) {
-        LayerParameters w = parameters[l][d];
-        DeviceSlice ones = cell.hasBias() ? ones(layout.packedRows()) : null;
-        for (int b = blocks.length - 2; b >= 0; b--) {
-            long first = layout.slotOffset(blocks[b]);
-            int rows = Math.toIntExact(layout.slotOffset(blocks[b + 1]) - first);
-            // Steps past every length have empty slots: a block of them adds nothing.
-            if (rows > 0) blockGradients(s, w, first, rows, input, inputGradient, ones);
-        }
-        if (checkFinite) checkParameterGradients(w, l, d);
+        gradientsOfSteps(l, d, s, 0, layout.steps(), 0, input, 0, inputGradient, 0);
+        if (checkFinite) checkParameterGradients(parameters[l][d], l, d);
     }
 
-    /** {@link #parameterGradients} over the {@code rows} slot rows from row {@code first}. */
-    private void blockGradients(LayerStorage s, LayerParameters w, long first, int rows, DeviceSlice input, DeviceSlice inputGradient,
+    /**
+     * {@link #parameterGradients} of steps [a, b), their blocks from the last: the per-step storage
+     * starts at slot row {@code base}, row 0 of {@code input} is slot row {@code inputBase} and of
+     * {@code inputGradient} slot row {@code gradientBase}.
+     */
+    private void gradientsOfSteps(int l, int d, LayerStorage s, int a, int b, long base, DeviceSlice input, long inputBase,
+                                  DeviceSlice inputGradient, long gradientBase) {
+        LayerParameters w = parameters[l][d];
+        DeviceSlice ones = cell.hasBias() ? ones(layout.packedRows()) : null;
+        final int width = s.inputWidth();
+        for (int k = blocks.length - 2; k >= 0; k--) {
+            if (blocks[k] < a || blocks[k + 1] > b) continue;
+            long first = layout.slotOffset(blocks[k]);
+            int rows = Math.toIntExact(layout.slotOffset(blocks[k + 1]) - first);
+            // Steps past every length have empty slots: a block of them adds nothing.
+            if (rows == 0) continue;
+            blockGradients(s, w, first - base, rows, input.plus((first - inputBase) * width),
+                    inputGradient == null ? null : inputGradient.plus((first - gradientBase) * width), ones);
+        }
+    }
+
+    /** The gradients of one block of {@code rows} slot rows, from row {@code first} of the per-step storage. */
+    private void blockGradients(LayerStorage s, LayerParameters w, long first, int rows, DeviceSlice blockInput, DeviceSlice blockInputGradient,
                                 DeviceSlice ones) {
         final int gates = cell.gateWidth(), width = s.inputWidth(), hidden = cell.outputSize();
         DeviceSlice delta = pool.whole(s.gates).plus(first * gates);
         DeviceSlice recurrentDelta = s.gates == s.recurrentGates ? delta : pool.whole(s.recurrentGates).plus(first * gates);
-        DeviceSlice blockInput = input.plus(first * width);
         backend.gemm(true, false, gates, hidden, rows, 1.0, recurrentDelta, gates, pool.whole(s.states[Cell.H]).plus(first * hidden), hidden, 1.0,
                 w.gradient(Cell.WEIGHT_HH), hidden);
         backend.gemm(true, false, gates, width, rows, 1.0, delta, gates, blockInput, width, 1.0, w.gradient(Cell.WEIGHT_IH), width);
@@ -610,8 +919,8 @@ public final class StackBptt {
             }
         }
         cell.accumulateGradients(sweep.of(s, w, first, rows));
-        if (inputGradient != null) {
-            backend.gemm(false, false, rows, width, gates, 1.0, delta, gates, w.value(Cell.WEIGHT_IH), width, 0.0, inputGradient.plus(first * width), width);
+        if (blockInputGradient != null) {
+            backend.gemm(false, false, rows, width, gates, 1.0, delta, gates, w.value(Cell.WEIGHT_IH), width, 0.0, blockInputGradient, width);
         }
     }
 

@@ -9,12 +9,13 @@ package dev.bptt4j.algo;
  * and kernels by size), and a sum over the rows split in two is not the same sum. Running every
  * whole-sequence GEMM over the same blocks, in the same order, whether or not the activations
  * are checkpointed, is what makes a checkpointed pass recompute the same bits and accumulate the
- * same gradients. Blocks hold about {@link #TARGET_ROWS} rows, so a GEMM over one is as fast as
- * over the whole sequence; a sequence that short is one block, one GEMM.
+ * same gradients. Blocks hold about {@link #TARGET_ROWS} rows: big enough that a GEMM over one
+ * keeps the BLAS's speed, small enough that checkpoints can be about √T steps apart (segments are
+ * whole blocks); a sequence that short is one block, one GEMM.
  */
 final class TimeBlocks {
-    /** Rows (steps × B) a block is sized for: large enough that splitting costs no GEMM efficiency. */
-    static final long TARGET_ROWS = 8192;
+    /** Rows (steps × B) a block is sized for. */
+    static final long TARGET_ROWS = 2048;
 
     /** {@link #TARGET_ROWS}, or {@code -Dbptt4j.blockRows} (the tests make blocks of a few rows to exercise many). */
     static long targetRows() {
@@ -50,5 +51,14 @@ final class TimeBlocks {
             }
         }
         return java.util.Arrays.copyOf(out, n);
+    }
+
+    /** Slot rows of the largest segment's per-step tensors, or with {@code stateSlot} of its state storage (one slot more). */
+    static long segmentRows(BatchLayout layout, int[] segments, boolean stateSlot) {
+        long rows = 0;
+        for (int i = 0; i + 1 < segments.length; i++) {
+            rows = Math.max(rows, layout.slotOffset(segments[i + 1] + (stateSlot ? 1 : 0)) - layout.slotOffset(segments[i]));
+        }
+        return rows;
     }
 }

@@ -14,9 +14,15 @@ final class WorkspaceLimits {
 
     /** Throws an {@link IllegalArgumentException} naming the first buffer that would exceed the backend's limit. */
     static void check(StackShape config, BatchLayout layout, Backend backend) {
+        check(config, layout, backend, null);
+    }
+
+    /** As {@link #check(StackShape, BatchLayout, Backend)}; a checkpointed pass ({@code segments} not null) holds its per-step tensors for one segment. */
+    static void check(StackShape config, BatchLayout layout, Backend backend, int[] segments) {
         long max = backend.maxBufferElements();
         long steps = layout.steps(), batch = layout.batch(), hidden = config.cell().hiddenSize();
-        long packed = layout.packedRows(), hiddenRows = layout.hiddenRows();
+        long packed = segments == null ? layout.packedRows() : TimeBlocks.segmentRows(layout, segments, false);
+        long hiddenRows = segments == null ? layout.hiddenRows() : TimeBlocks.segmentRows(layout, segments, true);
         String shape = " for x of T=" + steps + ", B=" + batch + " (" + packed + " packed rows) with " + config.cell().name()
                 + " H=" + hidden + ", " + config.layers() + " layer(s), " + config.directions() + " direction(s)";
         require("x (T·B·I)", steps * batch * config.inputSize(), max, backend, shape);
@@ -33,10 +39,11 @@ final class WorkspaceLimits {
         }
         if (config.layers() > 1) {
             // Every layer above the first has the same input width.
-            require("input of layers 1.. (packed rows × D·H)", packed * config.layerInputSize(1), max, backend, shape);
+            require("input of layers 1.. (packed rows × D·H)", layout.packedRows() * config.layerInputSize(1), max, backend, shape);
         }
         require("output y (T·B·D·H)", steps * batch * config.outputWidth(), max, backend, shape);
     }
+
 
     private static void require(String tensor, long elements, long max, Backend backend, String shape) {
         if (elements > max) {

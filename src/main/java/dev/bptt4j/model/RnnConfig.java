@@ -16,9 +16,16 @@ import java.util.List;
  *                   (T, B, ·); states keep their (L·D, B, ·) layout
  * @param dropout    PyTorch's {@code dropout}: applied to the output of every layer but the last, in
  *                   training mode only, kept values scaled by 1/(1−p); 0 ≤ p &lt; 1
+ * @param activationCheckpoints activation checkpointing (not a PyTorch option): 0 keeps every step's
+ *                   activations for the backward; k ≥ 1 keeps the states only about every k steps and
+ *                   recomputes each segment in the backward ({@link #AUTO_CHECKPOINTS}: k = ⌈√T⌉)
  */
 public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLayers, boolean bidirectional,
-                        boolean bias, DType dtype, boolean residual, int projSize, boolean batchFirst, double dropout) {
+                        boolean bias, DType dtype, boolean residual, int projSize, boolean batchFirst, double dropout,
+                        int activationCheckpoints) {
+
+    /** {@link #activationCheckpoints}: a checkpoint every ⌈√T⌉ steps, T the pass's length. */
+    public static final int AUTO_CHECKPOINTS = -1;
 
     public RnnConfig {
         if (mode == null) throw new IllegalArgumentException("mode: must not be null");
@@ -27,10 +34,19 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
         if (hiddenSize < 1) throw new IllegalArgumentException("hiddenSize: expected >= 1, got " + hiddenSize);
         if (numLayers < 1) throw new IllegalArgumentException("numLayers: expected >= 1, got " + numLayers);
         if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("dropout: expected 0 <= p < 1, got " + dropout);
+        if (activationCheckpoints < AUTO_CHECKPOINTS) {
+            throw new IllegalArgumentException("activationCheckpoints: expected k >= 1 steps, 0 (off) or AUTO_CHECKPOINTS, got " + activationCheckpoints);
+        }
         Cell cell = mode.cell(hiddenSize, bias, residual, projSize);
         if ((long) cell.gateWidth() > Integer.MAX_VALUE / 4) {
             throw new IllegalArgumentException("hiddenSize: " + hiddenSize + " is too large for " + mode);
         }
+    }
+
+    /** Without activation checkpointing. */
+    public RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLayers, boolean bidirectional, boolean bias, DType dtype,
+                     boolean residual, int projSize, boolean batchFirst, double dropout) {
+        this(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, batchFirst, dropout, 0);
     }
 
     /** A time-major stack without projection or dropout. */
@@ -52,37 +68,52 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
 
     /** An LSTM's h projected to {@code p} units ({@code proj_size}; 0 removes the projection). */
     public RnnConfig withProjection(int p) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, p, batchFirst, dropout);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, p, batchFirst, dropout, activationCheckpoints);
     }
 
     /** x, y and their gradients batch-first, (B, T, ·), as {@code batch_first=True}. */
     public RnnConfig withBatchFirst(boolean b) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, b, dropout);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, b, dropout, activationCheckpoints);
     }
 
     /** Dropout p on the output of every layer but the last, in training mode ({@code Rnn.train()}). */
     public RnnConfig withDropout(double p) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, batchFirst, p);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, batchFirst, p, activationCheckpoints);
+    }
+
+    /**
+     * Activation checkpointing: keep the states only about every {@code k} steps (at the blocks the
+     * whole-sequence GEMMs run over, so k is rounded up to whole blocks) and recompute each segment
+     * in the backward; gradients bit for bit the same as without, memory about O(T/k + k) instead
+     * of O(T). 0 turns it off.
+     */
+    public RnnConfig withActivationCheckpoints(int k) {
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, residual, projSize, batchFirst, dropout, k);
+    }
+
+    /** {@link #withActivationCheckpoints(int)} with k = ⌈√T⌉ for each pass's T. */
+    public RnnConfig withActivationCheckpoints() {
+        return withActivationCheckpoints(AUTO_CHECKPOINTS);
     }
 
     public RnnConfig withLayers(int layers) {
-        return new RnnConfig(mode, inputSize, hiddenSize, layers, bidirectional, bias, dtype, residual, projSize, batchFirst, dropout);
+        return new RnnConfig(mode, inputSize, hiddenSize, layers, bidirectional, bias, dtype, residual, projSize, batchFirst, dropout, activationCheckpoints);
     }
 
     public RnnConfig withBidirectional(boolean bi) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bi, bias, dtype, residual, projSize, batchFirst, dropout);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bi, bias, dtype, residual, projSize, batchFirst, dropout, activationCheckpoints);
     }
 
     public RnnConfig withBias(boolean b) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, b, dtype, residual, projSize, batchFirst, dropout);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, b, dtype, residual, projSize, batchFirst, dropout, activationCheckpoints);
     }
 
     public RnnConfig withDType(DType d) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, d, residual, projSize, batchFirst, dropout);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, d, residual, projSize, batchFirst, dropout, activationCheckpoints);
     }
 
     public RnnConfig withResidual(boolean r) {
-        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, r, projSize, batchFirst, dropout);
+        return new RnnConfig(mode, inputSize, hiddenSize, numLayers, bidirectional, bias, dtype, r, projSize, batchFirst, dropout, activationCheckpoints);
     }
 
     /** D: 2 when bidirectional. */
@@ -97,7 +128,7 @@ public record RnnConfig(RnnMode mode, int inputSize, int hiddenSize, int numLaye
 
     /** The shape as the algorithm takes it. */
     public StackShape stackShape() {
-        return new StackShape(cell(), inputSize, numLayers, directions(), dtype, batchFirst, dropout);
+        return new StackShape(cell(), inputSize, numLayers, directions(), dtype, batchFirst, dropout, activationCheckpoints);
     }
 
     /** Input width of layer {@code layer}: I for the first, D·(width of h) above it. */
