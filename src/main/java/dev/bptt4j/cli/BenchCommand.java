@@ -70,6 +70,11 @@ final class BenchCommand extends CliCommand {
             description = "What a step runs: train (forward and backward), forward (the training forward alone, activations kept"
                     + " for a backward), infer (Rnn.infer: no activations kept) (default: train).")
     PassKind passKind = PassKind.TRAIN;
+    @Option(names = "--checkpoint-activations", paramLabel = "K", arity = "0..1", fallbackValue = "auto",
+            converter = Options.CheckpointInterval.class,
+            description = "Activation checkpointing: keep the states about every K steps and recompute each segment in the backward"
+                    + " (K = auto, the default when given alone: every ⌈√T⌉ steps).")
+    Integer checkpointActivations;
     @Option(names = "--min-length", paramLabel = "N", converter = Options.Size.class,
             description = "A packed batch: sequence lengths uniform in [N, T], the first T long (default: T, every sequence full).")
     Integer minimumLength;
@@ -123,6 +128,7 @@ final class BenchCommand extends CliCommand {
         if (minLength < 1 || minLength > steps) throw new UsageException("--min-length: expected 1.." + steps + " (T), got " + minLength);
 
         RnnConfig config = RnnConfig.of(mode, input, hidden).withLayers(layers).withDType(dtype);
+        if (checkpointActivations != null) config = config.withActivationCheckpoints(checkpointActivations);
         SplittableRandom random = new SplittableRandom(1);
         Tensor x = randomTensor(random, dtype, steps, batch, input);
         Tensor dy = randomTensor(random, dtype, steps, batch, hidden);
@@ -148,7 +154,9 @@ final class BenchCommand extends CliCommand {
             out.println(backend.description());
             out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: at least %d warm-up steps, then %d timed steps%n", mode, steps, batch, input, hidden,
                     layers, dtype, (kind == PassKind.TRAIN ? "" : " pass=" + kind.name().toLowerCase(java.util.Locale.ROOT))
-                            + (inputGrad || kind != PassKind.TRAIN ? "" : " no-input-grad") + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
+                            + (inputGrad || kind != PassKind.TRAIN ? "" : " no-input-grad")
+                            + (checkpointActivations == null ? "" : " checkpoint-activations="
+                            + (checkpointActivations < 0 ? "auto(" + (int) Math.ceil(Math.sqrt(steps)) + ")" : checkpointActivations)) + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
                             + (lengths == null ? "" : String.format(" packed: lengths %d..%d, %d of %d time steps real (%.1f%%)",
                             minLength, steps, tokens, (long) steps * batch, 100.0 * tokens / ((double) steps * batch))), warmup, timed);
             try (DeviceBuffer xs = resident ? backend.allocate(dtype, x.size()) : null;

@@ -134,6 +134,22 @@ final class Options {
         }
     }
 
+    /** Activation checkpoints: "auto" (every ⌈√T⌉ steps) or a step count k >= 1. */
+    static final class CheckpointInterval implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String s) {
+            if (s.trim().equalsIgnoreCase("auto")) return dev.bptt4j.model.RnnConfig.AUTO_CHECKPOINTS;
+            int v;
+            try {
+                v = Integer.parseInt(s.trim());
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("expected auto or a number of steps >= 1, got '" + s + "'");
+            }
+            if (v < 1) throw new TypeConversionException("expected auto or a number of steps >= 1, got " + v);
+            return v;
+        }
+    }
+
     /** A count that may be zero: an integer >= 0. */
     static final class Count implements ITypeConverter<Integer> {
         @Override

@@ -60,12 +60,15 @@ class BenchCommandTest {
     }
 
     private static long workspaceOf(String pass) {
+        return workspaceOf("bench", "--mode", "lstm", "--T", "40", "--B", "3", "--I", "4", "--H", "6", "--L", "2", "--steps", "2",
+                "--warmup", "1", "--warmup-seconds", "0", "--device", "cpu", "--pass", pass);
+    }
+
+    private static long workspaceOf(String... argv) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        int code = Main.run(new String[]{"bench", "--mode", "lstm", "--T", "40", "--B", "3", "--I", "4", "--H", "6", "--L", "2", "--steps", "2",
-                        "--warmup", "1", "--warmup-seconds", "0", "--device", "cpu", "--pass", pass},
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         String text = out.toString(StandardCharsets.UTF_8);
-        assertEquals(0, code, pass + ": " + err.toString(StandardCharsets.UTF_8));
+        assertEquals(0, code, String.join(" ", argv) + ": " + err.toString(StandardCharsets.UTF_8));
         assertTrue(text.matches("(?s).*ms_per_step=[0-9.]+\\s*"), text);
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("workspace held: (\\d+) bytes").matcher(text);
         assertTrue(m.find(), text);
@@ -80,6 +83,21 @@ class BenchCommandTest {
         CommandLineTest.assertUsageError("bptt4j bench", "--resident: not with --pass infer", "bench", "--pass", "infer", "--resident");
         CommandLineTest.assertUsageError("bptt4j bench", "invalid value for option '--pass': expected train, forward or infer, got 'backward'",
                 "bench", "--pass", "backward");
+    }
+
+    /** --checkpoint-activations: T·B = 8000 rows are four blocks, checkpoints every ⌈√1000⌉ = 32 steps keep one block's storage. */
+    @Test
+    void checkpointedActivationsHoldLessWorkspace() {
+        String[] plain = {"bench", "--T", "1000", "--B", "8", "--I", "4", "--H", "6", "--steps", "1", "--warmup", "0",
+                "--warmup-seconds", "0", "--device", "cpu"};
+        long whole = workspaceOf(plain);
+        String[] checkpointed = java.util.Arrays.copyOf(plain, plain.length + 1);
+        checkpointed[plain.length] = "--checkpoint-activations";
+        long segments = workspaceOf(checkpointed);
+        assertTrue(segments * 2 < whole, "checkpointed " + segments + " against " + whole);
+        CommandLineTest.assertUsageError("bptt4j bench",
+                "invalid value for option '--checkpoint-activations': expected auto or a number of steps >= 1, got 0",
+                "bench", "--checkpoint-activations", "0");
     }
 
     @Test
