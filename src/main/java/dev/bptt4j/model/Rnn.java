@@ -358,7 +358,9 @@ public final class Rnn implements AutoCloseable {
     }
 
     /**
-     * Forward over a padded, time-major batch.
+     * Forward over a padded, time-major batch. With activation checkpointing
+     * ({@link RnnConfig#withActivationCheckpoints}) the backward reads x again, segment by
+     * segment: keep it unchanged until then.
      *
      * @param x       (T, B, I) in the stack's dtype
      * @param initial the initial states (L·D, B, width) by name, or null ({@link States#ZEROS}) for zeros; absent ones are zeros
@@ -377,6 +379,7 @@ public final class Rnn implements AutoCloseable {
      * Forward that leaves y and the final states on the device, for a loss computed there
      * (dev.bptt4j.train): {@link Pass#outputOnDevice()} is y, {@link Pass#backwardOnDevice} takes
      * dy from the device; {@link Pass#output()} and {@link Pass#finalStates()} download on first use.
+     * With activation checkpointing the backward reads x again: keep it unchanged until then.
      */
     public Pass forwardOnDevice(Tensor x, States initial, int[] lengths) {
         checkOpen();
@@ -390,8 +393,8 @@ public final class Rnn implements AutoCloseable {
     /**
      * Forward of x already on the device: (T, B, I) padded, row t·B + b, in a buffer of this
      * Rnn's backend and dtype from the slice's offset. Nothing crosses to the host: x is read in
-     * place (with every sequence of length T, also by the backward's dW_ih, so it must stay open
-     * and unchanged until this pass's backward), y is {@link Pass#outputOnDevice()} and the
+     * place (with every sequence of length T, or with activation checkpointing, also by the
+     * backward, so it must stay open and unchanged until this pass's backward), y is {@link Pass#outputOnDevice()} and the
      * backward is {@link Pass#backwardOnDevice(DeviceSlice, States, DeviceSlice)}.
      */
     public Pass forwardOnDevice(DeviceSlice x, int steps, int batch, States initial, int[] lengths) {
