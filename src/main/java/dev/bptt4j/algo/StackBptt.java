@@ -644,27 +644,12 @@ public final class StackBptt {
         // A full one-direction batch's slot layout is the padded one: dy is read and dL/dx written in place.
         final boolean inPlace = packing.full() && dirs == 1;
 
-        DeviceSlice[] finalStateGrads = uploadStates(finalGrads, finalGradRoles);
-        DeviceSlice[] initialStateGrads = new DeviceSlice[states.size()];
-        DeviceBuffer[] carries = new DeviceBuffer[states.size()];
-        for (int i = 0; i < states.size(); i++) {
-            initialStateGrads[i] = pool.whole(pool.get(initialGradRoles[i], dtype, stateElements(i)));
-            carries[i] = pool.get(carryRoles[i], dtype, (long) batch * states.get(i).width());
-        }
+        SweepStates sweepStates = sweepStates(finalGrads);
+        DeviceSlice[] finalStateGrads = sweepStates.finalGrads(), initialStateGrads = sweepStates.initialGrads();
+        DeviceBuffer[] carries = sweepStates.carries();
 
         for (int l = layers - 1; l >= 0; l--) {
-            DeviceSlice[] inputGradsAbove = l == layers - 1 ? null : new DeviceSlice[dirs];
-            if (inputGradsAbove != null) {
-                for (int d = 0; d < dirs; d++) {
-                    inputGradsAbove[d] = pool.whole(storage[l + 1][d].input);
-                    if (passDropped) {
-                        // Through layer l+1's input dropout: the gradient of a dropped value is zero, a kept one's scaled.
-                        long count = (long) packedRows * storage[l + 1][d].inputWidth();
-                        dropoutBackArgs.on(backend).pointer(inputGradsAbove[d]).pointer(storage[l + 1][d].dropoutMask(packedRows)).int64(count)
-                                .launch();
-                    }
-                }
-            }
+            DeviceSlice[] inputGradsAbove = inputGradsAbove(l);
             for (int d = 0; d < dirs; d++) {
                 LayerStorage s = storage[l][d];
                 // dL/dh of this layer's output: dy (in place, or the workspace's copy), or what the layer above gave its input.
@@ -707,6 +692,36 @@ public final class StackBptt {
         return new InputGradients(dx, results.states("initialGrads", states, initialGrads));
     }
 
+    /** A sweep's state gradients: the final ones uploaded, the initial ones' buffers, and the carries (B rows each). */
+    private record SweepStates(DeviceSlice[] finalGrads, DeviceSlice[] initialGrads, DeviceBuffer[] carries) {
+    }
+
+    private SweepStates sweepStates(States finalGrads) {
+        DeviceSlice[] finals = uploadStates(finalGrads, finalGradRoles), initials = new DeviceSlice[states.size()];
+        DeviceBuffer[] carries = new DeviceBuffer[states.size()];
+        for (int i = 0; i < states.size(); i++) {
+            initials[i] = pool.whole(pool.get(initialGradRoles[i], dtype, stateElements(i)));
+            carries[i] = pool.get(carryRoles[i], dtype, (long) layout.batch() * states.get(i).width());
+        }
+        return new SweepStates(finals, initials, carries);
+    }
+
+    /** What layer l+1's directions gave their inputs (in those inputs' buffers, through their dropout), or null for the top layer. */
+    private DeviceSlice[] inputGradsAbove(int l) {
+        if (l == shape.layers() - 1) return null;
+        long packedRows = layout.packedRows();
+        DeviceSlice[] above = new DeviceSlice[shape.directions()];
+        for (int d = 0; d < above.length; d++) {
+            above[d] = pool.whole(storage[l + 1][d].input);
+            if (passDropped) {
+                // Through layer l+1's input dropout: the gradient of a dropped value is zero, a kept one's scaled.
+                long count = packedRows * storage[l + 1][d].inputWidth();
+                dropoutBackArgs.on(backend).pointer(above[d]).pointer(storage[l + 1][d].dropoutMask(packedRows)).int64(count).launch();
+            }
+        }
+        return above;
+    }
+
     // ---- activation checkpointing: the backward ----
 
     /**
@@ -732,24 +747,11 @@ public final class StackBptt {
         }
         DeviceSlice[] packedDx = new DeviceSlice[dirs];
 
-        DeviceSlice[] finalStateGrads = uploadStates(finalGrads, finalGradRoles);
-        DeviceSlice[] initialStateGrads = new DeviceSlice[states.size()];
-        DeviceBuffer[] carries = new DeviceBuffer[states.size()];
-        for (int i = 0; i < states.size(); i++) {
-            initialStateGrads[i] = pool.whole(pool.get(initialGradRoles[i], dtype, stateElements(i)));
-            carries[i] = pool.get(carryRoles[i], dtype, (long) batch * states.get(i).width());
-        }
+        SweepStates sweepStates = sweepStates(finalGrads);
+        DeviceSlice[] finalStateGrads = sweepStates.finalGrads(), initialStateGrads = sweepStates.initialGrads();
+        DeviceBuffer[] carries = sweepStates.carries();
         for (int l = layers - 1; l >= 0; l--) {
-            DeviceSlice[] inputGradsAbove = l == layers - 1 ? null : new DeviceSlice[dirs];
-            if (inputGradsAbove != null) {
-                for (int d = 0; d < dirs; d++) {
-                    inputGradsAbove[d] = pool.whole(storage[l + 1][d].input);
-                    if (passDropped) {
-                        long n = packedRows * storage[l + 1][d].inputWidth();
-                        dropoutBackArgs.on(backend).pointer(inputGradsAbove[d]).pointer(storage[l + 1][d].dropoutMask(packedRows)).int64(n).launch();
-                    }
-                }
-            }
+            DeviceSlice[] inputGradsAbove = inputGradsAbove(l);
             for (int d = 0; d < dirs; d++) {
                 LayerStorage s = storage[l][d];
                 DeviceSlice wholeOutputGrad = null;
