@@ -20,6 +20,9 @@ import dev.bptt4j.train.TrainingState;
 import dev.bptt4j.train.TruncatedBptt;
 
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.io.PrintStream;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -217,8 +220,9 @@ public final class CharModelTrainer {
             progress.continueFrom(elapsedBefore);
             double lastCheckpoint = progress.elapsedSeconds();
             long checkpointedStep = resume == null ? -1 : resume.step();
+            // At least one step: a budget too short for any still ends with a loss curve, a trained model and a sample.
             while (settings.steps() > 0 ? session.step < settings.steps()
-                    : progress.elapsedSeconds() < settings.seconds() || session.step < settings.minSteps()) {
+                    : progress.elapsedSeconds() < settings.seconds() || session.step < Math.max(1, settings.minSteps())) {
                 // Linear decay to a tenth of the learning rate over the budget.
                 double loss = session.step(settings.lr() * (1 - 0.9 * progress.fraction(session.step)));
                 double perChar = loss / k;
@@ -283,10 +287,17 @@ public final class CharModelTrainer {
         String batches = settings.microBatches() > 1 ? " as " + settings.microBatches() + " micro-batches" : "";
         String clip = settings.clip() > 0 ? String.format(Locale.ROOT, "clip %.1f", settings.clip()) : "no clipping";
         String budget = settings.steps() > 0 ? String.format(Locale.ROOT, "%,d steps", settings.steps())
-                : String.format(Locale.ROOT, "%.0f s budget", settings.seconds());
+                : seconds(settings.seconds()) + " s budget";
         return String.format(Locale.ROOT, "char-level language model on %s: %,d characters, vocabulary %d; %s, batch %d%s, tBPTT k=%d, %s"
                         + " decaying linearly to a tenth, %s, %s, %s", describedText, text.length(), text.vocabularySize(), model,
                 settings.batch(), batches, settings.bptt(), settings.optimizerLabel(), clip, backend.name(), budget);
+    }
+
+    /** Seconds to two decimals at most, without trailing zeros (60, 1.5, 0.25); below 0.01 to two significant digits (0.001, not 0). */
+    static String seconds(double s) {
+        BigDecimal d = BigDecimal.valueOf(s);
+        d = s > 0 && s < 0.01 ? d.round(new MathContext(2, RoundingMode.HALF_UP)) : d.setScale(2, RoundingMode.HALF_UP);
+        return d.stripTrailingZeros().toPlainString();
     }
 
     /** How the first line and the loss plot's title call the text (its file name unless set; the demo's resource and "the KJV"). */
@@ -304,7 +315,7 @@ public final class CharModelTrainer {
 
     private String resumeLine(TrainingState s) {
         String of = settings.steps() > 0 ? String.format(Locale.ROOT, " of %,d", settings.steps())
-                : String.format(Locale.ROOT, " after %.1f s of %.0f", Double.parseDouble(s.value("elapsed_seconds")), settings.seconds());
+                : String.format(Locale.ROOT, " after %.1f s of %s", Double.parseDouble(s.value("elapsed_seconds")), seconds(settings.seconds()));
         return String.format(Locale.ROOT, "resuming at step %,d%s", s.step(), of);
     }
 

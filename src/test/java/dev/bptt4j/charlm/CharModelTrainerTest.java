@@ -197,6 +197,16 @@ class CharModelTrainerTest {
     }
 
     @Test
+    void aTimeBudgetTooShortForAStepStillTrainsOne(@TempDir Path dir) throws IOException {
+        CharModelTrainer.Outcome o = run(small(DType.F32, 1, 0, CharModelSettings.ADAM).withSeconds(1e-9), dir, CharModelTrainer.Checkpointing.NONE, null);
+        assertEquals(1, o.steps());
+        assertEquals(3, Files.readAllLines(dir.resolve("loss.csv")).size(), "header, step 0 and step 1");
+        assertEquals("60", CharModelTrainer.seconds(60));
+        assertEquals("1.5", CharModelTrainer.seconds(1.5));
+        assertEquals("0.001", CharModelTrainer.seconds(0.001));
+    }
+
+    @Test
     void anOutputDirectoryWithOtherFilesOrAnEarlierRunsCheckpointsIsRefused(@TempDir Path dir) throws IOException {
         CharModelTrainer.checkOutputDirectory(dir.resolve("new"), false);
         CharModelTrainer.checkOutputDirectory(dir, false);
