@@ -2,6 +2,8 @@ package dev.bptt4j.cli;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.Backends;
+import dev.bptt4j.charlm.CharModelSettings;
+import dev.bptt4j.charlm.CharModelTrainer;
 import dev.bptt4j.demo.CharLanguageModelDemo;
 import dev.bptt4j.demo.LongRangeDemo;
 import dev.bptt4j.train.Progress;
@@ -43,17 +45,19 @@ final class DemoCommand extends CliCommand {
             throw new UsageException("unknown demo '" + which + "': expected nothing (the text model) or long-range");
         }
         boolean terminal = Progress.stdoutIsTerminal();
-        // The demo's GEMMs are small (32 x 128 x 128 per step): one BLAS thread beats several,
-        // which mostly wait on each other (3x faster measured on a loaded 2-core machine).
-        if (System.getProperty("bptt4j.threads") == null && System.getenv("BPTT4J_THREADS") == null) {
-            System.setProperty("bptt4j.threads", "1");
+        // The text demo is `train` on the bundled text with the default settings.
+        CharModelTrainer text = null;
+        if (which.equals("text")) {
+            CharModelSettings s = CharLanguageModelDemo.settings().withSeconds(seconds);
+            if (hidden > 0) s = s.withHidden(hidden);
+            CharModelTrainer.checkOutputDirectory(outDir, false);
+            text = CharLanguageModelDemo.trainer(s);
         }
+        TrainCommand.oneBlasThreadUnlessSet();
         try (Backend backend = Backends.create(device)) {
             switch (which) {
                 case "text": {
-                    CharLanguageModelDemo.Settings s = CharLanguageModelDemo.Settings.defaults().withSeconds(seconds);
-                    if (hidden > 0) s = s.withHidden(hidden);
-                    new CharLanguageModelDemo(CharLanguageModelDemo.bundledText()).run(backend, s, outDir, out, terminal);
+                    text.run(backend, outDir, out, terminal, CharModelTrainer.Checkpointing.NONE, null);
                     return 0;
                 }
                 case "long-range": {

@@ -52,7 +52,7 @@ public final class Main {
     /** The command line, its commands printing to {@code out}. */
     static CommandLine commandLine(PrintStream out) {
         CommandLine cl = new CommandLine(new Top());
-        for (CliCommand c : List.of(new DemoCommand(), new CheckCommand(), new GradCommand(), new CompareCommand(), new BenchCommand(),
+        for (CliCommand c : List.of(new DemoCommand(), new TrainCommand(), new CheckCommand(), new GradCommand(), new CompareCommand(), new BenchCommand(),
                 new InfoCommand())) {
             c.out = out;
             cl.addSubcommand(c);
@@ -176,7 +176,9 @@ public final class Main {
     static String oneLine(Throwable e) {
         String m = e.getMessage();
         String s = (m == null || m.isBlank()) ? e.getClass().getSimpleName() : m;
-        if (e instanceof java.io.IOException && !(e instanceof dev.bptt4j.io.SafeTensorsException)) {
+        // A plain IOException's or a checkpoint's message is written to be read; a subclass's (NoSuchFileException: the path) needs its name.
+        if (e instanceof java.io.IOException && e.getClass() != java.io.IOException.class && !(e instanceof dev.bptt4j.io.SafeTensorsException)
+                && !(e instanceof dev.bptt4j.train.CheckpointException)) {
             s = e.getClass().getSimpleName() + ": " + s;
         }
         return s.replace('\n', ' ');

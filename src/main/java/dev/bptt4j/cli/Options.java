@@ -189,4 +189,36 @@ final class Options {
             return v;
         }
     }
+
+    /** Any integer (a seed): a long. */
+    static final class AnyLong implements ITypeConverter<Long> {
+        @Override
+        public Long convert(String s) {
+            try {
+                return Long.parseLong(s.trim());
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("expected an integer, got '" + s + "'");
+            }
+        }
+    }
+
+    /** A fraction in [0, 1) (dropout). */
+    static final class Fraction implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String s) {
+            double v = new NonNegative().convert(s);
+            if (v >= 1) throw new TypeConversionException("expected a number >= 0 and < 1, got " + s.trim());
+            return v;
+        }
+    }
+
+    /** A fraction in (0, 1) (the held-out part of a text). */
+    static final class OpenFraction implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String s) {
+            double v = new Positive().convert(s);
+            if (v >= 1) throw new TypeConversionException("expected a number > 0 and < 1, got " + s.trim());
+            return v;
+        }
+    }
 }

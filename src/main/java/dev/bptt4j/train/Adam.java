@@ -35,6 +35,27 @@ public final class Adam extends Optimizer {
     }
 
     @Override
+    protected String[] stateKinds() {
+        return new String[]{"exp_avg", "exp_avg_sq"};
+    }
+
+    @Override
+    protected boolean hasState(int kind) {
+        return true;
+    }
+
+    @Override
+    protected DeviceSlice[][] stateBuffers() {
+        return expAvg == null ? null : new DeviceSlice[][]{expAvg, expAvgSq};
+    }
+
+    @Override
+    protected void setStateBuffers(DeviceSlice[][] buffers) {
+        expAvg = buffers == null ? null : buffers[0];
+        expAvgSq = buffers == null ? null : buffers[1];
+    }
+
+    @Override
     public void step() {
         if (expAvg == null) {
             expAvg = new DeviceSlice[parameters.size()];

@@ -2,11 +2,15 @@ package dev.bptt4j.train;
 
 import dev.bptt4j.backend.Backend;
 import dev.bptt4j.backend.DeviceBuffer;
+import dev.bptt4j.backend.DeviceSlice;
 import dev.bptt4j.backend.Packing;
 import dev.bptt4j.backend.TrainingOps;
+import dev.bptt4j.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A first-order optimiser over parameters on one backend's device. Each {@link #step()} runs one
@@ -57,6 +61,78 @@ public abstract class Optimizer implements AutoCloseable {
     public List<Parameter> parameters() {
         return parameters;
     }
+
+    /**
+     * Host copies of the optimiser's state buffers, named {@code <kind>.<parameter name>} (Adam's
+     * {@code exp_avg.} and {@code exp_avg_sq.}, SGD's {@code momentum_buffer.}, as PyTorch's
+     * {@code optimizer.state_dict()} calls them), each flat; empty before the first step. With
+     * {@link #steps()} this is everything a continued run needs besides the learning rate.
+     */
+    public Map<String, Tensor> state() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        DeviceSlice[][] buffers = stateBuffers();
+        if (buffers == null) return out;
+        String[] kinds = stateKinds();
+        for (int k = 0; k < kinds.length; k++) {
+            for (int i = 0; i < parameters.size(); i++) {
+                if (buffers[k][i] == null) continue;
+                Parameter p = parameters.get(i);
+                out.put(kinds[k] + "." + p.name(), backend.download(buffers[k][i], (int) p.elements()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Restores what {@link #state()} and {@link #steps()} returned from an optimiser of the same
+     * kind and settings over the same parameters, so that the next step is the one that optimiser
+     * would have taken. Every entry must be present (none when {@code steps} is 0) with the
+     * parameter's element count; unknown entries are an error.
+     */
+    public void loadState(Map<String, Tensor> state, long steps) {
+        if (steps < 0) throw new IllegalArgumentException("steps: expected >= 0, got " + steps);
+        String[] kinds = stateKinds();
+        Map<String, Tensor> left = new LinkedHashMap<>(state);
+        Tensor[][] values = new Tensor[kinds.length][parameters.size()];
+        for (int k = 0; k < kinds.length && steps > 0; k++) {
+            if (!hasState(k)) continue;
+            for (int i = 0; i < parameters.size(); i++) {
+                Parameter p = parameters.get(i);
+                String name = kinds[k] + "." + p.name();
+                Tensor t = left.remove(name);
+                if (t == null) throw new IllegalArgumentException("optimiser state: missing '" + name + "' after " + steps + " steps");
+                if (t.size() != p.elements()) {
+                    throw new IllegalArgumentException("optimiser state '" + name + "': expected " + p.elements() + " elements, got " + t.size());
+                }
+                values[k][i] = t.reshape(t.size());
+            }
+        }
+        if (!left.isEmpty()) throw new IllegalArgumentException("optimiser state: unexpected entries " + left.keySet());
+        close(); // the buffers of the state being replaced
+        DeviceSlice[][] buffers = steps == 0 ? null : new DeviceSlice[kinds.length][parameters.size()];
+        for (int k = 0; k < kinds.length && buffers != null; k++) {
+            for (int i = 0; i < parameters.size(); i++) {
+                if (values[k][i] == null) continue;
+                DeviceBuffer b = zerosLike(parameters.get(i));
+                backend.upload(values[k][i].dtype() == b.dtype() ? values[k][i] : values[k][i].to(b.dtype()), DeviceSlice.of(b));
+                buffers[k][i] = DeviceSlice.of(b);
+            }
+        }
+        setStateBuffers(buffers);
+        this.steps = steps;
+    }
+
+    /** The kinds of state buffer, in the order of {@link #stateBuffers()}'s rows. */
+    protected abstract String[] stateKinds();
+
+    /** Whether kind k is kept at all (SGD keeps no momentum buffer when its momentum is 0). */
+    protected abstract boolean hasState(int kind);
+
+    /** [kind][parameter] state buffers, or null before the first step. */
+    protected abstract DeviceSlice[][] stateBuffers();
+
+    /** Installs buffers made by {@link #loadState} (null: as before the first step). */
+    protected abstract void setStateBuffers(DeviceSlice[][] buffers);
 
     protected DeviceBuffer zerosLike(Parameter p) {
         DeviceBuffer b = backend.allocate(p.value().buffer().dtype(), p.elements());

@@ -15,7 +15,7 @@ public final class Progress {
     private final double budgetSeconds;
     private final long budgetSteps;
     private final double plainEverySeconds;
-    private final long start = System.nanoTime();
+    private long start = System.nanoTime();
     private long lastPrint = Long.MIN_VALUE;
     private int lastWidth;
 
@@ -37,6 +37,11 @@ public final class Progress {
         return System.console() != null && !"true".equals(System.getenv("CI"));
     }
 
+    /** Counts {@code seconds} already spent before this run (a resumed run's earlier part) as elapsed. */
+    public void continueFrom(double seconds) {
+        start -= (long) (seconds * 1e9);
+    }
+
     public double elapsedSeconds() {
         return (System.nanoTime() - start) / 1e9;
     }
@@ -53,6 +58,17 @@ public final class Progress {
         if (lastPrint != Long.MIN_VALUE && now - lastPrint < every) return;
         lastPrint = now;
         print(step, loss, tokens, false);
+    }
+
+    /** A line of its own between progress lines (on a terminal the bar is cleared first and redrawn at the next update). */
+    public void note(String line) {
+        if (terminal && lastWidth > 0) {
+            out.print("\r" + " ".repeat(lastWidth) + "\r");
+            lastWidth = 0;
+            lastPrint = Long.MIN_VALUE;
+        }
+        out.println(line);
+        out.flush();
     }
 
     /** Prints the final state and ends the line. */

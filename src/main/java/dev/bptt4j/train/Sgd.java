@@ -37,6 +37,26 @@ public final class Sgd extends Optimizer {
     }
 
     @Override
+    protected String[] stateKinds() {
+        return new String[]{"momentum_buffer"};
+    }
+
+    @Override
+    protected boolean hasState(int kind) {
+        return momentum != 0;
+    }
+
+    @Override
+    protected DeviceSlice[][] stateBuffers() {
+        return momentumBuffers == null ? null : new DeviceSlice[][]{momentumBuffers};
+    }
+
+    @Override
+    protected void setStateBuffers(DeviceSlice[][] buffers) {
+        momentumBuffers = buffers == null ? null : buffers[0];
+    }
+
+    @Override
     public void step() {
         boolean first = momentumBuffers == null;
         if (first) {

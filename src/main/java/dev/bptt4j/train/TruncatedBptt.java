@@ -34,6 +34,8 @@ public final class TruncatedBptt {
     private final SoftmaxHead head;
     private final int chunkSteps;
     private final Reduction reduction;
+    /** The divisor of {@link Reduction#MEAN}: 0 for x's batch size, else the size of the batch x is a micro-batch of. */
+    private final int meanOver;
 
     /** Runs after each chunk's backward, with the chunk's index and its loss. */
     @FunctionalInterface
@@ -46,6 +48,10 @@ public final class TruncatedBptt {
     }
 
     public TruncatedBptt(Rnn rnn, SoftmaxHead head, int chunkSteps, Reduction reduction) {
+        this(rnn, head, chunkSteps, reduction, 0);
+    }
+
+    private TruncatedBptt(Rnn rnn, SoftmaxHead head, int chunkSteps, Reduction reduction, int meanOver) {
         if (chunkSteps < 1) throw new IllegalArgumentException("chunkSteps k: expected >= 1, got " + chunkSteps);
         if (head.hiddenSize() != rnn.config().outputSize()) {
             throw new IllegalArgumentException("head: expects " + head.hiddenSize() + " inputs, the RNN gives " + rnn.config().outputSize());
@@ -54,6 +60,18 @@ public final class TruncatedBptt {
         this.head = head;
         this.chunkSteps = chunkSteps;
         this.reduction = reduction;
+        this.meanOver = meanOver;
+    }
+
+    /**
+     * This walk for micro-batches of a batch of {@code batch} sequences: {@link Reduction#MEAN}
+     * divides by {@code batch} instead of x's own batch size, so each row's loss gradient is
+     * scaled by 1/B exactly as in the whole batch, the micro-batches' losses add up to the whole
+     * batch's and their gradients, accumulated, equal its gradients up to the order of the sums.
+     */
+    public TruncatedBptt withMeanOver(int batch) {
+        if (batch < 1) throw new IllegalArgumentException("batch: expected >= 1, got " + batch);
+        return new TruncatedBptt(rnn, head, chunkSteps, reduction, batch);
     }
 
     public int chunkSteps() {
@@ -117,7 +135,7 @@ public final class TruncatedBptt {
             for (int v : ts.i32()) if (v >= 0) tokens++;
             States carried = running.length == batch ? state : rows(state, running);
             try (Rnn.Pass pass = rnn.forwardOnDevice(xs, carried, c.lengths())) {
-                double loss = head.forward(pass.outputOnDevice(), (to - from) * running.length, ts, batch, reduction);
+                double loss = head.forward(pass.outputOnDevice(), (to - from) * running.length, ts, meanOver > 0 ? meanOver : batch, reduction);
                 total += loss;
                 if (train) pass.backwardOnDevice(head.backward(), States.ZEROS, false);
                 state = running.length == batch ? pass.finalStates() : withRows(state, running, pass.finalStates(), batch);

@@ -1,6 +1,8 @@
 package dev.bptt4j.demo;
 
 import dev.bptt4j.backend.cpu.CpuBackend;
+import dev.bptt4j.charlm.CharModelSettings;
+import dev.bptt4j.charlm.CharModelTrainer;
 import dev.bptt4j.io.SafeTensors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,10 +21,10 @@ class DemoTest {
     @Test
     void languageModelLossFalls(@TempDir Path dir) throws Exception {
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        CharLanguageModelDemo.Outcome o;
+        CharModelTrainer.Outcome o;
         try (CpuBackend backend = new CpuBackend(1); PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
-            CharLanguageModelDemo.Settings s = CharLanguageModelDemo.Settings.defaults().withSeconds(4).withHidden(48).withMinSteps(150);
-            o = new CharLanguageModelDemo(CharLanguageModelDemo.bundledText()).run(backend, s, dir, out, false);
+            CharModelSettings s = CharLanguageModelDemo.settings().withSeconds(4).withHidden(48).withMinSteps(150);
+            o = CharLanguageModelDemo.trainer(s).run(backend, dir, out, false, CharModelTrainer.Checkpointing.NONE, null);
         }
         System.out.print(log.toString(StandardCharsets.UTF_8));
         System.out.printf("validation loss %.3f -> %.3f after %d steps (must fall by >= 0.5 nats/char)%n", o.initialLoss(), o.finalLoss(), o.steps());
