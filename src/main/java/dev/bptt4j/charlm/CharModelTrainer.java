@@ -96,6 +96,8 @@ public final class CharModelTrainer {
     private String describedText, plotLabel;
     /** The text's files (absolute), recorded in checkpoints so that a resumed run can read them again. */
     private List<Path> files = List.of();
+    /** Activation checkpointing of the recurrent stack (RnnConfig's k; 0 off): saves memory, computes the same bits. */
+    private int activationCheckpoints;
     /** Characters [0, trainEnd) are the training part, [trainEnd, length) the validation part. */
     private final int trainEnd;
     /** Each of the B streams: characters [b·streamLength, (b+1)·streamLength). */
@@ -184,7 +186,7 @@ public final class CharModelTrainer {
                        TrainingState resume) throws IOException {
         Files.createDirectories(outDir);
         int v = text.vocabularySize(), batch = settings.batch(), k = settings.bptt();
-        RnnConfig config = settings.rnnConfig(v);
+        RnnConfig config = settings.rnnConfig(v).withActivationCheckpoints(activationCheckpoints);
         out.println(header(config, backend));
         try (Rnn rnn = new Rnn(config, backend);
              SoftmaxHead head = new SoftmaxHead(backend, config.outputSize(), v, settings.dtype());
@@ -304,6 +306,15 @@ public final class CharModelTrainer {
     public CharModelTrainer describedAs(String name, String inPlotTitle) {
         describedText = name;
         plotLabel = inPlotTitle;
+        return this;
+    }
+
+    /**
+     * Runs the recurrent stack with activation checkpointing ({@link RnnConfig#withActivationCheckpoints(int)}):
+     * less memory for long --bptt chunks, the same bits, so not a setting a checkpoint keeps.
+     */
+    public CharModelTrainer withActivationCheckpoints(int k) {
+        activationCheckpoints = k;
         return this;
     }
 

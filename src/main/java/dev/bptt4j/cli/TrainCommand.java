@@ -89,6 +89,11 @@ final class TrainCommand extends CliCommand {
     @Option(names = "--resume", paramLabel = "DIR",
             description = "Continue the run in DIR from its newest valid checkpoint, with its settings; --steps or --seconds may set a new budget.")
     Path resume;
+    @Option(names = "--checkpoint-activations", paramLabel = "K", arity = "0..1", fallbackValue = "auto",
+            converter = Options.CheckpointInterval.class,
+            description = "Activation checkpointing: keep the states about every K steps of a --bptt chunk and recompute the rest in"
+                    + " the backward (auto, the default when given alone: every ⌈√k⌉ steps of a k-step chunk); the same results, less memory.")
+    Integer checkpointActivations;
     @Option(names = "--out", paramLabel = "DIR",
             description = "Directory for the plots, CSV, weights, sample and checkpoints: new, empty, or an earlier run's (default: ${DEFAULT-VALUE}).")
     Path output = Path.of("train-out");
@@ -115,7 +120,7 @@ final class TrainCommand extends CliCommand {
             for (String name : SETTINGS) {
                 if (parsed.hasMatchedOption(name)) {
                     throw new UsageException(name + ": a resumed run keeps the settings of its checkpoint; only --steps, --seconds,"
-                            + " --checkpoint-every, --checkpoint-seconds, --text and --device may be given with --resume");
+                            + " --checkpoint-every, --checkpoint-seconds, --checkpoint-activations, --text and --device may be given with --resume");
                 }
             }
             if (parsed.hasMatchedOption("--out") && !output.toAbsolutePath().normalize().equals(resume.toAbsolutePath().normalize())) {
@@ -168,7 +173,8 @@ final class TrainCommand extends CliCommand {
             checkpointing = new CharModelTrainer.Checkpointing(checkpointEvery == null ? 0 : checkpointEvery,
                     checkpointSeconds == null ? 0 : checkpointSeconds);
         }
-        CharModelTrainer trainer = new CharModelTrainer(text, settings).recordFiles(files);
+        CharModelTrainer trainer = new CharModelTrainer(text, settings).recordFiles(files)
+                .withActivationCheckpoints(checkpointActivations == null ? 0 : checkpointActivations);
         oneBlasThreadUnlessSet();
         try (Backend backend = Backends.create(deviceOption.name())) {
             trainer.run(backend, outDir, out, Progress.stdoutIsTerminal(), checkpointing, state);

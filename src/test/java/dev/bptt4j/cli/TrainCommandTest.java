@@ -56,6 +56,25 @@ class TrainCommandTest {
         assertEquals("step,train_loss_per_char,validation_loss_per_char", Files.readAllLines(out.resolve("loss.csv")).get(0));
     }
 
+    /** --checkpoint-activations changes no bit: chunks of 300 steps × 8 streams are two GEMM blocks, kept as two segments. */
+    @Test
+    void checkpointedActivationsTrainTheSameBits(@TempDir Path dir) throws Exception {
+        Path text = text(dir), plain = dir.resolve("plain"), checkpointed = dir.resolve("checkpointed");
+        String[] common = {"train", "--mode", "LSTM", "--hidden", "8", "--batch", "8", "--bptt", "300", "--device", "cpu", "--text", text.toString(),
+                "--steps", "3", "--sample", "20"};
+        List<String> a = new ArrayList<>(List.of(common));
+        a.addAll(List.of("--out", plain.toString()));
+        CommandLineTest.Result r = CommandLineTest.run(a.toArray(new String[0]));
+        assertEquals(0, r.code(), r.err());
+        List<String> b = new ArrayList<>(List.of(common));
+        b.addAll(List.of("--checkpoint-activations", "20", "--out", checkpointed.toString()));
+        r = CommandLineTest.run(b.toArray(new String[0]));
+        assertEquals(0, r.code(), r.err());
+        for (String f : new String[]{"rnn.safetensors", "head.safetensors", "loss.csv", "sample.txt"}) {
+            assertArrayEquals(Files.readAllBytes(plain.resolve(f)), Files.readAllBytes(checkpointed.resolve(f)), f);
+        }
+    }
+
     @Test
     void resumesFromTheNewestCheckpoint(@TempDir Path dir) throws Exception {
         Path text = text(dir), whole = dir.resolve("whole"), resumed = dir.resolve("resumed");
