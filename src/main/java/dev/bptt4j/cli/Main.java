@@ -174,6 +174,12 @@ public final class Main {
     }
 
     static String oneLine(Throwable e) {
+        // A failed static initialiser says nothing itself (getMessage() is null); its cause names the problem.
+        if (e instanceof ExceptionInInitializerError && e.getCause() != null) e = e.getCause();
+        if (e instanceof OutOfMemoryError) {
+            return "out of memory (" + (e.getMessage() == null ? "no detail" : e.getMessage().replace('\n', ' '))
+                    + "): use smaller sizes, or give Java more memory (-Xmx, e.g. BPTT4J_JAVA_OPTS=-Xmx8g)";
+        }
         String m = e.getMessage();
         String s = (m == null || m.isBlank()) ? e.getClass().getSimpleName() : m;
         // A plain IOException's or a checkpoint's message is written to be read; a subclass's (NoSuchFileException: the path) needs its name.

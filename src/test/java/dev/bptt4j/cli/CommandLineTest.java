@@ -12,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -187,6 +188,26 @@ class CommandLineTest {
         assertEquals(Options.Device.GPU, new Options.GpuDevice().convert("cuda"));
         assertEquals(dev.bptt4j.tensor.DType.F64, new Options.FloatType().convert("double"));
         assertEquals("cuda-emulated", Options.Device.CUDA_EMULATED.toString());
+    }
+
+    /** An unknown BLAS used to end in a bare "ExceptionInInitializerError". */
+    @Test
+    void anUnknownBlasIsNamedWithTheValuesAccepted(@TempDir Path dir) throws Exception {
+        String saved = System.getProperty("bptt4j.blas");
+        System.setProperty("bptt4j.blas", "bogus");
+        try {
+            Result r = run("check", "--device", "cpu");
+            assertEquals(1, r.code, r.out + r.err);
+            assertEquals("bptt4j check: -Dbptt4j.blas=bogus: unknown BLAS; expected mkl, openblas or auto", r.err.strip());
+            assertTrue(run("info").out.contains("cpu: unavailable: -Dbptt4j.blas=bogus: unknown BLAS; expected mkl, openblas or auto"));
+        } finally {
+            if (saved == null) System.clearProperty("bptt4j.blas");
+            else System.setProperty("bptt4j.blas", saved);
+        }
+        // The environment variable, in a JVM of its own (and with the property unset there).
+        Result child = ChildJvm.run(dir, List.of(), Map.of("BPTT4J_BLAS", "bogus"), "check", "--device", "cpu");
+        assertEquals(1, child.code(), child.err());
+        assertEquals("bptt4j check: BPTT4J_BLAS=bogus: unknown BLAS; expected mkl, openblas or auto", child.err().strip());
     }
 
     @Test

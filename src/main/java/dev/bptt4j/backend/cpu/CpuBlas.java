@@ -78,18 +78,23 @@ interface CpuBlas {
 
     /** The process's BLAS, loaded on first use. */
     static CpuBlas process() {
+        // The choice is checked here, outside the holder's initialiser: thrown from there, a bad value
+        // would surface as a bare ExceptionInInitializerError, and as NoClassDefFoundError ever after.
+        requested();
         return Selected.BLAS;
     }
 
     /** The requested choice from the system property or environment; "auto" when unset. */
     static String requested() {
-        String v = System.getProperty("bptt4j.blas", System.getenv("BPTT4J_BLAS"));
+        String property = System.getProperty("bptt4j.blas");
+        String v = property != null ? property : System.getenv("BPTT4J_BLAS");
         if (v == null || v.isBlank()) return "auto";
-        v = v.trim().toLowerCase(Locale.ROOT);
-        if (!v.equals("auto") && !v.equals("mkl") && !v.equals("openblas")) {
-            throw new IllegalArgumentException("bptt4j.blas / BPTT4J_BLAS: expected mkl, openblas or auto, got '" + v + "'");
+        String choice = v.trim().toLowerCase(Locale.ROOT);
+        if (!choice.equals("auto") && !choice.equals("mkl") && !choice.equals("openblas")) {
+            throw new IllegalArgumentException((property != null ? "-Dbptt4j.blas=" : "BPTT4J_BLAS=") + v
+                    + ": unknown BLAS; expected mkl, openblas or auto");
         }
-        return v;
+        return choice;
     }
 
     /** Holder idiom: the choice (and the native load) happens once, on first use, thread-safely. */
