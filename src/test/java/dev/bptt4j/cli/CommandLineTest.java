@@ -121,6 +121,27 @@ class CommandLineTest {
         assertTrue(r.out.contains("0 passed, 1 failed"), r.out);
     }
 
+    /** A case without y, hn or any grad.* used to pass ("1 passed") though it compared nothing. */
+    @Test
+    void checkFailsACaseWithNoExpectedTensors(@TempDir Path dir) throws Exception {
+        SafeTensorsFile f = SafeTensors.read(bundled(dir, "lstm_basic.safetensors"));
+        Map<String, Tensor> inputsOnly = new java.util.LinkedHashMap<>(f.tensors());
+        inputsOnly.keySet().removeIf(k -> k.equals("y") || k.equals("hn") || k.equals("cn") || k.startsWith("grad."));
+        assertTrue(inputsOnly.containsKey("x") && inputsOnly.containsKey("weight_hh_l0"), inputsOnly.keySet().toString());
+        Path sub = Files.createDirectory(dir.resolve("stripped"));
+        SafeTensors.write(sub.resolve("lstm_inputs_only.safetensors"), inputsOnly, f.metadata());
+        Result r = run("check", sub.toString(), "--device", "cpu");
+        System.out.print(r.out);
+        assertEquals(1, r.code, r.out + r.err);
+        assertTrue(r.out.contains("lstm_inputs_only") && r.out.contains("FAIL (no expected tensors (y, hn, cn, grad.*): the case checks nothing)"),
+                r.out);
+        assertTrue(r.out.contains("0 passed, 1 failed"), r.out);
+        // grad still makes the results such a case lacks.
+        Result g = run("grad", sub.resolve("lstm_inputs_only.safetensors").toString(), dir.resolve("made.safetensors").toString(), "--device", "cpu");
+        assertEquals(0, g.code, g.err);
+        assertTrue(SafeTensors.read(dir.resolve("made.safetensors")).tensors().keySet().containsAll(List.of("y", "hn", "cn", "grad.x")));
+    }
+
     @Test
     void noArgumentsAndUnknownCommandsPrintTheUsageAndExit2() {
         Result none = run();
