@@ -108,7 +108,8 @@ final class CheckCommand extends CliCommand {
     }
 
     private static List<CaseSource> inDirectory(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) throw new UsageException("not a directory: " + dir);
+        if (!Files.exists(dir)) throw new UsageException("no such directory: " + dir);
+        if (!Files.isDirectory(dir)) throw new UsageException("not a directory: " + dir + " (check takes a directory of *.safetensors cases)");
         List<CaseSource> out = new ArrayList<>();
         try (Stream<Path> s = Files.list(dir)) {
             s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().forEach(p -> out.add(new CaseSource() {

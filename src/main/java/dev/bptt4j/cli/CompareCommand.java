@@ -107,8 +107,9 @@ final class CompareCommand extends CliCommand {
     }
 
     private static List<Path> cases(Path where) throws IOException {
-        if (Files.isRegularFile(where)) return List.of(where);
-        if (!Files.isDirectory(where)) throw new UsageException("no such case or directory: " + where);
+        if (!Files.exists(where)) throw new UsageException("no such case or directory: " + where);
+        // Anything else that exists is taken as a case: its loading says what is wrong with it (a device, a pipe).
+        if (!Files.isDirectory(where)) return List.of(where);
         try (Stream<Path> s = Files.list(where)) {
             List<Path> out = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
             if (out.isEmpty()) throw new UsageException("no *.safetensors cases in " + where);

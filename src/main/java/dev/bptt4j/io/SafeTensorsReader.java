@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 
@@ -27,6 +29,13 @@ final class SafeTensorsReader {
 
     static SafeTensorsFile read(Path path) throws IOException {
         String source = path.toString();
+        // Asked before opening: a directory fails only at the first read with a bare "Is a directory", a
+        // device reports size 0 (or streams forever) and opening a named pipe blocks until a writer comes.
+        BasicFileAttributes attributes = Files.readAttributes(path, BasicFileAttributes.class);
+        if (attributes.isDirectory()) throw new SafeTensorsException(source + ": is a directory, not a safetensors file");
+        if (!attributes.isRegularFile()) {
+            throw new SafeTensorsException(source + ": not a regular file (a device, pipe or socket); a safetensors file is expected");
+        }
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = channel.size();
             requireLengthField(size, source);

@@ -4,6 +4,7 @@ import static dev.bptt4j.io.SafeTensorsTestFiles.file;
 import static dev.bptt4j.io.SafeTensorsTestFiles.oneTensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -238,5 +239,34 @@ class SafeTensorsMalformedTest {
         SafeTensorsException e = assertThrows(SafeTensorsException.class, () -> SafeTensors.read(huge));
         System.out.println("rejected: " + e.getMessage());
         assertTrue(e.getMessage().contains("huge.safetensors") && e.getMessage().contains("2 GiB"), e.getMessage());
+    }
+
+    /** A directory said only "Is a directory"; /dev/urandom was "0 bytes"; a named pipe blocked the open until a writer came. */
+    @Test
+    void directoriesDevicesAndPipesAreNamedForWhatTheyAre(@TempDir Path dir) throws Exception {
+        Path sub = Files.createDirectory(dir.resolve("cases.safetensors"));
+        SafeTensorsException e = assertThrows(SafeTensorsException.class, () -> SafeTensors.read(sub));
+        System.out.println("rejected: " + e.getMessage());
+        assertEquals(sub + ": is a directory, not a safetensors file", e.getMessage());
+
+        Path random = Path.of("/dev/urandom");
+        if (Files.exists(random)) {
+            e = assertThrows(SafeTensorsException.class, () -> SafeTensors.read(random));
+            System.out.println("rejected: " + e.getMessage());
+            assertEquals("/dev/urandom: not a regular file (a device, pipe or socket); a safetensors file is expected", e.getMessage());
+        }
+        Path fifo = dir.resolve("pipe.safetensors");
+        boolean made;
+        try {
+            made = new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0;
+        } catch (IOException noMkfifo) {
+            made = false;
+        }
+        if (made) {
+            e = assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                    () -> assertThrows(SafeTensorsException.class, () -> SafeTensors.read(fifo)), "a pipe with no writer must not block");
+            System.out.println("rejected: " + e.getMessage());
+            assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+        }
     }
 }

@@ -90,6 +90,25 @@ class ValidationTest {
         }
     }
 
+    /** A closed pass's backward once said "already differentiated"; it must say that the pass is closed, whether or not it was used. */
+    @Test
+    void backwardAfterCloseSaysThePassIsClosed() {
+        Tensor dy = Tensor.zeros(DType.F64, 2, 1, 4);
+        Rnn.Pass unused = rnn.forward(x(2, 1, 3), States.ZEROS, null);
+        unused.close();
+        for (Executable call : new Executable[]{() -> unused.backward(dy, States.ZEROS), () -> unused.backward(dy, States.ZEROS, false),
+                () -> unused.outputOnDevice()}) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, call);
+            System.out.println("refused: " + e.getMessage());
+            assertTrue(e.getMessage().endsWith("this pass has been closed"), e.getMessage());
+        }
+        Rnn.Pass used = rnn.forward(x(2, 1, 3), States.ZEROS, null);
+        used.backward(dy, States.ZEROS);
+        used.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> used.backward(dy, States.ZEROS));
+        assertEquals("backward: this pass has been closed", e.getMessage());
+    }
+
     @Test
     void parameters() {
         rejects(() -> rnn.setParameter("weight_hh_l0", Tensor.zeros(DType.F64, 4, 3)), "weight_hh_l0", "[4, 4]", "[4, 3]");
