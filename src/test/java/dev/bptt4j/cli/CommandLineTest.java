@@ -92,6 +92,65 @@ class CommandLineTest {
         assertEquals(2, run("launch-missiles").code);
     }
 
+    /** A directory or a device where a case file belongs used to say "IOException: Is a directory" or "0 bytes". */
+    @Test
+    void aDirectoryOrDeviceWhereACaseBelongsIsNamedAsSuch(@TempDir Path dir) throws Exception {
+        Path cases = Files.createDirectory(dir.resolve("cases"));
+        bundled(cases, "rnn_tanh_basic.safetensors");
+        assertUsageError("bptt4j grad", "CASE is a directory: " + cases + " (grad takes one case file; check and compare take a directory)",
+                "grad", cases.toString(), dir.resolve("o.safetensors").toString(), "--device", "cpu");
+        assertUsageError("bptt4j grad", "OUT is a directory: " + cases, "grad", cases.resolve("rnn_tanh_basic.safetensors").toString(),
+                cases.toString(), "--device", "cpu");
+        if (Files.exists(Path.of("/dev/urandom"))) {
+            Result r = run("grad", "/dev/urandom", dir.resolve("o.safetensors").toString(), "--device", "cpu");
+            assertEquals(1, r.code, r.err);
+            assertEquals("bptt4j grad: /dev/urandom: not a regular file (a device, pipe or socket); a safetensors file is expected", r.err.strip());
+            r = run("compare", "/dev/urandom", "--device", "cuda-emulated");
+            assertEquals(1, r.code, r.err);
+            assertTrue(r.out.contains("FAIL (/dev/urandom: not a regular file"), r.out);
+        }
+        // In check's directory, a sub-directory named like a case fails as one, saying what it is.
+        Files.createDirectory(cases.resolve("sub.safetensors"));
+        Result r = run("check", cases.toString(), "--device", "cpu");
+        assertEquals(1, r.code, r.out);
+        assertTrue(r.out.contains("FAIL (" + cases.resolve("sub.safetensors") + ": is a directory, not a safetensors file)"), r.out);
+        assertTrue(r.out.contains("1 passed, 1 failed"), r.out);
+        assertUsageError("bptt4j check", "not a directory: " + cases.resolve("rnn_tanh_basic.safetensors") + " (check takes a directory",
+                "check", cases.resolve("rnn_tanh_basic.safetensors").toString());
+        assertUsageError("bptt4j check", "no such directory: " + dir.resolve("nowhere"), "check", dir.resolve("nowhere").toString());
+    }
+
+    /** grad X X overwrote its own case and exited 0; any existing OUT was replaced silently. */
+    @Test
+    void gradNeverOverwritesTheCaseAndReplacesAnExistingOutOnlyWithForce(@TempDir Path dir) throws Exception {
+        Path c = bundled(dir, "rnn_tanh_basic.safetensors");
+        byte[] original = Files.readAllBytes(c);
+        Path link = Files.createSymbolicLink(dir.resolve("link.safetensors"), c);
+        Path relative = Path.of("").toAbsolutePath().relativize(c);
+        Files.createDirectory(dir.resolve("sub"));
+        for (String[] argv : new String[][]{{"grad", c.toString(), c.toString()}, {"grad", c.toString(), link.toString()},
+                {"grad", relative.toString(), c.toString()}, {"grad", c.toString(), dir.resolve("sub/../rnn_tanh_basic.safetensors").toString()},
+                {"grad", c.toString(), c.toString(), "--force"}, {"grad", link.toString(), c.toString(), "--force"}}) {
+            String line = assertUsageError("bptt4j grad", "OUT is the case itself: ", argv);
+            assertTrue(line.contains("would destroy the case"), line);
+        }
+        assertArrayEquals(original, Files.readAllBytes(c), "the case is untouched");
+
+        Path mine = dir.resolve("mine.safetensors");
+        Files.writeString(mine, "my own file");
+        assertUsageError("bptt4j grad", "OUT exists: " + mine + " (choose a new file, or --force to replace it)",
+                "grad", c.toString(), mine.toString(), "--device", "cpu");
+        assertEquals("my own file", Files.readString(mine));
+        Result forced = run("grad", c.toString(), mine.toString(), "--device", "cpu", "--force");
+        assertEquals(0, forced.code, forced.err);
+        assertTrue(SafeTensors.read(mine).tensors().containsKey("grad.weight_hh_l0"));
+        try (var left = Files.list(dir)) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().endsWith(".partial")), "no partial file left behind");
+        }
+        assertUsageError("bptt4j grad", "OUT's directory does not exist: " + dir.resolve("nowhere"),
+                "grad", c.toString(), dir.resolve("nowhere/out.safetensors").toString());
+    }
+
     @Test
     void checkRunsTheBundledCasesAndADirectory(@TempDir Path dir) throws Exception {
         Result r = run("check", "--device", "cpu");
