@@ -148,9 +148,11 @@ public final class LongRangeDemo {
         return "remember the first symbol: accuracy after " + seconds(secondsPerCellAndLag) + " s of training per cell and lag";
     }
 
-    /** Seconds to two decimals at most, without trailing zeros: 1.5, 0.25, 12. */
+    /** Seconds to two decimals at most, without trailing zeros: 1.5, 0.25, 12; below 0.01 to two significant digits (0.00005, not 0). */
     static String seconds(double s) {
-        return java.math.BigDecimal.valueOf(s).setScale(2, java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
+        java.math.BigDecimal d = java.math.BigDecimal.valueOf(s);
+        d = s > 0 && s < 0.01 ? d.round(new java.math.MathContext(2, java.math.RoundingMode.HALF_UP)) : d.setScale(2, java.math.RoundingMode.HALF_UP);
+        return d.stripTrailingZeros().toPlainString();
     }
 
     private double train(Backend backend, Contender c, int lag, double seconds, long seed, Map<String, GradientFlow.Report> flows) {

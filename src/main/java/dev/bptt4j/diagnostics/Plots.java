@@ -50,6 +50,12 @@ public final class Plots {
     }
 
     static XYChart linesChart(String title, String xLabel, String yLabel, Map<String, double[][]> series, boolean logX, boolean logY) {
+        // XChart refuses a series without points ("Y-Axis data cannot be empty"): a run too short to
+        // have any draws the others, and with none at all an empty frame that says so.
+        Map<String, double[][]> drawn = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, double[][]> e : series.entrySet()) if (e.getValue()[0].length > 0) drawn.put(e.getKey(), e.getValue());
+        series = drawn;
+        if (series.isEmpty()) title += " (no data)";
         XYChart chart = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle(xLabel).yAxisTitle(yLabel).build();
         chart.getStyler().setYAxisLogarithmic(logY);
         chart.getStyler().setLegendVisible(series.size() > 1);

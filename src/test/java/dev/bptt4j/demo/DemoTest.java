@@ -7,6 +7,7 @@ import dev.bptt4j.io.SafeTensors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.imageio.ImageIO;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -53,6 +54,36 @@ class DemoTest {
         for (String f : new String[]{"long-range.png", "long-range.txt", "long-range-gradient-flow.png"}) assertTrue(Files.size(dir.resolve(f)) > 0, f);
     }
 
+    /**
+     * A budget too short for one step crashed in the plotting library ("Y-Axis data cannot be
+     * empty") with only loss.csv written: now both demos write every file, the text model's loss
+     * curve with at least one step.
+     */
+    @Test
+    void aBudgetTooShortForAnyStepStillWritesEveryFile(@TempDir Path dir) throws Exception {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        CharModelTrainer.Outcome o;
+        Path text = dir.resolve("text"), longRange = dir.resolve("long-range");
+        try (CpuBackend backend = new CpuBackend(1); PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
+            o = CharLanguageModelDemo.trainer(CharLanguageModelDemo.settings().withSeconds(0.001).withHidden(8))
+                    .run(backend, text, out, false, CharModelTrainer.Checkpointing.NONE, null);
+            new LongRangeDemo(4).run(backend, 0.001, new int[]{3, 6}, longRange, out);
+        }
+        System.out.print(log.toString(StandardCharsets.UTF_8));
+        assertTrue(o.steps() >= 1, "steps: " + o.steps());
+        assertTrue(log.toString(StandardCharsets.UTF_8).contains("0.001 s budget"), "the budget as given, not '0 s'");
+        for (String f : new String[]{"loss.png", "gradient-flow.png"}) assertTrue(ImageIO.read(text.resolve(f).toFile()).getWidth() > 0, f);
+        for (String f : new String[]{"gradient-flow.csv", "rnn.safetensors", "head.safetensors", "sample.txt"}) assertTrue(Files.size(text.resolve(f)) > 0, f);
+        java.util.List<String> loss = Files.readAllLines(text.resolve("loss.csv"));
+        assertTrue(loss.get(0).startsWith("step,train_loss_per_char"), loss.get(0));
+        assertTrue(loss.size() >= 1 + o.steps(), "a row per step: " + loss);
+        for (String f : new String[]{"long-range.png", "long-range-gradient-flow.png"}) {
+            assertTrue(ImageIO.read(longRange.resolve(f).toFile()).getWidth() > 0, f);
+        }
+        assertTrue(Files.readString(longRange.resolve("long-range.txt")).startsWith("lag"), "the table");
+        assertTrue(log.toString(StandardCharsets.UTF_8).contains("0.00013 s per cell and lag"), "the long-range share as it is");
+    }
+
     /** The accuracy figure's title gives the training time per cell and lag as it is: 1.5 s, not "2 s". */
     @Test
     void accuracyTitleKeepsTheTime() {
@@ -61,5 +92,7 @@ class DemoTest {
         assertEquals("0.1", LongRangeDemo.seconds(2.0 / 20));
         assertEquals("12", LongRangeDemo.seconds(12));
         assertEquals("0.33", LongRangeDemo.seconds(1.0 / 3));
+        assertEquals("0.00005", LongRangeDemo.seconds(0.001 / 20));
+        assertEquals("0.0012", LongRangeDemo.seconds(0.00123));
     }
 }

@@ -215,4 +215,25 @@ class PlotsTest {
         assertEquals(8, line.getSeriesMap().size());
         assertTrue(line.getSeriesMap().containsKey("trained, layer 1 reverse (x0.75/step, vanishing)"), line.getSeriesMap().keySet().toString());
     }
+
+    /** A demo too short for one step crashed in XChart ("Y-Axis data cannot be empty") and left its figure unwritten. */
+    @Test
+    void seriesWithoutPointsAreLeftOutAndAChartWithNoneSaysSo() throws Exception {
+        Files.createDirectories(FIGURES);
+        Map<String, double[][]> some = new LinkedHashMap<>();
+        some.put("training", new double[][]{{}, {}});
+        some.put("validation", new double[][]{{0, 1}, {4.1, 4.0}});
+        Path png = FIGURES.resolve("lines-one-empty.png");
+        Plots.lines(png, "loss", "step", "nats", some, false);
+        assertTrue(ImageIO.read(png.toFile()).getWidth() == 900, "written");
+        XYChart chart = Plots.linesChart("loss", "step", "nats", some, false, false);
+        assertEquals(List.of("validation"), new ArrayList<>(chart.getSeriesMap().keySet()));
+
+        Map<String, double[][]> none = new LinkedHashMap<>();
+        none.put("training", new double[][]{{}, {}});
+        Path empty = FIGURES.resolve("lines-no-data.png");
+        Plots.lines(empty, "loss", "step", "nats", none, true);
+        assertTrue(ImageIO.read(empty.toFile()).getWidth() == 900, "written");
+        assertEquals("loss (no data)", Plots.linesChart("loss", "step", "nats", none, false, true).getTitle());
+    }
 }
