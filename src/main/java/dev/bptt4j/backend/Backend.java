@@ -91,6 +91,15 @@ public interface Backend extends AutoCloseable {
         return Integer.MAX_VALUE - 8;
     }
 
+    /**
+     * Bytes this backend can still allocate, as well as it can tell, or {@link Long#MAX_VALUE} when
+     * it cannot: what a caller holds a large request against first, to refuse it with the figures
+     * rather than fail part-way through allocating.
+     */
+    default long availableBytes() {
+        return Long.MAX_VALUE;
+    }
+
     /** Number of live allocations made by this backend (for leak checks). */
     long liveBuffers();
 

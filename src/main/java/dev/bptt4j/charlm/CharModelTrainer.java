@@ -149,6 +149,21 @@ public final class CharModelTrainer {
         return settings;
     }
 
+    /** The recurrent stack {@link #run} builds: for a check of its memory before anything is allocated. */
+    public RnnConfig rnnConfig() {
+        return settings.rnnConfig(text.vocabularySize()).withActivationCheckpoints(activationCheckpoints);
+    }
+
+    /** The characters the model predicts among: the output layer's width. */
+    public int vocabularySize() {
+        return text.vocabularySize();
+    }
+
+    /** The longest pass {@link #run} makes: a chunk of k steps in training, up to 4k in validation. */
+    public int longestPass() {
+        return Math.max(settings.bptt(), validationSteps);
+    }
+
     /**
      * Refuses an output directory that might hold the user's own files: it must be new, empty, or
      * hold nothing but what these runs and the demos write; and a fresh run must not start in a
@@ -186,7 +201,7 @@ public final class CharModelTrainer {
                        TrainingState resume) throws IOException {
         Files.createDirectories(outDir);
         int v = text.vocabularySize(), batch = settings.batch(), k = settings.bptt();
-        RnnConfig config = settings.rnnConfig(v).withActivationCheckpoints(activationCheckpoints);
+        RnnConfig config = rnnConfig();
         out.println(header(config, backend));
         try (Rnn rnn = new Rnn(config, backend);
              SoftmaxHead head = new SoftmaxHead(backend, config.outputSize(), v, settings.dtype());

@@ -129,9 +129,6 @@ final class BenchCommand extends CliCommand {
 
         RnnConfig config = RnnConfig.of(mode, input, hidden).withLayers(layers).withDType(dtype);
         if (checkpointActivations != null) config = config.withActivationCheckpoints(checkpointActivations);
-        SplittableRandom random = new SplittableRandom(1);
-        Tensor x = randomTensor(random, dtype, steps, batch, input);
-        Tensor dy = randomTensor(random, dtype, steps, batch, hidden);
         // A packed batch: lengths uniform in [min-length, T] (the first sequence T long); FLOP and
         // work count only the real time steps, which is what packing promises.
         int[] lengths = null;
@@ -148,63 +145,69 @@ final class BenchCommand extends CliCommand {
         double flop = flopPerStep(config, steps, batch, inputGrad, kind == PassKind.TRAIN) * tokens / ((double) steps * batch);
         double[] ms = new double[timed];
         long workspace;
-        try (Backend backend = Backends.create(device); Rnn rnn = new Rnn(config, backend)) {
-            rnn.initialize(42);
-            rnn.setReuseResults(reuse);
-            out.println(backend.description());
-            out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: at least %d warm-up steps, then %d timed steps%n", mode, steps, batch, input, hidden,
-                    layers, dtype, (kind == PassKind.TRAIN ? "" : " pass=" + kind.name().toLowerCase(java.util.Locale.ROOT))
-                            + (inputGrad || kind != PassKind.TRAIN ? "" : " no-input-grad")
-                            + (checkpointActivations == null ? "" : " checkpoint-activations="
-                            + (checkpointActivations < 0 ? "auto(" + (int) Math.ceil(Math.sqrt(steps)) + ")" : checkpointActivations)) + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
-                            + (lengths == null ? "" : String.format(" packed: lengths %d..%d, %d of %d time steps real (%.1f%%)",
-                            minLength, steps, tokens, (long) steps * batch, 100.0 * tokens / ((double) steps * batch))), warmup, timed);
-            try (DeviceBuffer xs = resident ? backend.allocate(dtype, x.size()) : null;
-                 DeviceBuffer dys = resident ? backend.allocate(dtype, dy.size()) : null;
-                 DeviceBuffer dxs = resident && inputGrad ? backend.allocate(dtype, x.size()) : null) {
-                if (resident) {
-                    backend.upload(x, DeviceSlice.of(xs));
-                    backend.upload(dy, DeviceSlice.of(dys));
-                }
-                final int[] stepLengths = lengths;
-                Runnable step = () -> {
-                    if (kind == PassKind.INFER) {
-                        rnn.infer(x, States.ZEROS, stepLengths);
-                    } else if (kind == PassKind.FORWARD) {
-                        if (resident) {
+        try (Backend backend = Backends.create(device)) {
+            requireMemory(config, steps, batch, lengths, backend);
+            SplittableRandom random = new SplittableRandom(1);
+            Tensor x = randomTensor(random, dtype, steps, batch, input);
+            Tensor dy = kind == PassKind.TRAIN ? randomTensor(random, dtype, steps, batch, hidden) : null;
+            try (Rnn rnn = new Rnn(config, backend)) {
+                rnn.initialize(42);
+                rnn.setReuseResults(reuse);
+                out.println(backend.description());
+                out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: at least %d warm-up steps, then %d timed steps%n", mode, steps, batch, input, hidden,
+                        layers, dtype, (kind == PassKind.TRAIN ? "" : " pass=" + kind.name().toLowerCase(java.util.Locale.ROOT))
+                                + (inputGrad || kind != PassKind.TRAIN ? "" : " no-input-grad")
+                                + (checkpointActivations == null ? "" : " checkpoint-activations="
+                                + (checkpointActivations < 0 ? "auto(" + (int) Math.ceil(Math.sqrt(steps)) + ")" : checkpointActivations)) + (reuse ? " reuse-results" : "") + (resident ? " resident" : "")
+                                + (lengths == null ? "" : String.format(" packed: lengths %d..%d, %d of %d time steps real (%.1f%%)",
+                                minLength, steps, tokens, (long) steps * batch, 100.0 * tokens / ((double) steps * batch))), warmup, timed);
+                try (DeviceBuffer xs = resident ? backend.allocate(dtype, x.size()) : null;
+                     DeviceBuffer dys = resident && dy != null ? backend.allocate(dtype, dy.size()) : null;
+                     DeviceBuffer dxs = resident && dy != null && inputGrad ? backend.allocate(dtype, x.size()) : null) {
+                    if (resident) {
+                        backend.upload(x, DeviceSlice.of(xs));
+                        if (dys != null) backend.upload(dy, DeviceSlice.of(dys));
+                    }
+                    final int[] stepLengths = lengths;
+                    Runnable step = () -> {
+                        if (kind == PassKind.INFER) {
+                            rnn.infer(x, States.ZEROS, stepLengths);
+                        } else if (kind == PassKind.FORWARD) {
+                            if (resident) {
+                                try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, stepLengths)) {
+                                    pass.outputOnDevice();
+                                }
+                            } else {
+                                try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, stepLengths)) {
+                                    pass.output();
+                                }
+                            }
+                        } else if (resident) {
                             try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, stepLengths)) {
                                 pass.outputOnDevice();
+                                pass.backwardOnDevice(DeviceSlice.of(dys), States.ZEROS, dxs == null ? null : DeviceSlice.of(dxs));
                             }
                         } else {
                             try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, stepLengths)) {
-                                pass.output();
+                                pass.backward(dy, States.ZEROS, inputGrad);
                             }
                         }
-                    } else if (resident) {
-                        try (Rnn.Pass pass = rnn.forwardOnDevice(DeviceSlice.of(xs), steps, batch, States.ZEROS, stepLengths)) {
-                            pass.outputOnDevice();
-                            pass.backwardOnDevice(DeviceSlice.of(dys), States.ZEROS, dxs == null ? null : DeviceSlice.of(dxs));
-                        }
-                    } else {
-                        try (Rnn.Pass pass = rnn.forward(x, States.ZEROS, stepLengths)) {
-                            pass.backward(dy, States.ZEROS, inputGrad);
-                        }
+                    };
+                    long start = System.nanoTime(), warmupEnd = start + (long) (warmupSeconds * 1e9);
+                    int warmed = 0;
+                    while (warmed < warmup || System.nanoTime() < warmupEnd) {
+                        step.run();
+                        warmed++;
                     }
-                };
-                long start = System.nanoTime(), warmupEnd = start + (long) (warmupSeconds * 1e9);
-                int warmed = 0;
-                while (warmed < warmup || System.nanoTime() < warmupEnd) {
-                    step.run();
-                    warmed++;
+                    out.printf("warm-up: %d steps in %.1f s%n", warmed, (System.nanoTime() - start) / 1e9);
+                    for (int i = 0; i < timed; i++) {
+                        long t0 = System.nanoTime();
+                        step.run();
+                        ms[i] = (System.nanoTime() - t0) / 1e6;
+                    }
                 }
-                out.printf("warm-up: %d steps in %.1f s%n", warmed, (System.nanoTime() - start) / 1e9);
-                for (int i = 0; i < timed; i++) {
-                    long t0 = System.nanoTime();
-                    step.run();
-                    ms[i] = (System.nanoTime() - t0) / 1e6;
-                }
+                workspace = rnn.workspaceBytes();
             }
-            workspace = rnn.workspaceBytes();
         }
         double[] sorted = ms.clone();
         Arrays.sort(sorted);
@@ -219,10 +222,46 @@ final class BenchCommand extends CliCommand {
         return 0;
     }
 
+    /**
+     * Refuses, before x, dy or the model is allocated, sizes that cannot fit (see {@link MemoryCheck}):
+     * host tensors beyond a Java array or the heap left, a parameter beyond one backend buffer, and
+     * parameters, gradients and the pass's workspace (estimated from the shapes) beyond what the
+     * backend can still allocate. Allocating first ended in an OutOfMemoryError part-way through.
+     */
+    private void requireMemory(RnnConfig config, int steps, int batch, int[] lengths, Backend backend) {
+        boolean train = passKind == PassKind.TRAIN, inputGrad = train && !noInputGrad;
+        long padded = (long) steps * batch, bytes = config.dtype().byteSize();
+        long xElements = padded * config.inputSize(), yElements = padded * config.outputSize();
+        MemoryCheck.requireArray("x (T·B·I = " + steps + "·" + batch + "·" + config.inputSize() + ")", xElements);
+        MemoryCheck.requireArray((train ? "y and dy" : "y") + " (T·B·H = " + steps + "·" + batch + "·" + config.outputSize() + ")", yElements);
+        Rnn.requireParametersFit(config, backend);
+        long host = (xElements + yElements + (train ? yElements : 0) + (inputGrad ? xElements : 0)) * bytes;
+        // The layout's int maps on the host: the lengths, the sorted order and, packed, each padded row's slot and back.
+        host += 16L * batch + (lengths == null ? 0 : 8 * padded);
+        // initialize draws each parameter in float64, then converts it.
+        var largest = config.parameters().stream().max(java.util.Comparator.comparingLong(p -> p.elements())).orElseThrow();
+        host += largest.elements() * (DType.F64.byteSize() + bytes);
+        MemoryCheck.requireHeap("the host tensors x" + (train ? ", dy" : "") + (inputGrad ? ", y, dL/dx" : ", y") + " and the initial draw of "
+                + largest.name(), host);
+        long parameters = Rnn.parameterBytes(config);
+        long workspace = passKind == PassKind.INFER ? Rnn.estimatedInferenceBytes(config, steps, batch, lengths)
+                : Rnn.estimatedWorkspaceBytes(config, steps, batch, lengths, train, inputGrad);
+        long held = residentTensors ? (xElements + (train ? yElements : 0) + (inputGrad ? xElements : 0)) * bytes : 0;
+        MemoryCheck.requireBackend(backend, "the parameters and their gradients (" + MemoryCheck.size(parameters) + ") and the workspace of a "
+                + passKind.name().toLowerCase(java.util.Locale.ROOT) + " pass of T=" + steps + ", B=" + batch + " (" + MemoryCheck.size(workspace)
+                + ")" + (residentTensors ? " with the resident tensors (" + MemoryCheck.size(held) + ")" : ""), parameters + workspace + held);
+    }
+
+    /** Uniform in [−1, 1), drawn in the tensor's own dtype (no double copy, which doubled the peak for float32). */
     private static Tensor randomTensor(SplittableRandom random, DType dtype, int... shape) {
-        Tensor t = Tensor.zeros(DType.F64, shape);
-        double[] v = t.f64();
-        for (int i = 0; i < v.length; i++) v[i] = random.nextDouble() * 2 - 1;
-        return t.to(dtype);
+        Tensor t = Tensor.zeros(dtype, shape);
+        if (dtype == DType.F32) {
+            float[] v = t.f32();
+            for (int i = 0; i < v.length; i++) v[i] = (float) (random.nextDouble() * 2 - 1);
+        } else {
+            double[] v = t.f64();
+            for (int i = 0; i < v.length; i++) v[i] = random.nextDouble() * 2 - 1;
+        }
+        return t;
     }
 }

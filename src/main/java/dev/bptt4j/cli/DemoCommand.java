@@ -57,11 +57,17 @@ final class DemoCommand extends CliCommand {
         try (Backend backend = Backends.create(device)) {
             switch (which) {
                 case "text": {
+                    MemoryCheck.requireTraining(backend, "--hidden " + text.settings().hidden(), text.rnnConfig(), text.vocabularySize(),
+                            text.longestPass(), text.settings().batch());
                     text.run(backend, outDir, out, terminal, CharModelTrainer.Checkpointing.NONE, null);
                     return 0;
                 }
                 case "long-range": {
-                    new LongRangeDemo(hidden > 0 ? hidden : 32).run(backend, seconds, outDir, out);
+                    int h = hidden > 0 ? hidden : 32;
+                    // The LSTM is the largest contender (four gates), at the longest lag.
+                    MemoryCheck.requireTraining(backend, "--hidden " + h, LongRangeDemo.largestConfig(h), LongRangeDemo.SYMBOLS,
+                            LongRangeDemo.longestLag(), LongRangeDemo.BATCH);
+                    new LongRangeDemo(h).run(backend, seconds, outDir, out);
                     return 0;
                 }
                 default:

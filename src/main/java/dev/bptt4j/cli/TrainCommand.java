@@ -177,6 +177,8 @@ final class TrainCommand extends CliCommand {
                 .withActivationCheckpoints(checkpointActivations == null ? 0 : checkpointActivations);
         oneBlasThreadUnlessSet();
         try (Backend backend = Backends.create(deviceOption.name())) {
+            MemoryCheck.requireTraining(backend, "--hidden " + trainer.settings().hidden(), trainer.rnnConfig(), trainer.vocabularySize(),
+                    trainer.longestPass(), trainer.settings().batch());
             trainer.run(backend, outDir, out, Progress.stdoutIsTerminal(), checkpointing, state);
         }
         return 0;

@@ -38,7 +38,7 @@ import java.util.function.IntFunction;
  * with full BPTT, Adam and clipping, then scored on fresh sequences.
  */
 public final class LongRangeDemo {
-    static final int SYMBOLS = 4;
+    public static final int SYMBOLS = 4;
     static final int INPUT = SYMBOLS + 2; // symbol one-hot, blank, recall
     static final int[] LAGS = {5, 10, 20, 40, 80};
 
@@ -56,6 +56,21 @@ public final class LongRangeDemo {
                 new Contender("GRU", h -> RnnConfig.of(RnnMode.GRU, INPUT, h).withDType(DType.F32), r -> { }));
     }
 
+    /** The configuration of the largest contender at hidden size {@code hidden}: the one whose memory bounds the demo's. */
+    public static RnnConfig largestConfig(int hidden) {
+        RnnConfig largest = null;
+        for (Contender c : contenders()) {
+            RnnConfig config = c.config().apply(hidden);
+            if (largest == null || Rnn.parameterBytes(config) > Rnn.parameterBytes(largest)) largest = config;
+        }
+        return largest;
+    }
+
+    /** The longest lag the demo trains at: its longest sequences. */
+    public static int longestLag() {
+        return java.util.Arrays.stream(LAGS).max().orElseThrow();
+    }
+
     /** The identity initialisation of the residual cell: W_hh = 0, so h_t = h_{t−1} + tanh(W_ih x_t + b) at first. */
     static void zeroRecurrentWeights(Rnn rnn) {
         for (String name : rnn.parameterNames()) {
@@ -64,7 +79,9 @@ public final class LongRangeDemo {
     }
 
     private final int hidden;
-    private final int batch = 32;
+    /** Sequences per training step. */
+    public static final int BATCH = 32;
+    private final int batch = BATCH;
 
     public LongRangeDemo(int hidden) {
         this.hidden = hidden;

@@ -95,6 +95,7 @@ public final class Rnn implements AutoCloseable {
         this.cell = config.cell();
         this.backend = backend;
         this.specs = config.parameters();
+        requireParametersFit(config, backend);
         this.workspace = new BufferPool(backend);
         try {
             LayerParameters[][] layers = new LayerParameters[config.numLayers()][config.directions()];
@@ -355,6 +356,42 @@ public final class Rnn implements AutoCloseable {
     /** Bytes of workspace currently held (activations and scratch), for memory reports. */
     public long workspaceBytes() {
         return workspace.heldBytes();
+    }
+
+    /**
+     * Throws an {@link IllegalArgumentException} naming the first parameter of {@code config} too large
+     * for one buffer of {@code backend}; the constructor checks this before allocating anything (a
+     * buffer's own refusal would name neither the parameter nor its shape).
+     */
+    public static void requireParametersFit(RnnConfig config, Backend backend) {
+        for (ParameterSpec s : config.parameters()) {
+            if (s.elements() > backend.maxBufferElements()) {
+                throw new IllegalArgumentException("parameter '" + s.name() + "': shape " + Arrays.toString(s.shape()) + " is " + s.elements()
+                        + " elements, more than the " + backend.name() + " backend's limit of " + backend.maxBufferElements() + " per buffer");
+            }
+        }
+    }
+
+    /** Bytes a stack of {@code config} holds on its backend for its parameters and their gradients. */
+    public static long parameterBytes(RnnConfig config) {
+        long elements = 0;
+        for (ParameterSpec s : config.parameters()) elements += s.elements();
+        return 2 * elements * config.dtype().byteSize();
+    }
+
+    /**
+     * The workspace ({@link #workspaceBytes()}) a training pass of (T, B) would hold, estimated from
+     * the shapes before anything is allocated (never low; for x given on the host, exact): the forward alone, or
+     * with {@code backward} the forward and its backward, forming dL/dx when {@code inputGradient}.
+     * To refuse a pass that cannot fit with the figures, instead of failing part-way through.
+     */
+    public static long estimatedWorkspaceBytes(RnnConfig config, int steps, int batch, int[] lengths, boolean backward, boolean inputGradient) {
+        return dev.bptt4j.algo.WorkspaceEstimate.trainingBytes(config.stackShape(), steps, batch, lengths, backward, inputGradient);
+    }
+
+    /** As {@link #estimatedWorkspaceBytes}, for {@link #infer} of (T, B) with these lengths (null: all T). */
+    public static long estimatedInferenceBytes(RnnConfig config, int steps, int batch, int[] lengths) {
+        return dev.bptt4j.algo.WorkspaceEstimate.inferenceBytes(config.stackShape(), steps, batch, lengths, INFER_CHUNK);
     }
 
     /**

@@ -126,6 +126,60 @@ class BenchCommandTest {
                 "--warmup-seconds", "-1");
     }
 
+    /**
+     * Sizes that cannot fit are refused in one line with the figures, before x, dy or the model is
+     * allocated: they ended in "Java heap space" (an OutOfMemoryError) part-way through. The test
+     * JVM's heap is 4 GiB (the pom's argLine), which also caps the CPU backend's JavaCPP memory.
+     */
+    @Test
+    void sizesThatCannotFitAreRefusedWithTheFigures() {
+        CommandLineTest.Result r = CommandLineTest.run("bench", "--H", "100000", "--device", "cpu");
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertEquals("bptt4j bench: parameter 'weight_hh_l0': shape [100000, 100000] is 10000000000 elements, more than the cpu backend's"
+                + " limit of 2147483639 per buffer", r.err().strip());
+        assertEquals("", r.out());
+
+        r = CommandLineTest.run("bench", "--T", "100000", "--B", "1000", "--I", "1", "--H", "3000", "--device", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertEquals("bptt4j bench: too large: y and dy (T·B·H = 100000·1000·3000) would hold 300000000000 elements, more than a Java array"
+                + " can (2147483639); use smaller sizes", r.err().strip());
+
+        r = CommandLineTest.run("bench", "--T", "2000", "--B", "1000", "--I", "1000", "--H", "1000", "--dtype", "f64", "--device", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().strip().matches("bptt4j bench: not enough memory: the host tensors x, dy, y, dL/dx and the initial draw of"
+                + " weight_ih_l0 need 59\\.6 GiB of Java heap, [0-9.]+ [MG]iB available \\(-Xmx [0-9.]+ GiB\\); use smaller sizes, or give Java"
+                + " more with BPTT4J_JAVA_OPTS=-Xmx<size>"), r.err());
+
+        // Host tensors of 128 MiB; a workspace of 64 layers of a million rows each, 8 GiB.
+        r = CommandLineTest.run("bench", "--T", "1000", "--B", "1000", "--I", "8", "--H", "8", "--L", "64", "--device", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().strip().matches("bptt4j bench: not enough memory on the cpu backend: the parameters and their gradients \\(.*\\)"
+                + " and the workspace of a train pass of T=1000, B=1000 \\([0-9.]+ GiB\\) need [0-9.]+ GiB, [0-9.]+ [MG]iB available; use"
+                + " smaller sizes, or raise the limit \\(-Xmx, or -Dorg.bytedeco.javacpp.maxBytes\\)"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    /** The two reported command lines as a user runs them, in a JVM with a small heap: one line each, no stack trace. */
+    @Test
+    void theReportedCommandLinesEndInOneLine(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        CommandLineTest.Result r = ChildJvm.run(dir, java.util.List.of("-Xmx1g"), java.util.Map.of(),
+                "bench", "--B", "100000000", "--H", "1", "--I", "1", "--T", "1", "--device", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("bptt4j bench: not enough memory: the host tensors x, dy, y, dL/dx and the initial draw of weight_ih_l0"
+                + " need 3.0 GiB of Java heap,"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        // The heap holds the host tensors (64 MiB each); the backend, capped at 64 MiB, cannot hold the workspace.
+        r = ChildJvm.run(dir, java.util.List.of("-Xmx1g", "-Dorg.bytedeco.javacpp.maxBytes=64m"), java.util.Map.of(),
+                "bench", "--T", "10", "--B", "100000", "--I", "16", "--H", "16", "--device", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("bptt4j bench: not enough memory on the cpu backend: the parameters and their gradients"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        r = ChildJvm.run(dir, java.util.List.of(), java.util.Map.of(), "bench", "--H", "100000", "--device", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(!r.err().contains("Exception") && !r.err().contains("\tat "), r.err());
+    }
+
     @Test
     void flopIsSixTBHTimesIPlusHWithInputGradient() {
         RnnConfig c = RnnConfig.of(RnnMode.RNN_TANH, 256, 128);

@@ -464,6 +464,24 @@ public final class CpuBackend implements Backend {
         return CpuBuffer.MAX_ELEMENTS;
     }
 
+    /**
+     * Buffers are JavaCPP memory, which JavaCPP caps at {@code maxBytes} in all (by default the JVM's
+     * -Xmx) and at {@code maxPhysicalBytes} of the process's resident memory (4 × that); and the
+     * machine's free memory bounds both.
+     */
+    @Override
+    public long availableBytes() {
+        checkOpen();
+        long available = Long.MAX_VALUE;
+        long free = org.bytedeco.javacpp.Pointer.availablePhysicalBytes(); // 0 when unknown
+        if (free > 0) available = free;
+        long max = org.bytedeco.javacpp.Pointer.maxBytes();
+        if (max > 0) available = Math.min(available, max - org.bytedeco.javacpp.Pointer.totalBytes());
+        long maxPhysical = org.bytedeco.javacpp.Pointer.maxPhysicalBytes();
+        if (maxPhysical > 0) available = Math.min(available, maxPhysical - org.bytedeco.javacpp.Pointer.physicalBytes());
+        return Math.max(0, available);
+    }
+
     private void checkOpen() {
         if (closed) throw new IllegalStateException("the cpu backend has been closed");
     }

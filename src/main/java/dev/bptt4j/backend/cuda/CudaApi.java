@@ -24,6 +24,9 @@ public interface CudaApi extends AutoCloseable {
     /** Allocates room for {@code elements} (≥ 1) values of {@code dtype}; returns the device address. Contents undefined. */
     long allocate(DType dtype, long elements);
 
+    /** Bytes of device memory free now, as the driver reports them ({@code cuMemGetInfo}). */
+    long freeBytes();
+
     /** Frees an allocation made by {@link #allocate}; {@code address} must be the address it returned. */
     void free(long address);
 

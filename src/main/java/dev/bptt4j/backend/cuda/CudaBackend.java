@@ -124,6 +124,12 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public long availableBytes() {
+        checkOpen();
+        return api.freeBytes();
+    }
+
+    @Override
     public long liveBuffers() {
         return live.size();
     }

@@ -128,6 +128,14 @@ public final class EmulatedCudaApi implements CudaApi {
         return a.address();
     }
 
+    /** The emulator's memory is Java arrays: what the heap can still take. */
+    @Override
+    public long freeBytes() {
+        checkOpen();
+        Runtime r = Runtime.getRuntime();
+        return r.maxMemory() - (r.totalMemory() - r.freeMemory());
+    }
+
     @Override
     public void free(long address) {
         checkOpen();

@@ -241,6 +241,14 @@ public final class JCudaApi implements CudaApi {
     }
 
     @Override
+    public long freeBytes() {
+        bind();
+        long[] free = new long[1], total = new long[1];
+        cuMemGetInfo(free, total);
+        return free[0];
+    }
+
+    @Override
     public void free(long address) {
         bind();
         Allocation p = allocations.remove(address);
