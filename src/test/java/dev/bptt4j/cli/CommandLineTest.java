@@ -290,6 +290,22 @@ class CommandLineTest {
         assertEquals("bptt4j check: BPTT4J_BLAS=bogus: unknown BLAS; expected mkl, openblas or auto", child.err().strip());
     }
 
+    /**
+     * The backstop behind the size checks: an OutOfMemoryError anywhere in a command is one line
+     * saying what to do, never a stack trace; a failed static initialiser is its cause's message.
+     */
+    @Test
+    void anOutOfMemoryErrorIsOneLine(@TempDir Path dir) throws Exception {
+        assertEquals("out of memory (Java heap space): use smaller sizes, or give Java more memory (-Xmx, e.g. BPTT4J_JAVA_OPTS=-Xmx8g)",
+                Main.oneLine(new OutOfMemoryError("Java heap space")));
+        assertEquals("bad value", Main.oneLine(new ExceptionInInitializerError(new IllegalArgumentException("bad value"))));
+        // A heap too small for the bundled cases, as a user would give it.
+        Result r = ChildJvm.run(dir, List.of("-Xmx16m"), Map.of(), "check", "--device", "cpu");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().matches("bptt4j( check)?: out of memory \\(.*\\): use smaller sizes, or give Java more memory .*\\R?"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
     @Test
     void infoNamesTheBackends() {
         Result r = run("info");
