@@ -306,6 +306,37 @@ class CommandLineTest {
         assertEquals(1, r.err().strip().lines().count(), r.err());
     }
 
+    /** The README's command list names every command and every option of each (bench's --pass was once missing). */
+    @Test
+    void theReadmeCommandListNamesEveryCommandAndOption() throws Exception {
+        String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+        int section = readme.indexOf("### Command line");
+        assertTrue(section >= 0, "README has a Command line section");
+        int open = readme.indexOf("```", section), close = readme.indexOf("```", open + 3);
+        String list = readme.substring(open + 3, close);
+        picocli.CommandLine cl = Main.commandLine(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        List<String> missing = new java.util.ArrayList<>();
+        for (var e : cl.getSubcommands().entrySet()) {
+            String command = "bptt4j " + e.getKey();
+            // The command's entries (train has two): each up to the next "bptt4j " line.
+            StringBuilder entries = new StringBuilder();
+            for (int at = list.indexOf("\n" + command + " "); at >= 0; at = list.indexOf("\n" + command + " ", at + 1)) {
+                int end = list.indexOf("\nbptt4j ", at + 1);
+                entries.append(list, at, end < 0 ? list.length() : end);
+            }
+            if (entries.length() == 0) {
+                missing.add(command);
+                continue;
+            }
+            String entry = entries.toString();
+            for (var option : e.getValue().getCommandSpec().options()) {
+                if (option.usageHelp() || option.versionHelp()) continue;
+                if (!entry.contains(option.longestName())) missing.add(command + " " + option.longestName());
+            }
+        }
+        assertTrue(missing.isEmpty(), "missing from the README's command list: " + missing + "\n" + list);
+    }
+
     @Test
     void infoNamesTheBackends() {
         Result r = run("info");
