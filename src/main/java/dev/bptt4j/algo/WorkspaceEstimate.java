@@ -11,27 +11,29 @@ import dev.bptt4j.tensor.DType;
  * the same buffers {@link LayerStorage}, {@link StackBptt}, {@link BatchPacking} and
  * {@link StepwiseForward} take from the {@link BufferPool}, each counted at its size. Where a
  * buffer is taken only on some paths (a padded copy of x for a partial batch, dL/dx's own buffer)
- * it is counted as the path taken would take it; the estimate is exact for the host path's
- * training passes and errs high by a few index rows elsewhere (WorkspaceEstimateTest).
+ * it is counted as the path taken would take it; where a size depends on more than the shapes
+ * (an index map grown by doubling) its bound is counted, so the estimate errs high, by a few
+ * percent at most on small shapes and less on large ones (WorkspaceEstimateTest).
  */
 public final class WorkspaceEstimate {
     private WorkspaceEstimate() {
     }
 
-    /** Rows of every per-step tensor: B for slot 0, then alive(τ − 1) for each later step, i.e. B + Σ_b min(length_b, T − 1). */
-    static long packedRows(int steps, int batch, int[] lengths) {
-        if (lengths == null) return (long) batch * steps;
-        long rows = batch;
-        for (int l : lengths) rows += Math.min(l, steps - 1);
-        return rows;
-    }
-
-    /** Rows of the state storages: the packed rows and one more slot of the sequences alive at the last step. */
-    static long hiddenRows(int steps, int batch, int[] lengths) {
-        if (lengths == null) return (long) batch * (steps + 1);
-        long last = 0;
-        for (int l : lengths) if (l == steps) last++;
-        return packedRows(steps, batch, lengths) + last;
+    /**
+     * The slot layout's row offsets ({@link BatchLayout#slotOffset}, τ = 0..T+1) from the lengths
+     * alone: slot 0 holds B rows, slot τ the alive(τ − 1) sequences, alive(τ) = #{b : length_b > τ}.
+     */
+    static long[] slotOffsets(int steps, int batch, int[] lengths) {
+        long[] longer = new long[steps + 1]; // longer[τ]: sequences longer than τ
+        if (lengths == null) {
+            java.util.Arrays.fill(longer, 0, steps, batch);
+        } else {
+            for (int l : lengths) longer[l - 1]++;
+            for (int t = steps - 1; t >= 0; t--) longer[t] += longer[t + 1];
+        }
+        long[] offsets = new long[steps + 2];
+        for (int tau = 0; tau <= steps; tau++) offsets[tau + 1] = offsets[tau] + (tau == 0 ? batch : longer[tau - 1]);
+        return offsets;
     }
 
     /**
@@ -42,7 +44,10 @@ public final class WorkspaceEstimate {
     public static long trainingBytes(StackShape shape, int steps, int batch, int[] lengths, boolean backward, boolean inputGradient) {
         Cell cell = shape.cell();
         int dirs = shape.directions(), layers = shape.layers();
-        long packed = packedRows(steps, batch, lengths), hidden = hiddenRows(steps, batch, lengths), padded = (long) steps * batch;
+        long[] slots = slotOffsets(steps, batch, lengths);
+        long packed = slots[steps], hidden = slots[steps + 1], padded = (long) steps * batch;
+        int interval = shape.checkpointInterval(steps);
+        if (interval > 0) return checkpointedBytes(shape, steps, batch, slots, interval, backward);
         // A full time-major batch's slot layout is the padded one (BatchPacking.full()).
         boolean full = (lengths == null || allFull(steps, lengths)) && !shape.batchFirst();
         // One time-major direction moves x, y, dy and dL/dx between the host and its slot layout directly;
@@ -77,6 +82,49 @@ public final class WorkspaceEstimate {
                     indices += dirs * padded;
                 }
             }
+        }
+        return elements * shape.dtype().byteSize() + indices * DType.I32.byteSize();
+    }
+
+    /**
+     * A checkpointed pass ({@code StackBptt}'s forwardCheckpointed and sweepCheckpointed), x, y, dy and
+     * dL/dx on the host: per-step storage for the largest segment only, each state at every segment's
+     * start, h of every step for the layer above, and the layer inputs and dL/dh above layer 0 whole.
+     */
+    private static long checkpointedBytes(StackShape shape, int steps, int batch, long[] slots, int interval, boolean backward) {
+        Cell cell = shape.cell();
+        int dirs = shape.directions(), layers = shape.layers(), width = cell.outputSize();
+        long packed = slots[steps], hidden = slots[steps + 1];
+        int[] segments = TimeBlocks.segments(TimeBlocks.of(steps, batch), interval);
+        long segmentRows = 0, segmentStateRows = 0;
+        for (int i = 0; i + 1 < segments.length; i++) {
+            segmentRows = Math.max(segmentRows, slots[segments[i + 1]] - slots[segments[i]]);
+            segmentStateRows = Math.max(segmentStateRows, slots[segments[i + 1] + 1] - slots[segments[i]]);
+        }
+        long count = segments.length - 1, stateWidths = 0;
+        for (StateSpec s : cell.states()) stateWidths += s.width();
+        boolean dropout = shape.dropout() > 0 && layers > 1;
+        // The batch-order maps, and the identity map of the row copies, grown by doubling: at most twice the
+        // largest copy, a segment's h for the layer above, else B rows of states.
+        long elements = 0, indices = 3L * batch + 2 * (layers > 1 ? segmentStateRows : batch);
+        for (int l = 0; l < layers; l++) {
+            long in = shape.layerInputSize(l);
+            long n = segmentRows * cell.gateWidth() * (cell.separateRecurrentGates() ? 2 : 1) + segmentStateRows * stateWidths;
+            for (StepTensor t : cell.stepTensors()) n += segmentRows * t.width();
+            n += (count + 1) * batch * stateWidths;                                // the checkpoints and the final states, sorted
+            if (l == 0) n += segmentRows * in;                                     // a segment of x
+            else n += packed * in * (dropout ? 2 : 1);                             // the input whole (and its dropout mask)
+            if (l < layers - 1) n += hidden * width + (backward ? packed * width : 0);  // h kept for the layer above; dL/dh from it
+            elements += dirs * n;
+        }
+        if (layers > 1) indices += (long) dirs * dirs * packed * (backward ? 2 : 1);
+        if (dropout) indices += dirs * packed;
+        long stateTensor = (long) shape.stateRows() * batch * stateWidths;
+        elements += 2 * stateTensor;
+        if (backward) {
+            elements += 2 * stateTensor + (long) batch * stateWidths;
+            elements += segmentRows * (width + shape.inputSize());                  // a segment of dy and of dL/dx
+            if (cell.hasBias()) elements += packed + (cell.separateRecurrentGates() ? 0 : cell.gateWidth());
         }
         return elements * shape.dtype().byteSize() + indices * DType.I32.byteSize();
     }

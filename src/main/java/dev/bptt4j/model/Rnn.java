@@ -381,7 +381,7 @@ public final class Rnn implements AutoCloseable {
 
     /**
      * The workspace ({@link #workspaceBytes()}) a training pass of (T, B) would hold, estimated from
-     * the shapes before anything is allocated (never low; for x given on the host, exact): the forward alone, or
+     * the shapes before anything is allocated (never low, and a few percent high at most): the forward alone, or
      * with {@code backward} the forward and its backward, forming dL/dx when {@code inputGradient}.
      * To refuse a pass that cannot fit with the figures, instead of failing part-way through.
      */

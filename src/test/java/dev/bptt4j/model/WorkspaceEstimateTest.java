@@ -30,6 +30,11 @@ class WorkspaceEstimateTest {
         k.add(new Kind("GRU 2 layers dropout", RnnConfig.of(RnnMode.GRU, 3, 8).withLayers(2).withDropout(0.3)));
         k.add(new Kind("GRU batch-first", RnnConfig.of(RnnMode.GRU, 3, 8).withBatchFirst(true)));
         k.add(new Kind("relu no bias", RnnConfig.of(RnnMode.RNN_RELU, 6, 5).withBias(false)));
+        k.add(new Kind("LSTM 2 layers checkpointed k=3", RnnConfig.of(RnnMode.LSTM, 4, 6).withLayers(2).withActivationCheckpoints(3)));
+        k.add(new Kind("GRU bidirectional dropout checkpointed √T", RnnConfig.of(RnnMode.GRU, 3, 8).withLayers(2).withBidirectional(true)
+                .withDropout(0.2).withActivationCheckpoints(RnnConfig.AUTO_CHECKPOINTS)));
+        k.add(new Kind("tanh batch-first checkpointed k=1 f32", RnnConfig.of(RnnMode.RNN_TANH, 5, 7).withBatchFirst(true)
+                .withActivationCheckpoints(1).withDType(DType.F32)));
         return k;
     }
 
@@ -45,7 +50,7 @@ class WorkspaceEstimateTest {
         try (CpuBackend backend = new CpuBackend(1)) {
             for (Kind kind : kinds()) {
                 RnnConfig c = kind.config();
-                for (int[] tb : new int[][]{{1, 1}, {9, 4}, {30, 16}, {200, 32}}) {
+                for (int[] tb : new int[][]{{1, 1}, {9, 4}, {30, 16}, {200, 32}, {700, 24}}) {
                     int steps = tb[0], batch = tb[1];
                     int[] lengths = null;
                     if (steps > 1) {
