@@ -64,6 +64,8 @@ public final class CharModelTrainer {
     /** Where the checkpoints go, inside the output directory. */
     public static final String CHECKPOINT_DIRECTORY = "checkpoints";
     /** Files the long-range demo writes into the same default directory: a directory holding them is still one of ours. */
+    /** The gradient-flow measurement's steps: the first of the validation part. */
+    private static final int GRADIENT_FLOW_STEPS = 24;
     private static final Set<String> OTHER_DEMO_FILES = Set.of("long-range.png", "long-range.txt", "long-range-gradient-flow.png");
 
     /** Validation loss (nats per character) before and after, steps, characters seen, seconds, and the sample. */
@@ -159,9 +161,9 @@ public final class CharModelTrainer {
         return text.vocabularySize();
     }
 
-    /** The longest pass {@link #run} makes: a chunk of k steps in training, up to 4k in validation. */
-    public int longestPass() {
-        return Math.max(settings.bptt(), validationSteps);
+    /** Steps of the gradient-flow measurement's passes: the first 24 validation steps (fewer when validation is shorter). */
+    public int gradientFlowSteps() {
+        return Math.min(GRADIENT_FLOW_STEPS, validationSteps);
     }
 
     /**
@@ -564,7 +566,7 @@ public final class CharModelTrainer {
     }
 
     private static GradientFlow.Report gradientFlow(Rnn rnn, SoftmaxHead head, Tensor x, Tensor y) {
-        int steps = Math.min(24, x.dim(0));
+        int steps = Math.min(GRADIENT_FLOW_STEPS, x.dim(0));
         Tensor xs = TruncatedBptt.timeSlice(x, 0, steps), ys = TruncatedBptt.timeSlice(y, 0, steps);
         rnn.eval(); // the flow of the model as it predicts; and no dropout mask is drawn
         try {

@@ -58,15 +58,16 @@ final class DemoCommand extends CliCommand {
             switch (which) {
                 case "text": {
                     MemoryCheck.requireTraining(backend, "--hidden " + text.settings().hidden(), text.rnnConfig(), text.vocabularySize(),
-                            text.longestPass(), text.settings().batch());
+                            text.settings().bptt(), text.settings().batch(), text.settings().batch(), text.gradientFlowSteps());
                     text.run(backend, outDir, out, terminal, CharModelTrainer.Checkpointing.NONE, null);
                     return 0;
                 }
                 case "long-range": {
                     int h = hidden > 0 ? hidden : 32;
-                    // The LSTM is the largest contender (four gates), at the longest lag.
-                    MemoryCheck.requireTraining(backend, "--hidden " + h, LongRangeDemo.largestConfig(h), LongRangeDemo.SYMBOLS,
-                            LongRangeDemo.longestLag(), LongRangeDemo.BATCH);
+                    // The LSTM is the largest contender (four gates), at the longest lag (full BPTT: one chunk).
+                    int lag = LongRangeDemo.longestLag();
+                    MemoryCheck.requireTraining(backend, "--hidden " + h, LongRangeDemo.largestConfig(h), LongRangeDemo.SYMBOLS, lag,
+                            LongRangeDemo.BATCH, LongRangeDemo.BATCH, lag);
                     new LongRangeDemo(h).run(backend, seconds, outDir, out);
                     return 0;
                 }

@@ -61,20 +61,25 @@ final class MemoryCheck {
      * A training run (demo, train) of a stack of {@code config} under an output layer of {@code outputs}:
      * a parameter beyond one backend buffer; the largest parameter's float64 initial draw and its copy
      * beyond the Java heap; or, on the backend, the parameters four times over (values, gradients and
-     * Adam's two moments), a copy for the gradient-flow measurement, the output layer's four, and the
-     * workspace of its longest pass of B sequences. {@code label} starts each message (the option to change).
+     * Adam's two moments), the output layer's four, the workspace of the largest pass (training chunks
+     * of {@code steps} over micro-batches of {@code microBatch}, validation chunks over all {@code batch},
+     * the gradient-flow forward of {@code flowSteps}), and the gradient-flow measurement's copy of the
+     * stack with its own workspace. {@code label} starts each message (the option to change).
      */
-    static void requireTraining(Backend backend, String label, RnnConfig config, int outputs, int steps, int batch) {
+    static void requireTraining(Backend backend, String label, RnnConfig config, int outputs, int steps, int batch, int microBatch, int flowSteps) {
         Rnn.requireParametersFit(config, backend);
         long bytes = config.dtype().byteSize();
         ParameterSpec largest = config.parameters().stream().max(Comparator.comparingLong(ParameterSpec::elements)).orElseThrow();
         requireArray(label + ": " + largest.name() + " in float64", largest.elements());
         requireHeap(label + ": the initial draw of " + largest.name() + " in float64 and its copy", largest.elements() * (DType.F64.byteSize() + bytes));
         long parameters = Rnn.parameterBytes(config), head = 4L * outputs * (config.outputSize() + 1) * bytes;
-        long workspace = Rnn.estimatedWorkspaceBytes(config, steps, batch, null, true, false);
-        requireBackend(backend, label + ": the parameters with their gradients and Adam's moments (" + size(2 * parameters) + "), a copy for the"
-                + " gradient flow (" + size(parameters) + "), the output layer (" + size(head) + ") and a pass's workspace (" + size(workspace) + ")",
-                3 * parameters + head + workspace);
+        long workspace = Math.max(Rnn.estimatedWorkspaceBytes(config, steps, microBatch, null, true, false),
+                Math.max(Rnn.estimatedWorkspaceBytes(config, steps, batch, null, false, false),
+                        Rnn.estimatedWorkspaceBytes(config, flowSteps, batch, null, false, false)));
+        long flow = parameters + Rnn.estimatedWorkspaceBytes(config, flowSteps, batch, null, true, false);
+        requireBackend(backend, label + ": the parameters with their gradients and Adam's moments (" + size(2 * parameters) + "), the output"
+                + " layer (" + size(head) + "), a pass's workspace (" + size(workspace) + ") and the gradient-flow measurement's copy ("
+                + size(flow) + ")", 2 * parameters + head + workspace + flow);
     }
 
     /** Bytes as people read them: 512 bytes, 12.5 KiB, 3.1 MiB, 4.0 GiB. */

@@ -177,8 +177,9 @@ final class TrainCommand extends CliCommand {
                 .withActivationCheckpoints(checkpointActivations == null ? 0 : checkpointActivations);
         oneBlasThreadUnlessSet();
         try (Backend backend = Backends.create(deviceOption.name())) {
-            MemoryCheck.requireTraining(backend, "--hidden " + trainer.settings().hidden(), trainer.rnnConfig(), trainer.vocabularySize(),
-                    trainer.longestPass(), trainer.settings().batch());
+            CharModelSettings s = trainer.settings();
+            MemoryCheck.requireTraining(backend, "--hidden " + s.hidden(), trainer.rnnConfig(), trainer.vocabularySize(), s.bptt(), s.batch(),
+                    s.batch() / s.microBatches(), trainer.gradientFlowSteps());
             trainer.run(backend, outDir, out, Progress.stdoutIsTerminal(), checkpointing, state);
         }
         return 0;

@@ -58,6 +58,13 @@ class DemoCommandTest {
                     + " copy need 17.9 GiB of Java heap, "), r.err());
             assertEquals(1, r.err().strip().lines().count(), r.err());
             assertTrue(!Files.exists(out), "nothing written");
+            // train checks the same way, once its text is read.
+            Path text = dir.resolve("text.txt");
+            Files.writeString(text, "In the beginning God created the heaven and the earth. ".repeat(200));
+            r = CommandLineTest.run("train", "--text", text.toString(), "--hidden", "40000", "--device", "cuda-emulated", "--out", out.toString());
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().startsWith("bptt4j train: not enough memory: --hidden 40000: the initial draw of weight_hh_l0"), r.err());
+            assertTrue(!Files.exists(out), "nothing written");
         } finally {
             if (threads == null) System.clearProperty("bptt4j.threads");
             else System.setProperty("bptt4j.threads", threads);
@@ -65,9 +72,9 @@ class DemoCommandTest {
         // The backend's limit, in a JVM of its own whose CPU backend may take 64 MiB.
         Path out = dir.resolve("never-either");
         CommandLineTest.Result r = ChildJvm.run(dir, List.of("-Dorg.bytedeco.javacpp.maxBytes=64m"), Map.of(),
-                "demo", "--hidden", "1000", "--device", "cpu", "--out", out.toString());
+                "demo", "--hidden", "2000", "--seconds", "1", "--device", "cpu", "--out", out.toString());
         assertEquals(1, r.code(), r.err());
-        assertTrue(r.err().startsWith("bptt4j demo: not enough memory on the cpu backend: --hidden 1000: the parameters with their gradients"
+        assertTrue(r.err().startsWith("bptt4j demo: not enough memory on the cpu backend: --hidden 2000: the parameters with their gradients"
                 + " and Adam's moments"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(!Files.exists(out), "nothing written");
