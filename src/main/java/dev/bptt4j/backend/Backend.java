@@ -31,6 +31,14 @@ public interface Backend extends AutoCloseable {
     /** One line describing the device and library versions. */
     String description();
 
+    /**
+     * One line when a setting keeps this backend off the machine's fastest code (for reports such
+     * as {@code info} and {@code bench}), else null.
+     */
+    default String notice() {
+        return null;
+    }
+
     // ---- memory and transfers ----
 
     /** A zero-filled buffer. */

@@ -154,6 +154,7 @@ final class BenchCommand extends CliCommand {
                 rnn.initialize(42);
                 rnn.setReuseResults(reuse);
                 out.println(backend.description());
+                if (backend.notice() != null) out.println(backend.notice());
                 out.printf("%s T=%d B=%d I=%d H=%d L=%d %s%s: at least %d warm-up steps, then %d timed steps%n", mode, steps, batch, input, hidden,
                         layers, dtype, (kind == PassKind.TRAIN ? "" : " pass=" + kind.name().toLowerCase(java.util.Locale.ROOT))
                                 + (inputGrad || kind != PassKind.TRAIN ? "" : " no-input-grad")

@@ -21,6 +21,7 @@ final class InfoCommand extends CliCommand {
         for (String device : new String[]{"cpu", "gpu", "cuda-emulated"}) {
             try (Backend b = Backends.create(device)) {
                 out.println(device + ": available: " + b.description());
+                if (b.notice() != null) out.println(device + ": " + b.notice());
             } catch (Exception | LinkageError e) {
                 out.println(device + ": unavailable: " + Main.oneLine(e));
             }

@@ -30,33 +30,42 @@ import static dev.bptt4j.backend.BufferChecks.checkRange;
  * used by one thread; several backends may run GEMMs at once (both BLAS libraries are thread-safe
  * for that).
  *
- * <p><b>Two lanes.</b> With two threads and MKL (the default on a 2-core machine), MKL runs
- * sequentially and the backend does the splitting: each backend has a lane worker thread
- * ({@link LaneWorker}), a full batch's time loops run as two lanes of half the rows each
- * ({@link #runLanes}: both cores do GEMMs and pointwise passes, no step waits for the other lane),
- * and a large GEMM outside them is split by rows or columns between the two. MKL's own thread team
- * would otherwise spin, after every GEMM, on the core the pointwise work could use. Measured with
- * {@code bptt4j bench}: 100×64×256×256 f32 28.2–29.3 against 29.8–31.5 ms per training step
- * (minimum of 40), 200×32×128×128 10.7 against 12.8 ms (median), LSTM 100×64×256×256 94.6
- * against 107 ms (median). Other thread counts, and OpenBLAS, keep the library's own threading.
+ * <p><b>Lanes.</b> With N ≥ 2 threads the BLAS runs sequentially and the backend does the
+ * splitting into N lanes ({@link LaneTeam}: the caller's thread and N - 1 workers): a full batch's
+ * time loops run as lanes of about B/N rows each ({@link #runLanes}: every core does GEMMs and
+ * pointwise passes, no step waits for another lane), and a large GEMM or host copy outside them is
+ * split into up to N parts by rows, columns or (float64 weight gradients) the inner dimension.
+ * The BLAS's own thread team would otherwise spin, after every GEMM, on the cores the pointwise
+ * work could use. Measured at two threads with MKL on Sapphire Rapids ({@code bptt4j bench}):
+ * 100×64×256×256 f32 28.2–29.3 against 29.8–31.5 ms per training step (minimum of 40),
+ * 200×32×128×128 10.7 against 12.8 ms (median), LSTM 100×64×256×256 94.6 against 107 ms
+ * (median). {@code -Dbptt4j.lanes} / {@code BPTT4J_LANES} sets the count (1: the BLAS's own
+ * threading, as before lanes).
+ *
+ * <p><b>Lane counts and rounding.</b> Results are bitwise repeatable run to run for one lane
+ * count: each lane's rows and each GEMM part are fixed by the shapes and the count, never by
+ * timing. Different counts may differ in the last bits, because each lane's GEMMs have other row
+ * counts (a BLAS may block or vectorise a row differently by how many rows it is given) and a
+ * float64 weight gradient split along K adds its N partial products in another grouping.
  */
 public final class CpuBackend implements Backend {
     private final int threads;
     private final AtomicLong live = new AtomicLong();
     private final Runnable released = live::decrementAndGet;
-    /** Lanes a time loop can be split into (see {@link #runLanes}); index 1 is the lane worker's. */
-    static final int MAX_LANES = 2;
-    private final CpuPointwise[] pointwise = new CpuPointwise[MAX_LANES];
-    private final CpuGatedPointwise[] gated = new CpuGatedPointwise[MAX_LANES];
-    private final LaneWorker laneWorker;
+    /** The most lanes a backend splits into; more threads than this share them. */
+    static final int MAX_LANES = 64;
+    /** Per lane: the pointwise kernels' scratch. */
+    private final CpuPointwise[] pointwise;
+    private final CpuGatedPointwise[] gated;
+    private final LaneTeam team;
     private final CpuTraining training = new CpuTraining();
     private final CpuBlas blas;
     private boolean closed;
 
     /** The process's BLAS thread count once the first backend has set it; 0 before. */
     private static int processThreads;
-    /** Whether the process's CPU backends split GEMMs and time loops into two lanes (see fixProcessThreads). */
-    private static boolean processSplitsByLanes;
+    /** Lanes the process's CPU backends split GEMMs and time loops into (see fixProcessThreads); 1: none. */
+    private static int processLanes;
     private final boolean splitsByLanes;
     /** True on the caller's thread while {@link #runLanes} runs: GEMMs there are one lane's and stay whole. */
     private boolean inLanes;
@@ -67,24 +76,42 @@ public final class CpuBackend implements Backend {
      * sets the count, later ones use the count already set (see the class comment).
      */
     public CpuBackend(int threads) {
+        this(threads, 0);
+    }
+
+    /**
+     * A backend asking for {@code threads} BLAS threads that splits into {@code lanes} lanes, or
+     * into the process's count when {@code lanes} is 0. A count other than the process's is for
+     * tests: with a threaded BLAS (the process chose one lane) its lanes run correctly but share
+     * the cores with the BLAS's threads.
+     */
+    CpuBackend(int threads, int lanes) {
         if (threads < 1) throw new IllegalArgumentException("threads: expected >= 1, got " + threads);
+        if (lanes < 0 || lanes > MAX_LANES) throw new IllegalArgumentException("lanes: expected 1 to " + MAX_LANES + ", got " + lanes);
         this.blas = CpuBlas.process();
-        for (int lane = 0; lane < MAX_LANES; lane++) {
+        this.threads = fixProcessThreads(blas, threads);
+        int count = lanes > 0 ? lanes : processLanes();
+        this.pointwise = new CpuPointwise[count];
+        this.gated = new CpuGatedPointwise[count];
+        for (int lane = 0; lane < count; lane++) {
             pointwise[lane] = new CpuPointwise(blas.vectorMath(), lane, CpuPointwise.BLOCK_BYTES);
             gated[lane] = new CpuGatedPointwise(CpuPointwise.BLOCK_BYTES);
         }
-        this.threads = fixProcessThreads(blas, threads);
-        this.laneWorker = new LaneWorker();
-        this.splitsByLanes = processSplitsByLanes;
+        this.team = new LaneTeam(count);
+        this.splitsByLanes = count > 1;
+    }
+
+    private static synchronized int processLanes() {
+        return processLanes;
     }
 
     private static synchronized int fixProcessThreads(CpuBlas blas, int requested) {
         if (processThreads == 0) {
-            // Two threads with a BLAS that may run sequentially under two callers (MKL): the
-            // backend splits the work itself (two lanes) and the BLAS runs on one thread, so that
-            // no BLAS thread team spins on the core the second lane needs.
-            processSplitsByLanes = requested == 2 && blas.runsInLanes();
-            blas.setThreads(processSplitsByLanes ? 1 : requested);
+            // With a BLAS that may run sequentially under several callers, the backend splits the
+            // work itself (lanes) and the BLAS runs on one thread, so that no BLAS thread team
+            // spins on the cores the other lanes need.
+            processLanes = blas.runsInLanes() ? Math.min(MAX_LANES, lanesSetting(requested)) : 1;
+            blas.setThreads(processLanes > 1 ? 1 : requested);
             processThreads = requested;
         } else if (requested != processThreads && !mismatchReported) {
             mismatchReported = true;
@@ -92,6 +119,19 @@ public final class CpuBackend implements Backend {
                     + " CPU backend); a backend asking for " + requested + " uses " + processThreads + " as well");
         }
         return processThreads;
+    }
+
+    /** Lanes from {@code bptt4j.lanes} or {@code BPTT4J_LANES}, else one per thread. */
+    static int lanesSetting(int threads) {
+        String v = System.getProperty("bptt4j.lanes", System.getenv("BPTT4J_LANES"));
+        if (v == null || v.isBlank()) return threads;
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n >= 1 && n <= MAX_LANES) return n;
+        } catch (NumberFormatException ignored) {
+            // fall through to the message below
+        }
+        throw new IllegalArgumentException("bptt4j.lanes / BPTT4J_LANES: expected an integer from 1 to " + MAX_LANES + ", got '" + v + "'");
     }
 
     /** Threads from the {@code bptt4j.threads} system property or {@code BPTT4J_THREADS}, else all cores. */
@@ -123,7 +163,22 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String description() {
-        return "cpu: " + blas.config() + ", " + threads + " thread(s)" + (splitsByLanes ? " as two lanes over a sequential BLAS" : "");
+        return "cpu: " + blas.config() + " (" + blas.reason() + "), " + threads + " thread(s)"
+                + (splitsByLanes ? " as " + team.size() + " lanes over a sequential BLAS" : "");
+    }
+
+    /** The lanes this backend splits into (1: none, the BLAS's own threading). */
+    public int laneCount() {
+        return team.size();
+    }
+
+    /**
+     * One line when a setting keeps the BLAS off this CPU's fastest kernels (a user-set
+     * {@code OPENBLAS_CORETYPE} without AVX-512 on a CPU that has it), else null.
+     */
+    @Override
+    public String notice() {
+        return blas.notice();
     }
 
     /** The native BLAS in use: "mkl" or "openblas" (see {@link CpuBlas}). */
@@ -160,7 +215,7 @@ public final class CpuBackend implements Backend {
         if (source.dtype() != t.dtype) throw new IllegalArgumentException("upload: tensor is " + source.dtype() + ", buffer is " + t.dtype);
         checkRange("upload", t, targetOffset, source.size());
         int off = (int) targetOffset;
-        copyInHalves(source.size(), 1, (first, end) -> {
+        copyInParts(source.size(), 1, (first, end) -> {
             switch (t.dtype) {
                 case F32: t.floats.put(off + first, source.f32(), first, end - first); break;
                 case F64: t.doubles.put(off + first, source.f64(), first, end - first); break;
@@ -176,29 +231,34 @@ public final class CpuBackend implements Backend {
         void copy(int first, int end);
     }
 
-    /** Below this many elements a host copy stays on one lane (a handoff costs ~10 µs, 1 MB copies in ~90). */
+    /**
+     * Below this many elements a host copy stays on one lane (a handoff costs ~10 µs, 1 MB copies
+     * in ~90); a split copy has parts of at least half of it.
+     */
     static final long MIN_SPLIT_COPY = 1L << 18;
 
     /**
      * A large copy between heap arrays and a buffer, of {@code elements / unit} units of
-     * {@code unit} elements, in two halves on the two lanes when the backend splits by lanes: one
+     * {@code unit} elements, in parts on the lanes when the backend splits by lanes: one
      * core copies 26 MB in 2.3-2.5 ms here, two in 1.1-1.2 ms. The host-array training step gains
      * that on x, dy, y and dL/dx: `bptt4j bench --reuse-results`, alternating, 50×256×512×512
      * 152.7, 151.8 → 144.3, 145.4 ms; 100×64×256×256 23.1-23.5 → 20.9-22.5 ms. Absolute bulk
-     * copies share no buffer state, and the halves touch disjoint elements, so they need no lock.
+     * copies share no buffer state, and the parts touch disjoint elements, so they need no lock.
      */
-    private void copyInHalves(long elements, int unit, RangeCopy copy) {
+    private void copyInParts(long elements, int unit, RangeCopy copy) {
         int units = (int) (elements / Math.max(1, unit));
-        if (!splitsByLanes || inLanes || laneWorker.isCurrentThread() || elements < MIN_SPLIT_COPY || units < 2) {
+        if (!splitsByLanes || inLanes || team.isWorkerThread() || elements < MIN_SPLIT_COPY || units < 2) {
             copy.copy(0, units);
             return;
         }
-        int half = units / 2;
-        runInLanes(lane -> {
-            if (lane == 0) copy.copy(0, half);
-            else copy.copy(half, units);
-        });
+        int parts = (int) Math.min(Math.min(team.size(), units), elements / (MIN_SPLIT_COPY / 2));
+        runInLanes(parts, lane -> copy.copy(part(units, parts, lane), part(units, parts, lane + 1)));
         splitCopies++;
+    }
+
+    /** The first of part {@code i}'s units when {@code total} are cut into {@code parts} contiguous parts. */
+    private static int part(int total, int parts, int i) {
+        return (int) ((long) total * i / parts);
     }
 
     @Override
@@ -209,7 +269,7 @@ public final class CpuBackend implements Backend {
         if (out.dtype() != s.dtype) throw new IllegalArgumentException("download: buffer is " + s.dtype + ", tensor is " + out.dtype());
         checkRange("download", s, sourceOffset, out.size());
         int off = (int) sourceOffset;
-        copyInHalves(out.size(), 1, (first, end) -> {
+        copyInParts(out.size(), 1, (first, end) -> {
             switch (s.dtype) {
                 case F32: s.floats.get(off + first, out.f32(), first, end - first); break;
                 case F64: s.doubles.get(off + first, out.f64(), first, end - first); break;
@@ -227,7 +287,7 @@ public final class CpuBackend implements Backend {
         HostRows.checkTensorRows("uploadRows", source, sourceStride, sourceColumn, rows, count, width);
         if (source.dtype() != d.dtype) throw new IllegalArgumentException("uploadRows: tensor is " + source.dtype() + ", buffer is " + d.dtype);
         checkRange("uploadRows", d, dstOffset, (long) count * width);
-        copyInHalves((long) count * width, width, (first, end) ->
+        copyInParts((long) count * width, width, (first, end) ->
                 pointwise[lane()].uploadRows(d, (int) dstOffset, source, sourceStride, sourceColumn, rows, first, end, width));
     }
 
@@ -239,7 +299,7 @@ public final class CpuBackend implements Backend {
         HostRows.checkTarget("downloadRows", target, targetStride, targetColumn, rows, count, width);
         if (target.dtype() != s.dtype) throw new IllegalArgumentException("downloadRows: buffer is " + s.dtype + ", tensor is " + target.dtype());
         checkRange("downloadRows", s, srcOffset, (long) (HostRows.maxRow(rows, count) + 1) * width);
-        copyInHalves((long) count * width, width, (first, end) ->
+        copyInParts((long) count * width, width, (first, end) ->
                 pointwise[lane()].downloadRows(target, targetStride, targetColumn, s, (int) srcOffset, rows, first, end, width));
     }
 
@@ -261,14 +321,17 @@ public final class CpuBackend implements Backend {
             scale(cc, cOffset, m, n, ldc, beta);
             return;
         }
-        if (splitsByLanes && !inLanes && !laneWorker.isCurrentThread() && 2.0 * m * n * k >= MIN_SPLIT_FLOP) {
-            gemmSplit.run(transposeA, transposeB, m, n, k, alpha, ca, aOffset, lda, cb, bOffset, ldb, beta, cc, cOffset, ldc);
+        double flop = 2.0 * m * n * k;
+        if (splitsByLanes && !inLanes && !team.isWorkerThread() && flop >= MIN_SPLIT_FLOP) {
+            // Parts of at least half of MIN_SPLIT_FLOP each, so two lanes split exactly as before.
+            int parts = (int) Math.min(team.size(), Math.min(Math.max(m, n), flop / (MIN_SPLIT_FLOP / 2)));
+            gemmSplit.run(parts, transposeA, transposeB, m, n, k, alpha, ca, aOffset, lda, cb, bOffset, ldb, beta, cc, cOffset, ldc);
             return;
         }
         gemmOnCaller(transposeA, transposeB, m, n, k, alpha, ca, aOffset, lda, cb, bOffset, ldb, beta, cc, cOffset, ldc);
     }
 
-    /** Below this a GEMM runs on one lane: the handoff would cost more than the second core gains. */
+    /** Below this a GEMM runs on one lane: the handoff would cost more than a second core gains. */
     static final double MIN_SPLIT_FLOP = 1 << 20;
 
     /** One GEMM, unchecked, on the calling thread's BLAS (single-threaded per lane when splitting by lanes). */
@@ -278,14 +341,14 @@ public final class CpuBackend implements Backend {
         int lane = lane();
         if (cc.dtype == DType.F32) {
             blas.sgemm(transposeA, transposeB, m, n, k, (float) alpha,
-                    (org.bytedeco.javacpp.FloatPointer) ca.operandA[lane].position(aOffset), lda,
-                    (org.bytedeco.javacpp.FloatPointer) cb.operandB[lane].position(bOffset), ldb, (float) beta,
-                    (org.bytedeco.javacpp.FloatPointer) cc.operandC[lane].position(cOffset), ldc);
+                    (org.bytedeco.javacpp.FloatPointer) ca.views(lane).a.position(aOffset), lda,
+                    (org.bytedeco.javacpp.FloatPointer) cb.views(lane).b.position(bOffset), ldb, (float) beta,
+                    (org.bytedeco.javacpp.FloatPointer) cc.views(lane).c.position(cOffset), ldc);
         } else {
             blas.dgemm(transposeA, transposeB, m, n, k, alpha,
-                    (org.bytedeco.javacpp.DoublePointer) ca.operandA[lane].position(aOffset), lda,
-                    (org.bytedeco.javacpp.DoublePointer) cb.operandB[lane].position(bOffset), ldb, beta,
-                    (org.bytedeco.javacpp.DoublePointer) cc.operandC[lane].position(cOffset), ldc);
+                    (org.bytedeco.javacpp.DoublePointer) ca.views(lane).a.position(aOffset), lda,
+                    (org.bytedeco.javacpp.DoublePointer) cb.views(lane).b.position(bOffset), ldb, beta,
+                    (org.bytedeco.javacpp.DoublePointer) cc.views(lane).c.position(cOffset), ldc);
         }
     }
 
@@ -305,7 +368,7 @@ public final class CpuBackend implements Backend {
         long bytes = blas.packedSize(f32, m, n, k);
         if (bytes <= 0) return null;
         CpuPacked packed = new CpuPacked(m, n, k, f32, packMemory.take(bytes, f32));
-        blas.pack(f32, transposeB, m, n, k, cb.operandB[lane()].position(bOffset), ldb, packed.memory);
+        blas.pack(f32, transposeB, m, n, k, cb.views(lane()).b.position(bOffset), ldb, packed.memory);
         return packed;
     }
 
@@ -325,8 +388,8 @@ public final class CpuBackend implements Backend {
         checkMatrix("gemmPacked A", ca, aOffset, p.rows(), p.depth(), lda);
         checkMatrix("gemmPacked C", cc, cOffset, p.rows(), p.columns(), ldc);
         int lane = lane();
-        blas.gemmPacked(p.f32, p.rows(), p.columns(), p.depth(), ca.operandA[lane].position(aOffset), lda, p.memory, beta,
-                cc.operandC[lane].position(cOffset), ldc);
+        blas.gemmPacked(p.f32, p.rows(), p.columns(), p.depth(), ca.views(lane).a.position(aOffset), lda, p.memory, beta,
+                cc.views(lane).c.position(cOffset), ldc);
     }
 
     /** A packed operand; its memory goes back to {@link #packMemory} on close. */
@@ -490,16 +553,16 @@ public final class CpuBackend implements Backend {
     public void close() {
         if (closed) return;
         closed = true;
-        laneWorker.close();
+        team.close();
         packMemory.freeAll();
         if (kSplitPartial != null) kSplitPartial.close();
         if (kSplitOne != null) kSplitOne.close();
         kSplitPartial = kSplitOne = null;
     }
 
-    /** The lane the calling thread runs: 1 on the lane worker, else 0. */
+    /** The lane the calling thread runs: its worker's, else 0. */
     private int lane() {
-        return laneWorker.isCurrentThread() ? 1 : 0;
+        return team.laneOfCurrentThread();
     }
 
     /**
@@ -510,15 +573,16 @@ public final class CpuBackend implements Backend {
     static final int MIN_LANE_ELEMENTS = 1024;
 
     /**
-     * Two lanes when the process splits by lanes (two threads, MKL) and each half of the rows is
-     * worth it: each lane then runs half of the batch
-     * through the whole time loop with its own single-threaded GEMMs and pointwise passes, so both
-     * cores do the pointwise work and no step waits for the other lane.
+     * As many lanes as the backend has, fewer when a lane's share of the rows would be too small to
+     * be worth a handoff: each lane then runs its rows of the batch through the whole time loop
+     * with its own single-threaded GEMMs and pointwise passes, so every core does pointwise work and
+     * no step waits for another lane.
      */
     @Override
     public int lanes(int rows, int width) {
-        if (!splitsByLanes || (long) (rows / 2) * width < MIN_LANE_ELEMENTS) return 1;
-        return 2;
+        int lanes = team.size();
+        while (lanes > 1 && (long) (rows / lanes) * width < MIN_LANE_ELEMENTS) lanes--;
+        return lanes;
     }
 
     @Override
@@ -527,18 +591,19 @@ public final class CpuBackend implements Backend {
             lane.accept(0);
             return;
         }
-        if (count != 2 || laneWorker.isCurrentThread() || inLanes) {
-            throw new IllegalArgumentException("runLanes: expected 1 or 2 lanes from the caller's thread, outside another runLanes; got " + count);
+        if (count < 1 || count > team.size() || team.isWorkerThread() || inLanes) {
+            throw new IllegalArgumentException("runLanes: expected 1 to " + team.size()
+                    + " lanes from the caller's thread, outside another runLanes; got " + count);
         }
-        runInLanes(lane);
+        runInLanes(count, lane);
         splitLoops++;
     }
 
-    /** Runs lane 0 here and lane 1 on the lane worker; GEMMs inside either stay whole. */
-    private void runInLanes(java.util.function.IntConsumer task) {
+    /** Runs lanes [0, count): 0 here, the others on their workers; GEMMs inside any stay whole. */
+    private void runInLanes(int count, java.util.function.IntConsumer task) {
         inLanes = true;
         try {
-            laneWorker.run(task);
+            team.run(count, task);
         } finally {
             inLanes = false;
         }
@@ -546,7 +611,7 @@ public final class CpuBackend implements Backend {
 
     private long splitLoops, splitGemms, splitCopies, kSplitGemms;
 
-    /** Time loops run as two lanes, and GEMMs and host copies split between them, since this backend was made (for tests and reports). */
+    /** Time loops run as lanes, and GEMMs and host copies split between them, since this backend was made (for tests and reports). */
     long splitLoops() {
         return splitLoops;
     }
@@ -567,11 +632,13 @@ public final class CpuBackend implements Backend {
     private final GemmSplit gemmSplit = new GemmSplit();
 
     /**
-     * A GEMM split between the two lanes: by rows of C when it has at least as many rows as
-     * columns, else by columns. One reused instance, so a split GEMM allocates nothing.
+     * Partial products of lanes 1 to n-1 of a GEMM split along K (float64 only), one m·n block per
+     * lane, grow-only; and a 1 to add them with.
      */
-    /** Lane 1's partial product of a GEMM split along K (float64 only), grow-only; and a 1 to add it with. */
     private CpuBuffer kSplitPartial, kSplitOne;
+
+    /** A K split holds this many partial elements at most (64 MB); beyond, the GEMM splits its output. */
+    static final long MAX_K_SPLIT_PARTIAL = 1L << 23;
 
     private CpuBuffer kSplitPartial(long elements) {
         if (kSplitPartial == null || kSplitPartial.elements < elements) {
@@ -585,15 +652,21 @@ public final class CpuBackend implements Backend {
         return kSplitPartial;
     }
 
+    /**
+     * A GEMM split between lanes: by rows of C when it has at least as many rows as columns, else
+     * by columns, or (float64 weight gradients) along K. One reused instance, so a split GEMM
+     * allocates nothing once its partial buffer has grown.
+     */
     private final class GemmSplit implements java.util.function.IntConsumer {
         private boolean ta, tb, byRows, byK;
-        private int m, n, k, lda, ldb, ldc;
+        private int parts, m, n, k, lda, ldb, ldc;
         private double alpha, beta;
         private CpuBuffer a, b, c;
         private long aOffset, bOffset, cOffset;
 
-        void run(boolean ta, boolean tb, int m, int n, int k, double alpha, CpuBuffer a, long aOffset, int lda,
+        void run(int parts, boolean ta, boolean tb, int m, int n, int k, double alpha, CpuBuffer a, long aOffset, int lda,
                  CpuBuffer b, long bOffset, int ldb, double beta, CpuBuffer c, long cOffset, int ldc) {
+            this.parts = parts;
             this.ta = ta;
             this.tb = tb;
             this.m = m;
@@ -612,19 +685,24 @@ public final class CpuBackend implements Backend {
             this.ldc = ldc;
             this.byRows = m >= n;
             // A weight gradient (Aᵀ·B over the T·B rows) in float64: each lane forms the product of
-            // half the rows and the halves are added, instead of each lane reading all of B for half
-            // the output. Measured 512×512×12800 alone: float64 44.2-44.4 against 45.9-46.9 ms; float32
-            // no different (21.0-23.5 against 20.7-23.2 ms), so float32 keeps the output split. In the
-            // float64 training step (timing decorator, alternating): 20×1024³ 554, 517 → 507, 485 ms per
-            // step for both products; 50×256×512×512 92.4 → 89.6 ms (means of 5 pairs).
+            // its share of the rows and the partial products are added, instead of each lane reading
+            // all of B for its share of the output. Measured at two lanes, 512×512×12800 alone: float64
+            // 44.2-44.4 against 45.9-46.9 ms; float32 no different (21.0-23.5 against 20.7-23.2 ms), so
+            // float32 keeps the output split. In the float64 training step (timing decorator,
+            // alternating): 20×1024³ 554, 517 → 507, 485 ms per step for both products;
+            // 50×256×512×512 92.4 → 89.6 ms (means of 5 pairs).
             this.byK = ta && !tb && c.dtype == DType.F64 && ldc == n && k >= 8L * Math.max(m, n)
-                    && (long) m * n <= CpuBuffer.MAX_ELEMENTS;
+                    && (long) (parts - 1) * m * n <= Math.min(MAX_K_SPLIT_PARTIAL, CpuBuffer.MAX_ELEMENTS);
             try {
-                if (byK) kSplitPartial((long) m * n);
-                runInLanes(this);
+                if (byK) kSplitPartial((long) (parts - 1) * m * n);
+                runInLanes(parts, this);
                 if (byK) {
-                    // C += partial, as a 1 × (m·n) product with a 1×1 one (C is dense: ldc == n).
-                    gemmOnCaller(false, false, 1, m * n, 1, 1.0, kSplitOne, 0, 1, kSplitPartial, 0, m * n, 1.0, c, cOffset, m * n);
+                    // C += each partial in lane order (a fixed grouping: the result does not depend on
+                    // which lane finished first), as 1 × (m·n) products with a 1×1 one (C is dense: ldc == n).
+                    for (int lane = 1; lane < parts; lane++) {
+                        gemmOnCaller(false, false, 1, m * n, 1, 1.0, kSplitOne, 0, 1, kSplitPartial, (long) (lane - 1) * m * n, m * n,
+                                1.0, c, cOffset, m * n);
+                    }
                     kSplitGemms++;
                 }
                 splitGemms++;
@@ -636,16 +714,17 @@ public final class CpuBackend implements Backend {
         @Override
         public void accept(int lane) {
             if (byK) {
-                int half = k / 2;
+                int lo = part(k, parts, lane), hi = part(k, parts, lane + 1);
                 if (lane == 0) {
-                    gemmOnCaller(true, false, m, n, half, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
+                    gemmOnCaller(true, false, m, n, hi, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
                 } else {
-                    gemmOnCaller(true, false, m, n, k - half, alpha, a, aOffset + (long) half * lda, lda,
-                            b, bOffset + (long) half * ldb, ldb, 0.0, kSplitPartial, 0, n);
+                    gemmOnCaller(true, false, m, n, hi - lo, alpha, a, aOffset + (long) lo * lda, lda,
+                            b, bOffset + (long) lo * ldb, ldb, 0.0, kSplitPartial, (long) (lane - 1) * m * n, n);
                 }
                 return;
             }
-            int total = byRows ? m : n, lo = lane == 0 ? 0 : total / 2, hi = lane == 0 ? total / 2 : total;
+            int total = byRows ? m : n, lo = part(total, parts, lane), hi = part(total, parts, lane + 1);
+            if (hi == lo) return;
             if (byRows) {
                 gemmOnCaller(ta, tb, hi - lo, n, k, alpha, a, aOffset + (ta ? lo : (long) lo * lda), lda, b, bOffset, ldb,
                         beta, c, cOffset + (long) lo * ldc, ldc);

@@ -12,8 +12,8 @@ import java.util.Locale;
  * has not been bound yet silently lands in MKL, so mixing them would misreport which library ran.
  *
  * <p>Choice: {@code -Dbptt4j.blas} or {@code BPTT4J_BLAS} = {@code mkl}, {@code openblas} or
- * {@code auto} (the default: MKL when it loads on this platform, else OpenBLAS, with one line on
- * stderr saying why).
+ * {@code auto} (the default: the library {@link BlasRule} picks for this CPU, MKL on Intel and
+ * OpenBLAS elsewhere; should it not load, the other, with one line on stderr saying why).
  */
 interface CpuBlas {
     /** "mkl" or "openblas". */
@@ -25,7 +25,7 @@ interface CpuBlas {
 
     /**
      * Whether the CPU backend may run this library sequentially (one thread, process-wide) and call
-     * it from its two lane threads at once, instead of using the library's own threads.
+     * it from its lane threads at once, instead of using the library's own threads.
      */
     default boolean runsInLanes() {
         return false;
@@ -33,6 +33,14 @@ interface CpuBlas {
 
     /** Library, version and the kernel family it dispatched to, for reports. */
     String config();
+
+    /** Why this library runs: the setting, or the rule's reason under auto. */
+    String reason();
+
+    /** One line on a setting that keeps this library off the CPU's fastest kernels, or null. */
+    default String notice() {
+        return null;
+    }
 
     void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
                FloatPointer b, int ldb, float beta, FloatPointer c, int ldc);
@@ -105,16 +113,24 @@ interface CpuBlas {
         }
 
         private static CpuBlas select(String choice) {
-            if (choice.equals("openblas")) return OpenBlas.load();
-            if (choice.equals("mkl")) return Mkl.load();
+            if (choice.equals("openblas")) return OpenBlas.load("set by " + setting());
+            if (choice.equals("mkl")) return Mkl.load("set by " + setting());
+            BlasRule.Choice rule = BlasRule.choose(CpuInfo.host());
+            boolean mklFirst = rule.library().equals("mkl");
             try {
-                return Mkl.load();
+                return mklFirst ? Mkl.load(rule.reason()) : OpenBlas.load(rule.reason());
             } catch (LinkageError e) {
-                // MKL's natives did not load (another platform, a missing redist jar): nothing of it is
-                // in the process, so OpenBLAS can take over safely.
-                System.err.println("bptt4j: Intel MKL did not load (" + e + "); the CPU backend uses OpenBLAS");
-                return OpenBlas.load();
+                // The library's natives did not load (another platform, a missing jar): nothing of it
+                // is in the process, so the other can take over safely.
+                String other = mklFirst ? "OpenBLAS" : "Intel MKL";
+                System.err.println("bptt4j: " + (mklFirst ? "Intel MKL" : "OpenBLAS") + " did not load (" + e + "); the CPU backend uses " + other);
+                String reason = rule.reason() + ", " + (mklFirst ? "MKL" : "OpenBLAS") + " did not load";
+                return mklFirst ? OpenBlas.load(reason) : Mkl.load(reason);
             }
+        }
+
+        private static String setting() {
+            return System.getProperty("bptt4j.blas") != null ? "-Dbptt4j.blas" : "BPTT4J_BLAS";
         }
     }
 }

@@ -13,9 +13,11 @@ import java.nio.IntBuffer;
 
 /**
  * Off-heap memory for the CPU backend. The BLAS reads it in place; Java kernels reach it through
- * NIO views with bulk copies. Three non-owning pointer views let one buffer be several GEMM
- * operands at different offsets without allocating per call; each lane of the backend
- * ({@link CpuBackend#runLanes}) has its own set, since a call positions them.
+ * NIO views with bulk copies. Non-owning pointer views let one buffer be several GEMM operands at
+ * different offsets without allocating per call; each lane of the backend
+ * ({@link CpuBackend#runLanes}) has its own set, since a call positions them. A lane's set is made
+ * the first time that lane uses the buffer: a backend may have up to {@link CpuBackend#MAX_LANES}
+ * lanes, and most buffers are only ever touched by a few.
  */
 final class CpuBuffer implements DeviceBuffer {
     /** NIO views and the Java kernels index with ints. */
@@ -26,11 +28,8 @@ final class CpuBuffer implements DeviceBuffer {
     final FloatBuffer floats;
     final DoubleBuffer doubles;
     final IntBuffer ints;
-    /** Per lane: GEMM operand views A, B, C. */
-    final Pointer[] operandA = new Pointer[CpuBackend.MAX_LANES], operandB = new Pointer[CpuBackend.MAX_LANES],
-            operandC = new Pointer[CpuBackend.MAX_LANES];
-    /** Per lane: a fourth view, for the native vector-math calls of the pointwise kernels. */
-    final Pointer[] vector = new Pointer[CpuBackend.MAX_LANES];
+    /** Per lane, made on first use: see {@link Views}. */
+    private final Views[] views = new Views[CpuBackend.MAX_LANES];
     private final Runnable onClose;
     private boolean closed;
 
@@ -51,12 +50,6 @@ final class CpuBuffer implements DeviceBuffer {
                 floats = p.asBuffer();
                 doubles = null;
                 ints = null;
-                for (int lane = 0; lane < CpuBackend.MAX_LANES; lane++) {
-                    operandA[lane] = new FloatPointer(p);
-                    operandB[lane] = new FloatPointer(p);
-                    operandC[lane] = new FloatPointer(p);
-                    vector[lane] = new FloatPointer(p);
-                }
                 break;
             }
             case F64: {
@@ -66,12 +59,6 @@ final class CpuBuffer implements DeviceBuffer {
                 floats = null;
                 doubles = p.asBuffer();
                 ints = null;
-                for (int lane = 0; lane < CpuBackend.MAX_LANES; lane++) {
-                    operandA[lane] = new DoublePointer(p);
-                    operandB[lane] = new DoublePointer(p);
-                    operandC[lane] = new DoublePointer(p);
-                    vector[lane] = new DoublePointer(p);
-                }
                 break;
             }
             case I32: {
@@ -86,6 +73,42 @@ final class CpuBuffer implements DeviceBuffer {
             default:
                 throw new IllegalArgumentException("dtype: the CPU backend holds F32, F64 and I32 buffers, not " + dtype);
         }
+    }
+
+    /**
+     * One lane's views of a floating-point buffer: GEMM operands A, B and C, and a fourth for the
+     * native vector-math calls of the pointwise kernels. Only that lane's thread touches them, and
+     * the lanes' handoffs order a view's creation before any later use from another thread.
+     */
+    static final class Views {
+        final Pointer a, b, c, vector;
+
+        private Views(Pointer memory) {
+            if (memory instanceof FloatPointer) {
+                FloatPointer p = (FloatPointer) memory;
+                a = new FloatPointer(p);
+                b = new FloatPointer(p);
+                c = new FloatPointer(p);
+                vector = new FloatPointer(p);
+            } else {
+                DoublePointer p = (DoublePointer) memory;
+                a = new DoublePointer(p);
+                b = new DoublePointer(p);
+                c = new DoublePointer(p);
+                vector = new DoublePointer(p);
+            }
+        }
+    }
+
+    /** Lane {@code lane}'s views (F32 and F64 buffers). */
+    Views views(int lane) {
+        Views v = views[lane];
+        if (v == null) {
+            if (dtype != DType.F32 && dtype != DType.F64) throw new IllegalArgumentException("a " + dtype + " buffer is no GEMM operand");
+            v = new Views(memory);
+            views[lane] = v;
+        }
+        return v;
     }
 
     @Override

@@ -26,12 +26,14 @@ final class Mkl implements CpuBlas, VectorMath {
     private static final int TRANS = mkl_rt.CblasTrans;
 
     private final boolean reproducible;
+    private final String reason;
 
-    private Mkl(boolean reproducible) {
+    private Mkl(boolean reproducible, String reason) {
         this.reproducible = reproducible;
+        this.reason = reason;
     }
 
-    static Mkl load() {
+    static Mkl load(String reason) {
         try {
             org.bytedeco.javacpp.Loader.load(mkl_rt.class);
         } catch (RuntimeException e) {
@@ -48,12 +50,17 @@ final class Mkl implements CpuBlas, VectorMath {
             System.err.println("bptt4j: MKL refused conditional numerical reproducibility mode (MKL_CBWR_Set returned " + status
                     + "); CPU results may differ in the last bits from run to run");
         }
-        return new Mkl(status == mkl_rt.MKL_CBWR_SUCCESS);
+        return new Mkl(status == mkl_rt.MKL_CBWR_SUCCESS, reason);
     }
 
     @Override
     public String name() {
         return "mkl";
+    }
+
+    @Override
+    public String reason() {
+        return reason;
     }
 
     @Override
@@ -92,10 +99,10 @@ final class Mkl implements CpuBlas, VectorMath {
     public void tanh(CpuBuffer b, int lane, int offset, int n) {
         if (n <= 0) return;
         if (b.dtype == dev.bptt4j.tensor.DType.F32) {
-            FloatPointer p = (FloatPointer) b.vector[lane].position(offset);
+            FloatPointer p = (FloatPointer) b.views(lane).vector.position(offset);
             mkl_rt.vmsTanh(n, p, p, VM_MODE);
         } else {
-            DoublePointer p = (DoublePointer) b.vector[lane].position(offset);
+            DoublePointer p = (DoublePointer) b.views(lane).vector.position(offset);
             mkl_rt.vmdTanh(n, p, p, VM_MODE);
         }
     }

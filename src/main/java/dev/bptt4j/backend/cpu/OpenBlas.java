@@ -11,13 +11,31 @@ final class OpenBlas implements CpuBlas {
     private static final int NO_TRANS = openblas.CblasNoTrans;
     private static final int TRANS = openblas.CblasTrans;
 
-    private OpenBlas() {
+    private final String reason;
+
+    private OpenBlas(String reason) {
+        this.reason = reason;
     }
 
     /** Loads the native library; throws (UnsatisfiedLinkError etc.) when the platform has none. */
-    static OpenBlas load() {
+    static OpenBlas load(String reason) {
         org.bytedeco.javacpp.Loader.load(openblas.class);
-        return new OpenBlas();
+        return new OpenBlas(reason);
+    }
+
+    @Override
+    public String reason() {
+        return reason;
+    }
+
+    /** The kernel core OpenBLAS dispatched to for this CPU (or was told to by OPENBLAS_CORETYPE), lower case. */
+    static String corename() {
+        return openblas_full.openblas_get_corename().getString().trim().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    @Override
+    public String notice() {
+        return BlasRule.coretypeNotice(CpuInfo.host(), System.getenv("OPENBLAS_CORETYPE"), corename());
     }
 
     @Override
@@ -30,6 +48,16 @@ final class OpenBlas implements CpuBlas {
         openblas_full.openblas_set_num_threads(threads);
     }
 
+    /**
+     * A threaded OpenBLAS (this build) set to one thread runs each call on its caller's thread, and
+     * its buffers are taken under a lock, so lanes may call it at once; one thread per call also
+     * keeps its results independent of timing.
+     */
+    @Override
+    public boolean runsInLanes() {
+        return true;
+    }
+
     @Override
     public int threads() {
         return openblas_full.openblas_get_num_threads();
@@ -37,7 +65,8 @@ final class OpenBlas implements CpuBlas {
 
     @Override
     public String config() {
-        return "OpenBLAS " + openblas_full.openblas_get_config().getString().trim() + " core=" + openblas_full.openblas_get_corename().getString();
+        // openblas_get_config() starts with "OpenBLAS <version>" and names the build's options.
+        return openblas_full.openblas_get_config().getString().trim() + ", core " + corename();
     }
 
     @Override

@@ -7,20 +7,22 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The BLAS choice: the library the backend reports is the one asked for (auto means MKL on
- * x86-64 Linux, where its natives ship), and a misspelt choice is refused by name.
+ * The BLAS choice: the library the backend reports is the one asked for (auto: the one
+ * {@link BlasRule} picks for this CPU, see BlasRuleTest), and a misspelt choice is refused by name.
  */
 class CpuBlasTest {
     @Test
     void backendRunsTheRequestedBlas() {
         String requested = CpuBlas.requested();
-        String expected = requested.equals("auto")
-                ? (System.getProperty("os.arch").equals("amd64") && System.getProperty("os.name").startsWith("Linux") ? "mkl" : "openblas")
-                : requested;
+        String expected = requested.equals("auto") ? BlasRule.choose(CpuInfo.host()).library() : requested;
         try (CpuBackend backend = new CpuBackend()) {
             System.out.println("requested " + requested + ": " + backend.description());
             assertEquals(expected, backend.blas());
             assertTrue(backend.description().contains(expected.equals("mkl") ? "Math Kernel Library" : "OpenBLAS"), backend.description());
+            assertTrue(backend.description().contains(requested.equals("auto") ? "(auto" : "(set by "), backend.description());
+            if (expected.equals("openblas")) {
+                assertTrue(backend.description().matches(".*OpenBLAS \\d+\\.\\d+\\.\\d+.*, core [a-z0-9]+ .*"), "version and core: " + backend.description());
+            }
         }
     }
 
