@@ -24,12 +24,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The CPU backend's two lanes (two threads over a sequential MKL): time loops split by rows and
- * GEMMs split between the lanes give the emulated CUDA backend's results (which never splits) to
- * 1e-12 in float64, for every cell, two layers and two directions, full and packed batches (where
- * the lanes hold unequal row counts and one runs out of live rows first); they
- * are bitwise repeatable; a failure in either lane reaches the caller and leaves the backend
- * usable. Shapes are just large enough to be split (asserted through the backend's counters).
+ * The CPU backend's lanes (threads over a sequential BLAS): time loops split by rows and GEMMs
+ * split between the lanes give the emulated CUDA backend's results (which never splits) to 1e-12
+ * in float64, for every cell, two layers and two directions, full and packed batches (where the
+ * lanes hold unequal row counts and one runs out of live rows first); they are bitwise repeatable;
+ * a failure in any lane reaches the caller and leaves the backend usable. The process's own count
+ * (two, from bptt4j.threads in this JVM) and forced counts of 1 to 8 on this 2-core machine.
+ * Shapes are just large enough to be split (asserted through the backend's counters).
  */
 class LanesTest {
     private static final int T = 5, B = 48, I = 64, H = 64;
@@ -60,6 +61,109 @@ class LanesTest {
                     assertMatches(reference, first, what);
                     List<double[]> again = step(cpu, config, lengths);
                     for (int i = 0; i < first.size(); i++) assertArrayEquals(first.get(i), again.get(i), what + ": result " + i + " repeats bitwise");
+                }
+            }
+        }
+    }
+
+    /**
+     * 1 to 8 lanes: each count within 1e-12 of the emulated backend and bitwise repeatable. Counts
+     * may differ from each other in the last bits (other per-lane GEMM shapes, float64 weight
+     * gradients summed in other groupings); how many results differ from the 1-lane run is printed.
+     */
+    @Test
+    void oneToEightLanesMatchTheEmulatedBackendAndRepeatBitwise() {
+        int t = 5, b = 128, width = 64;
+        List<RnnConfig> configs = List.of(
+                RnnConfig.of(RnnMode.RNN_TANH, width, width).withDType(DType.F64),
+                RnnConfig.of(RnnMode.LSTM, width, width).withDType(DType.F64),
+                RnnConfig.of(RnnMode.GRU, width, width).withLayers(2).withBidirectional(true).withDType(DType.F64));
+        int[] packed = new int[b];
+        for (int i = 0; i < b; i++) packed[i] = 1 + (i * 7) % t;
+        packed[3] = t;
+        for (RnnConfig config : configs) {
+            for (int[] lengths : new int[][]{null, packed}) {
+                String what = config.mode() + " L=" + config.numLayers() + " D=" + config.directions() + (lengths == null ? " full" : " packed");
+                List<double[]> reference;
+                try (Backend emulated = Backends.create("cuda-emulated")) {
+                    reference = step(emulated, config, lengths, t, b);
+                }
+                List<double[]> oneLane = null;
+                for (int lanes = 1; lanes <= 8; lanes++) {
+                    try (CpuBackend cpu = new CpuBackend(2, lanes)) {
+                        assertEquals(lanes, cpu.laneCount());
+                        assertEquals(lanes, cpu.lanes(b, config.cell().gateWidth()), what + ": a time loop of " + b + " rows takes every lane");
+                        List<double[]> first = step(cpu, config, lengths, t, b);
+                        String at = what + " at " + lanes + " lane(s)";
+                        assertEquals(lanes == 1 ? 0 : 2L * config.numLayers() * config.directions(), cpu.splitLoops(), at + ": loops split");
+                        assertTrue(lanes == 1 ? cpu.splitGemms() == 0 : cpu.splitGemms() > 0, at + ": whole-sequence GEMMs split");
+                        assertMatches(reference, first, at);
+                        List<double[]> again = step(cpu, config, lengths, t, b);
+                        for (int i = 0; i < first.size(); i++) assertArrayEquals(first.get(i), again.get(i), at + ": result " + i + " repeats bitwise");
+                        if (oneLane == null) {
+                            oneLane = first;
+                        } else {
+                            int differ = 0;
+                            for (int i = 0; i < first.size(); i++) if (!java.util.Arrays.equals(oneLane.get(i), first.get(i))) differ++;
+                            System.out.printf("%s: %d of %d results differ bitwise from 1 lane%n", at, differ, first.size());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFailingLaneAmongManyReachesTheCallerAndTheBackendStaysUsable() {
+        for (int lanes = 2; lanes <= 8; lanes++) {
+            try (CpuBackend cpu = new CpuBackend(2, lanes)) {
+                int count = lanes;
+                for (int failing = 0; failing < lanes; failing++) {
+                    final int f = failing;
+                    IllegalStateException e = assertThrows(IllegalStateException.class, () -> cpu.runLanes(count, lane -> {
+                        if (lane == f) throw new IllegalStateException("lane " + lane + " failed");
+                    }));
+                    assertEquals("lane " + failing + " failed", e.getMessage());
+                }
+                // Several failures: the lowest lane's is thrown, the others ride along suppressed.
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> cpu.runLanes(count, lane -> {
+                    if (lane >= count / 2) throw new IllegalStateException("lane " + lane + " failed");
+                }));
+                assertEquals("lane " + count / 2 + " failed", e.getMessage());
+                assertEquals(count - count / 2 - 1, e.getSuppressed().length, "the other failures are suppressed in the first");
+                int[] ran = new int[lanes];
+                cpu.runLanes(count, lane -> ran[lane]++);
+                int[] once = new int[lanes];
+                java.util.Arrays.fill(once, 1);
+                assertArrayEquals(once, ran, "every lane runs once after failures");
+                assertThrows(IllegalArgumentException.class, () -> cpu.runLanes(count + 1, lane -> { }), "no more lanes than the backend has");
+            }
+        }
+    }
+
+    @Test
+    void hostCopiesSplitIntoManyPartsMoveEveryElementOnce() {
+        for (int lanes : new int[]{3, 8}) {
+            try (CpuBackend cpu = new CpuBackend(2, lanes)) {
+                // Large enough for a part per lane, and not a multiple of the lane count.
+                int n = lanes * (int) (CpuBackend.MIN_SPLIT_COPY / 2) + 12_345, offset = 5;
+                SplittableRandom r = new SplittableRandom(lanes);
+                for (DType dtype : new DType[]{DType.F32, DType.F64, DType.I32}) {
+                    Tensor source = Tensor.zeros(dtype, n), guard = Tensor.zeros(dtype, n + 2 * offset);
+                    for (int i = 0; i < n; i++) source.setDouble(i, r.nextInt(1 << 20) - (1 << 19));
+                    for (int i = 0; i < guard.size(); i++) guard.setDouble(i, -3);
+                    try (dev.bptt4j.backend.DeviceBuffer buffer = cpu.allocate(dtype, n + 2L * offset)) {
+                        cpu.upload(guard, DeviceSlice.of(buffer));
+                        long before = cpu.splitCopies();
+                        cpu.upload(source, new DeviceSlice(buffer, offset));
+                        Tensor all = Tensor.zeros(dtype, n + 2 * offset);
+                        cpu.downloadInto(DeviceSlice.of(buffer), all);
+                        assertEquals(before + 2, cpu.splitCopies(), dtype + " at " + lanes + " lanes: upload and download split");
+                        for (int i = 0; i < all.size(); i++) {
+                            double want = i < offset || i >= offset + n ? -3 : value(source, i - offset);
+                            if (value(all, i) != want) assertEquals(want, value(all, i), dtype + " at " + lanes + " lanes: element " + i);
+                        }
+                    }
                 }
             }
         }
@@ -231,9 +335,13 @@ class LanesTest {
 
     @Test
     void aFloat64ProductSplitAlongKKeepsOffsetsStridesAlphaAndBeta() {
-        try (CpuBackend cpu = new CpuBackend()) {
-            Assumptions.assumeTrue(cpu.lanes(B, H) == 2, "lanes need MKL and two threads");
-            int m = 40, n = 56, k = 8 * 56 + 301, lda = m + 3, ldb = n + 5, aOff = 7, bOff = 11, cOff = 13;
+        for (int lanes = 2; lanes <= 8; lanes++) productSplitAlongK(lanes);
+    }
+
+    private static void productSplitAlongK(int lanes) {
+        try (CpuBackend cpu = new CpuBackend(2, lanes)) {
+            // K = 3449: enough work for a part per lane, and not a multiple of any lane count.
+            int m = 40, n = 56, k = 8 * 56 + 3001, lda = m + 3, ldb = n + 5, aOff = 7, bOff = 11, cOff = 13;
             double alpha = 1.5, beta = 0.5;
             SplittableRandom r = new SplittableRandom(17);
             Tensor a = random(r, aOff + k * lda), bt = random(r, bOff + k * ldb), c = random(r, cOff + m * n + 9);
@@ -253,11 +361,11 @@ class LanesTest {
                 cpu.upload(c, DeviceSlice.of(dc));
                 long before = cpu.kSplitGemms();
                 cpu.gemm(true, false, m, n, k, alpha, new DeviceSlice(da, aOff), lda, new DeviceSlice(db, bOff), ldb, beta, new DeviceSlice(dc, cOff), n);
-                assertEquals(before + 1, cpu.kSplitGemms(), "split along K");
+                assertEquals(before + 1, cpu.kSplitGemms(), "split along K at " + lanes + " lanes");
                 Tensor got = Tensor.zeros(DType.F64, c.size());
                 cpu.downloadInto(DeviceSlice.of(dc), got);
                 for (int i = 0; i < want.length; i++) {
-                    assertEquals(want[i], got.f64()[i], 1e-12 * Math.max(1, Math.abs(want[i])), "C[" + i + "]");
+                    assertEquals(want[i], got.f64()[i], 1e-12 * Math.max(1, Math.abs(want[i])), "C[" + i + "] at " + lanes + " lanes");
                 }
             }
         }
