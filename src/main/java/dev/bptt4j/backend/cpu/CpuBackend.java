@@ -325,8 +325,10 @@ public final class CpuBackend implements Backend {
         if (splitsByLanes && !inLanes && !team.isWorkerThread() && flop >= MIN_SPLIT_FLOP) {
             // Parts of at least half of MIN_SPLIT_FLOP each, so two lanes split exactly as before.
             int parts = (int) Math.min(team.size(), Math.min(Math.max(m, n), flop / (MIN_SPLIT_FLOP / 2)));
-            gemmSplit.run(parts, transposeA, transposeB, m, n, k, alpha, ca, aOffset, lda, cb, bOffset, ldb, beta, cc, cOffset, ldc);
-            return;
+            if (parts > 1) {
+                gemmSplit.run(parts, transposeA, transposeB, m, n, k, alpha, ca, aOffset, lda, cb, bOffset, ldb, beta, cc, cOffset, ldc);
+                return;
+            }
         }
         gemmOnCaller(transposeA, transposeB, m, n, k, alpha, ca, aOffset, lda, cb, bOffset, ldb, beta, cc, cOffset, ldc);
     }

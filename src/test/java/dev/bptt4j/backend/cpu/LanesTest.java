@@ -170,6 +170,26 @@ class LanesTest {
     }
 
     @Test
+    void theLaneSettingIsReadAndABadOneIsOneLine() {
+        String old = System.getProperty("bptt4j.lanes");
+        try {
+            System.clearProperty("bptt4j.lanes");
+            if (System.getenv("BPTT4J_LANES") == null) assertEquals(6, CpuBackend.lanesSetting(6), "unset: one lane per thread");
+            System.setProperty("bptt4j.lanes", " 3 ");
+            assertEquals(3, CpuBackend.lanesSetting(16));
+            for (String bad : new String[]{"0", "65", "two", "-1"}) {
+                System.setProperty("bptt4j.lanes", bad);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CpuBackend.lanesSetting(2));
+                assertEquals("bptt4j.lanes / BPTT4J_LANES: expected an integer from 1 to 64, got '" + bad + "'", e.getMessage());
+            }
+            assertThrows(IllegalArgumentException.class, () -> new CpuBackend(2, 65), "at most 64 lanes");
+        } finally {
+            if (old == null) System.clearProperty("bptt4j.lanes");
+            else System.setProperty("bptt4j.lanes", old);
+        }
+    }
+
+    @Test
     void aFailingLaneReachesTheCallerAndTheBackendStaysUsable() {
         try (CpuBackend cpu = new CpuBackend()) {
             Assumptions.assumeTrue(cpu.lanes(B, H) == 2, "lanes need MKL and two threads");
