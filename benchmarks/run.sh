@@ -7,8 +7,8 @@
 #   QUICK=1 benchmarks/run.sh         # first config only, short iterations (smoke test)
 #   PARTS="main" benchmarks/run.sh    # skip DL4J
 #   JMH_EXTRA="-prof gc" ...          # extra JMH options (e.g. the GC profiler for B/op)
-#   PARTS="cells" benchmarks/run.sh   # every cell's JMH rows (issue 18): bptt4j's and DJL's LSTM and GRU, oneDNN's
-#                                     # RNN primitive (tanh, LSTM, GRU; f32, bf16) at the four configs, ~30 min
+#   PARTS="cells" benchmarks/run.sh   # every cell's JMH rows (issue 18): bptt4j's and DJL's tanh, LSTM and GRU, oneDNN's
+#                                     # RNN primitive (tanh, LSTM, GRU; f32, bf16) at the four configs, host arrays, ~40 min
 # The ratios of every cell side by side, in rounds, with the ceiling of the same run: benchmarks/peers.sh.
 #
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this command only (some environments set them,
@@ -79,9 +79,10 @@ for p in $parts; do
            [[ -z "${QUICK:-}" ]] || all=(-p config=100x64x256x256)
            filter=(-p shape=1024x1024x1024 -p dtype=f32)
            run cells-ceiling main 'GemmCeiling'
-           filter=("${all[@]}" -p mode=LSTM,GRU -p dtype=f32)
+           # tanh too, so that this part alone gives oneDNN's tanh rows their bptt4j and DJL rows
+           filter=("${all[@]}" -p mode=RNN_TANH,LSTM,GRU -p dtype=f32)
            run cells-bptt4j main 'Bptt4jTrainingStep'
-           filter=("${all[@]}" -p mode=LSTM,GRU)
+           filter=("${all[@]}" -p mode=RNN_TANH,LSTM,GRU)
            run cells-djl main 'DjlTrainingStep'
            filter=("${all[@]}" -p mode=RNN_TANH,LSTM,GRU -p dtype=f32,bf16)
            run cells-onednn main 'OneDnnTrainingStep'
