@@ -7,7 +7,16 @@
 #   QUICK=1 benchmarks/run.sh         # first config only, short iterations (smoke test)
 #   PARTS="main" benchmarks/run.sh    # skip DL4J
 #   JMH_EXTRA="-prof gc" ...          # extra JMH options (e.g. the GC profiler for B/op)
+#   PARTS="cells" benchmarks/run.sh   # every cell's JMH rows (issue 18): bptt4j's and DJL's tanh, LSTM and GRU, oneDNN's
+#                                     # RNN primitive (tanh, LSTM, GRU; f32, bf16) at the four configs, host arrays, ~40 min
+# The ratios of every cell side by side, in rounds, with the ceiling of the same run: benchmarks/peers.sh.
+#
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this command only (some environments set them,
+# which holds OpenBLAS to other kernels; a user's machine has no such override). OMP_NUM_THREADS=2:
+# oneDNN's OpenMP threads, the two every other peer has.
 set -euo pipefail
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 out="$here/results"
@@ -17,7 +26,9 @@ mkdir -p "$out"
 cd "$here"
 parts="${PARTS:-main dl4j}"
 for p in $parts; do
-  mvn -B -q -P "$p" compile dependency:build-classpath -Dmdep.outputFile="target/$p/classpath.txt"
+  flavour="$p"
+  [[ "$p" != cells ]] || flavour=main  # the cells' rows run on main's classpath
+  mvn -B -q -P "$flavour" compile dependency:build-classpath -Dmdep.outputFile="target/$flavour/classpath.txt"
 done
 
 # Sane, not exhaustive: one fork, a few warm-up and measured iterations per configuration. The
@@ -63,6 +74,19 @@ for p in $parts; do
           # the cores the next training step needs (it halved the steps that followed a ceiling).
           KMP_BLOCKTIME=0 java -Xmx10g -Xms10g -XX:+AlwaysPreTouch -cp "target/main/classes:$(cat target/main/classpath.txt)" \
             dev.bptt4j.bench.PairedRatios "${ratio_args[@]}" | tee "$out/paired.md" ;;
+    cells) saved=("${filter[@]}")
+           all=(-p config=100x64x256x256,50x256x512x512,200x32x128x128,20x1024x1024x1024)
+           [[ -z "${QUICK:-}" ]] || all=(-p config=100x64x256x256)
+           filter=(-p shape=1024x1024x1024 -p dtype=f32)
+           run cells-ceiling main 'GemmCeiling'
+           # tanh too, so that this part alone gives oneDNN's tanh rows their bptt4j and DJL rows
+           filter=("${all[@]}" -p mode=RNN_TANH,LSTM,GRU -p dtype=f32)
+           run cells-bptt4j main 'Bptt4jTrainingStep'
+           filter=("${all[@]}" -p mode=RNN_TANH,LSTM,GRU)
+           run cells-djl main 'DjlTrainingStep'
+           filter=("${all[@]}" -p mode=RNN_TANH,LSTM,GRU -p dtype=f32,bf16)
+           run cells-onednn main 'OneDnnTrainingStep'
+           filter=("${saved[@]}") ;;
     # DL4J is fastest single-threaded on this machine (OpenMP threads fight the JVM's).
     dl4j) run dl4j dl4j 'Dl4jTrainingStep' OMP_NUM_THREADS=1 ;;
   esac

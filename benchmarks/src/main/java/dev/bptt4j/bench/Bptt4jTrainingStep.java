@@ -57,7 +57,7 @@ public class Bptt4jTrainingStep {
     @Param({"false"})
     public boolean resident;
 
-    /** The cell; run.sh adds an LSTM row with {@code -p mode=LSTM}. */
+    /** The cell (RNN_TANH, LSTM, GRU); run.sh adds an LSTM row with {@code -p mode=LSTM}, and every cell with PARTS=cells. */
     @Param({"RNN_TANH"})
     public String mode;
 

@@ -1,13 +1,12 @@
 package dev.bptt4j.bench;
 
-import dev.bptt4j.cell.States;
-
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.recurrent.GRU;
 import ai.djl.nn.recurrent.LSTM;
 import ai.djl.nn.recurrent.RNN;
 import ai.djl.nn.recurrent.RecurrentBlock;
@@ -22,7 +21,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * The same training step in PyTorch (libtorch 2.7.1 CPU) through DJL's PyTorch engine: DJL's
  * {@link RNN} block (tanh, one layer, biases, time-major) runs torch's fused {@code rnn_tanh};
- * with {@code mode=LSTM} its {@link LSTM} block runs torch's {@code lstm} (the LSTM row).
+ * with {@code mode=LSTM} its {@link LSTM} block runs torch's {@code lstm}, and with {@code mode=GRU} its
+ * {@link GRU} block torch's {@code gru} (PyTorch's GRU: r, z, n gates, the reset gate applied to
+ * W_hn·h + b_hn, the form oneDNN calls linear-before-reset). libtorch can run a CPU {@code lstm}
+ * through oneDNN's RNN primitive (aten's {@code mkldnn_rnn_layer}, which has a backward) when its
+ * build and the tensors allow; its tanh RNN and GRU run aten's own cell loop.
  * Per step, as bptt4j: x and dy are copied from host float[] into fresh NDArrays, forward in
  * training mode, backward of sum(y·dy) with x requiring a gradient (so dL/dx is formed), and
  * y and dL/dx are copied back to host arrays ({@code resident=true}: no copies, see there). Two intra-op threads, one inter-op thread
@@ -40,7 +43,7 @@ public class DjlTrainingStep {
     @Param({"100x64x256x256", "50x256x512x512", "200x32x128x128", "20x1024x1024x1024"})
     public String config;
 
-    /** RNN_TANH (torch's rnn_tanh) or LSTM (torch's lstm), as bptt4j's {@code mode}. */
+    /** RNN_TANH (torch's rnn_tanh), LSTM (torch's lstm) or GRU (torch's gru), as bptt4j's {@code mode}. */
     @Param({"RNN_TANH"})
     public String mode;
 
@@ -63,10 +66,15 @@ public class DjlTrainingStep {
     public void setUp() {
         s = Shapes.parse(config);
         manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
-        block = mode.equals("LSTM")
-                ? LSTM.builder().setStateSize(s.hidden).setNumLayers(1).optBatchFirst(false).optHasBiases(true).optReturnState(false).build()
-                : RNN.builder().setStateSize(s.hidden).setNumLayers(1).setActivation(RNN.Activation.TANH)
-                        .optBatchFirst(false).optHasBiases(true).optReturnState(false).build();
+        block = switch (mode) {
+            case "LSTM" -> LSTM.builder().setStateSize(s.hidden).setNumLayers(1).optBatchFirst(false).optHasBiases(true)
+                    .optReturnState(false).build();
+            case "GRU" -> GRU.builder().setStateSize(s.hidden).setNumLayers(1).optBatchFirst(false).optHasBiases(true)
+                    .optReturnState(false).build();
+            case "RNN_TANH" -> RNN.builder().setStateSize(s.hidden).setNumLayers(1).setActivation(RNN.Activation.TANH)
+                    .optBatchFirst(false).optHasBiases(true).optReturnState(false).build();
+            default -> throw new IllegalArgumentException("mode: RNN_TANH, LSTM or GRU, got " + mode);
+        };
         block.initialize(manager, DataType.FLOAT32, new Shape(s.steps, s.batch, s.input));
         parameters = new ParameterStore(manager, false);
         SplittableRandom r = new SplittableRandom(1);
@@ -91,7 +99,7 @@ public class DjlTrainingStep {
                 NDArray input = residentX.stopGradient();
                 input.attach(step);
                 input.setRequiresGradient(true);
-                NDArray y = block.forward(parameters, States.hidden(new NDList(input)), true).singletonOrThrow();
+                NDArray y = block.forward(parameters, new NDList(input), true).singletonOrThrow();
                 collector.backward(y.mul(residentDy).sum());
                 bh.consume(y);
                 bh.consume(input.getGradient());
@@ -103,7 +111,7 @@ public class DjlTrainingStep {
             NDArray input = step.create(x, new Shape(s.steps, s.batch, s.input));
             input.setRequiresGradient(true);
             NDArray outputGrad = step.create(dy, new Shape(s.steps, s.batch, s.hidden));
-            NDList out = block.forward(parameters, States.hidden(new NDList(input)), true);
+            NDList out = block.forward(parameters, new NDList(input), true);
             NDArray y = out.singletonOrThrow();
             collector.backward(y.mul(outputGrad).sum());
             bh.consume(y.toFloatArray());
